@@ -1,0 +1,245 @@
+// Package config reads Gatehouse's settings from the environment.
+//
+// Every setting has a development default so that `make run` works with no
+// configuration at all; production refuses to start without the settings that
+// have no safe default. Invalid values stop start-up with the variable's name.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environments.
+const (
+	Development = "development"
+	Production  = "production"
+)
+
+// Config holds every setting. The zero value is not useful: use Load.
+type Config struct {
+	Env  string // APP_ENV: development or production
+	Host string // HOST: interface to listen on
+	Port int    // PORT: 0 picks a free port
+
+	RedisURL string // REDIS_URL: empty in development starts an embedded Redis
+	// RedisTimeout bounds dialling, reading and writing each Redis command.
+	RedisTimeout   time.Duration // REDIS_TIMEOUT
+	RedisMaxActive int           // REDIS_MAX_ACTIVE: pool size
+
+	MongoURI     string        // MONGO_URI: empty in development starts an embedded FerretDB
+	MongoDB      string        // MONGO_DB
+	MongoTimeout time.Duration // MONGO_TIMEOUT: deadline of each MongoDB operation
+
+	SessionLifetime    time.Duration // SESSION_LIFETIME: absolute lifetime
+	SessionIdleTimeout time.Duration // SESSION_IDLE_TIMEOUT
+	CookieName         string        // SESSION_COOKIE_NAME
+	CookieSecure       bool          // COOKIE_SECURE
+
+	CORSAllowedOrigins []string // CORS_ALLOWED_ORIGINS
+
+	DataDir  string     // DATA_DIR: where embedded development services keep their files
+	LogLevel slog.Level // LOG_LEVEL
+	// ShutdownTimeout bounds the wait for in-flight requests on SIGTERM.
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT
+}
+
+// Production reports whether the app runs in production mode.
+func (c Config) Production() bool { return c.Env == Production }
+
+// Addr is the listen address.
+func (c Config) Addr() string { return fmt.Sprintf("%s:%d", c.Host, c.Port) }
+
+// Load reads the configuration through getenv (os.Getenv in main, a map in
+// tests). It returns every problem it finds, each naming its variable.
+func Load(getenv func(string) string) (Config, error) {
+	p := parser{getenv: getenv}
+	c := Config{}
+	c.Env = p.str("APP_ENV", Development)
+	if c.Env != Development && c.Env != Production {
+		p.fail("APP_ENV", c.Env, "must be development or production")
+	}
+	prod := c.Env == Production
+
+	c.Host = p.str("HOST", "")
+	c.Port = p.integer("PORT", 8080, 0, 65535)
+	c.RedisURL = p.str("REDIS_URL", "")
+	c.RedisTimeout = p.duration("REDIS_TIMEOUT", time.Second, 10*time.Millisecond, 30*time.Second)
+	c.RedisMaxActive = p.integer("REDIS_MAX_ACTIVE", 64, 1, 10000)
+	c.MongoURI = p.str("MONGO_URI", "")
+	c.MongoDB = p.str("MONGO_DB", "gatehouse")
+	c.MongoTimeout = p.duration("MONGO_TIMEOUT", 3*time.Second, 10*time.Millisecond, time.Minute)
+	c.SessionLifetime = p.duration("SESSION_LIFETIME", 24*time.Hour, time.Minute, 366*24*time.Hour)
+	c.SessionIdleTimeout = p.duration("SESSION_IDLE_TIMEOUT", 30*time.Minute, time.Minute, 366*24*time.Hour)
+	c.CookieSecure = p.boolean("COOKIE_SECURE", prod)
+	defName := "gatehouse_session"
+	if prod && c.CookieSecure {
+		defName = "__Host-gatehouse_session"
+	}
+	c.CookieName = p.str("SESSION_COOKIE_NAME", defName)
+	c.CORSAllowedOrigins = p.list("CORS_ALLOWED_ORIGINS")
+	c.DataDir = p.str("DATA_DIR", "data")
+	c.LogLevel = p.level("LOG_LEVEL", slog.LevelInfo)
+	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 15*time.Second, 0, 10*time.Minute)
+
+	if prod && c.RedisURL == "" {
+		p.fail("REDIS_URL", "", "is required in production")
+	}
+	if prod && c.MongoURI == "" {
+		p.fail("MONGO_URI", "", "is required in production")
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			p.fail("REDIS_URL", "(hidden)", "must look like redis://[:password@]host:port[/db] or rediss://...")
+		}
+	}
+	if c.MongoURI != "" {
+		if u, err := url.Parse(c.MongoURI); err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") || u.Host == "" {
+			p.fail("MONGO_URI", "(hidden)", "must be a mongodb:// or mongodb+srv:// connection string")
+		}
+	}
+	if !validDBName(c.MongoDB) {
+		p.fail("MONGO_DB", c.MongoDB, "must be 1-63 characters without / \\ . \" $ or spaces")
+	}
+	if c.SessionIdleTimeout > c.SessionLifetime {
+		p.fail("SESSION_IDLE_TIMEOUT", c.SessionIdleTimeout.String(), "must not exceed SESSION_LIFETIME")
+	}
+	if !validCookieName(c.CookieName) {
+		p.fail("SESSION_COOKIE_NAME", c.CookieName, "must be 1-64 letters, digits, '-' or '_'")
+	}
+	if strings.HasPrefix(c.CookieName, "__Host-") && !c.CookieSecure {
+		p.fail("SESSION_COOKIE_NAME", c.CookieName, "a __Host- cookie needs COOKIE_SECURE=true")
+	}
+	for _, o := range c.CORSAllowedOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			p.fail("CORS_ALLOWED_ORIGINS", o, "each origin must look like https://host[:port]")
+		} else if o == "*" {
+			p.fail("CORS_ALLOWED_ORIGINS", o, "a wildcard cannot be used with credentials")
+		}
+	}
+	return c, errors.Join(p.errs...)
+}
+
+// String describes the configuration for the start-up log, with secrets
+// (passwords inside REDIS_URL and MONGO_URI) masked.
+func (c Config) String() string {
+	return fmt.Sprintf("env=%s addr=%s redis=%s mongo=%s db=%s lifetime=%s idle=%s cookie=%s secure=%t cors=%v",
+		c.Env, c.Addr(), redactURL(c.RedisURL), redactURL(c.MongoURI), c.MongoDB,
+		c.SessionLifetime, c.SessionIdleTimeout, c.CookieName, c.CookieSecure, c.CORSAllowedOrigins)
+}
+
+// redactURL hides the password of a connection string.
+func redactURL(s string) string {
+	if s == "" {
+		return "(embedded)"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}
+
+func validDBName(s string) bool {
+	return len(s) > 0 && len(s) < 64 && !strings.ContainsAny(s, `/\. "$*<>:|?`)
+}
+
+func validCookieName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// parser collects errors so that one start-up reports every bad variable.
+type parser struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (p *parser) fail(key, val, why string) {
+	if val == "" {
+		p.errs = append(p.errs, fmt.Errorf("%s %s", key, why))
+		return
+	}
+	p.errs = append(p.errs, fmt.Errorf("%s=%q %s", key, val, why))
+}
+
+func (p *parser) str(key, def string) string {
+	if v := strings.TrimSpace(p.getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (p *parser) integer(key string, def, lo, hi int) int {
+	v := p.str(key, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		p.fail(key, v, fmt.Sprintf("must be a whole number from %d to %d", lo, hi))
+		return def
+	}
+	return n
+}
+
+func (p *parser) duration(key string, def, lo, hi time.Duration) time.Duration {
+	v := p.str(key, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		p.fail(key, v, fmt.Sprintf("must be a duration such as 30m or 24h, from %s to %s", lo, hi))
+		return def
+	}
+	return d
+}
+
+func (p *parser) boolean(key string, def bool) bool {
+	v := p.str(key, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.fail(key, v, "must be true or false")
+		return def
+	}
+	return b
+}
+
+func (p *parser) list(key string) []string {
+	var out []string
+	for _, s := range strings.Split(p.getenv(key), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, strings.TrimSuffix(s, "/"))
+		}
+	}
+	return out
+}
+
+func (p *parser) level(key string, def slog.Level) slog.Level {
+	v := p.str(key, "")
+	if v == "" {
+		return def
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		p.fail(key, v, "must be debug, info, warn or error")
+		return def
+	}
+	return l
+}

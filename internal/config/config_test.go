@@ -1,0 +1,112 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"Env", c.Env, Development},
+		{"Port", c.Port, 8080},
+		{"MongoDB", c.MongoDB, "gatehouse"},
+		{"SessionLifetime", c.SessionLifetime, 24 * time.Hour},
+		{"SessionIdleTimeout", c.SessionIdleTimeout, 30 * time.Minute},
+		{"CookieName", c.CookieName, "gatehouse_session"},
+		{"CookieSecure", c.CookieSecure, false},
+		{"RedisTimeout", c.RedisTimeout, time.Second},
+		{"CORS", len(c.CORSAllowedOrigins), 0},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s: got %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+func TestProductionDefaults(t *testing.T) {
+	c, err := Load(env(map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://r:6379/0", "MONGO_URI": "mongodb://m:27017"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.CookieSecure || c.CookieName != "__Host-gatehouse_session" || !c.Production() {
+		t.Fatalf("got secure=%v name=%q, want secure __Host- cookie", c.CookieSecure, c.CookieName)
+	}
+	c, err = Load(env(map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://r:6379/0", "MONGO_URI": "mongodb://m:27017", "COOKIE_SECURE": "false"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CookieName != "gatehouse_session" {
+		t.Fatalf("insecure production cookie: got name %q, want no __Host- prefix", c.CookieName)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string // the variable named in the error
+	}{
+		{map[string]string{"APP_ENV": "staging"}, "APP_ENV"},
+		{map[string]string{"APP_ENV": "production", "MONGO_URI": "mongodb://m"}, "REDIS_URL"},
+		{map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://r"}, "MONGO_URI"},
+		{map[string]string{"PORT": "http"}, "PORT"},
+		{map[string]string{"PORT": "70000"}, "PORT"},
+		{map[string]string{"PORT": "-1"}, "PORT"},
+		{map[string]string{"REDIS_URL": "localhost:6379"}, "REDIS_URL"},
+		{map[string]string{"REDIS_URL": "http://x"}, "REDIS_URL"},
+		{map[string]string{"MONGO_URI": "postgres://x"}, "MONGO_URI"},
+		{map[string]string{"MONGO_DB": "a.b"}, "MONGO_DB"},
+		{map[string]string{"SESSION_LIFETIME": "forever"}, "SESSION_LIFETIME"},
+		{map[string]string{"SESSION_LIFETIME": "1s"}, "SESSION_LIFETIME"},
+		{map[string]string{"SESSION_IDLE_TIMEOUT": "48h"}, "SESSION_IDLE_TIMEOUT"},
+		{map[string]string{"SESSION_COOKIE_NAME": "bad name;"}, "SESSION_COOKIE_NAME"},
+		{map[string]string{"SESSION_COOKIE_NAME": "__Host-x"}, "SESSION_COOKIE_NAME"},
+		{map[string]string{"COOKIE_SECURE": "maybe"}, "COOKIE_SECURE"},
+		{map[string]string{"CORS_ALLOWED_ORIGINS": "*"}, "CORS_ALLOWED_ORIGINS"},
+		{map[string]string{"CORS_ALLOWED_ORIGINS": "https://ok.test,ftp://x"}, "CORS_ALLOWED_ORIGINS"},
+		{map[string]string{"CORS_ALLOWED_ORIGINS": "https://ok.test/path"}, "CORS_ALLOWED_ORIGINS"},
+		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{map[string]string{"REDIS_MAX_ACTIVE": "0"}, "REDIS_MAX_ACTIVE"},
+	}
+	for _, tt := range tests {
+		_, err := Load(env(tt.env))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Load(%v): got %v, want an error naming %s", tt.env, err, tt.want)
+		}
+	}
+}
+
+func TestAllErrorsReported(t *testing.T) {
+	_, err := Load(env(map[string]string{"PORT": "x", "SESSION_LIFETIME": "y"}))
+	if err == nil || !strings.Contains(err.Error(), "PORT") || !strings.Contains(err.Error(), "SESSION_LIFETIME") {
+		t.Fatalf("got %v, want both variables named", err)
+	}
+}
+
+func TestStringMasksSecrets(t *testing.T) {
+	c, err := Load(env(map[string]string{"REDIS_URL": "redis://:hunter2@r:6379/0", "MONGO_URI": "mongodb://u:s3cret@m:27017"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.String()
+	if strings.Contains(s, "hunter2") || strings.Contains(s, "s3cret") {
+		t.Fatalf("String() leaks a password: %s", s)
+	}
+	// Neither may an error message.
+	_, err = Load(env(map[string]string{"REDIS_URL": "redis://:hunter2@", "MONGO_URI": "ftp://u:s3cret@m"}))
+	if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("got %v, want an error without the passwords", err)
+	}
+}

@@ -1,0 +1,196 @@
+package mongo_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/mongo"
+	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/gatehouse/gatehouse/internal/user"
+)
+
+func newUsers(t *testing.T) *mongo.Users {
+	t.Helper()
+	uri, db := testenv.Mongo(t)
+	ctx := context.Background()
+	client, err := mongo.Connect(ctx, uri, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	users := mongo.NewUsers(client.Database(db), 5*time.Second)
+	// Twice: start-up must be idempotent.
+	for range 2 {
+		if err := users.EnsureIndexes(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return users
+}
+
+func TestCreateAndFind(t *testing.T) {
+	users := newUsers(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	u := &user.User{Username: "Alice", UsernameNorm: "alice", PasswordHash: "h", Role: user.RoleUser, CreatedAt: now, UpdatedAt: now}
+	if err := users.Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if u.ID == "" {
+		t.Fatal("Create did not set ID")
+	}
+	got, err := users.ByUsernameNorm(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != u.ID || got.Username != "Alice" || got.Role != user.RoleUser || !got.CreatedAt.Equal(now) || !got.LastLoginAt.IsZero() {
+		t.Fatalf("got %+v, want %+v", got, u)
+	}
+	byID, err := users.ByID(ctx, u.ID)
+	if err != nil || byID.UsernameNorm != "alice" {
+		t.Fatalf("ByID: got %+v, %v", byID, err)
+	}
+
+	for _, id := range []string{"nope", "000000000000000000000000", `{"$ne":null}`} {
+		if _, err := users.ByID(ctx, id); !errors.Is(err, user.ErrNotFound) {
+			t.Errorf("ByID(%q): got %v, want ErrNotFound", id, err)
+		}
+	}
+	if _, err := users.ByUsernameNorm(ctx, "bob"); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("got %v, want ErrNotFound", err)
+	}
+}
+
+func TestDuplicateUsername(t *testing.T) {
+	users := newUsers(t)
+	ctx := context.Background()
+	if err := users.Create(ctx, &user.User{Username: "bob", UsernameNorm: "bob", Role: user.RoleUser}); err != nil {
+		t.Fatal(err)
+	}
+	err := users.Create(ctx, &user.User{Username: "BOB", UsernameNorm: "bob", Role: user.RoleUser})
+	if !errors.Is(err, user.ErrUsernameTaken) {
+		t.Fatalf("got %v, want ErrUsernameTaken", err)
+	}
+}
+
+func TestConcurrentRegistrationOneWins(t *testing.T) {
+	users := newUsers(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			errs <- users.Create(context.Background(), &user.User{Username: "carol", UsernameNorm: "carol", Role: user.RoleUser})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	ok, taken := 0, 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, user.ErrUsernameTaken):
+			taken++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if ok != 1 || taken != 7 {
+		t.Fatalf("got %d created and %d taken, want 1 and 7", ok, taken)
+	}
+}
+
+func TestRecordLogin(t *testing.T) {
+	users := newUsers(t)
+	ctx := context.Background()
+	u := &user.User{Username: "dave", UsernameNorm: "dave", PasswordHash: "old", Role: user.RoleUser}
+	if err := users.Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
+	if err := users.RecordLogin(ctx, u.ID, at, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := users.ByID(ctx, u.ID)
+	if !got.LastLoginAt.Equal(at) || got.PasswordHash != "old" {
+		t.Fatalf("got last login %v hash %q, want %v and old", got.LastLoginAt, got.PasswordHash, at)
+	}
+	if err := users.RecordLogin(ctx, u.ID, at, "new"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := users.ByID(ctx, u.ID); got.PasswordHash != "new" {
+		t.Fatalf("got hash %q, want new", got.PasswordHash)
+	}
+	if err := users.RecordLogin(ctx, "000000000000000000000000", at, ""); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("got %v, want ErrNotFound", err)
+	}
+}
+
+// TestServiceEndToEnd runs the domain service on the real repository.
+func TestServiceEndToEnd(t *testing.T) {
+	users := newUsers(t)
+	h, err := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	svc := user.NewService(users, h, func() time.Time { return clock })
+	ctx := context.Background()
+
+	if _, err := svc.Register(ctx, "Erin", "password1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Register(ctx, "ERIN", "password2"); !errors.Is(err, user.ErrUsernameTaken) {
+		t.Fatalf("second registration: got %v, want ErrUsernameTaken", err)
+	}
+	var ve *user.ValidationError
+	if _, err := svc.Register(ctx, "frank", "short"); !errors.As(err, &ve) || ve.Field != "password" {
+		t.Fatalf("short password: got %v, want a password ValidationError", err)
+	}
+
+	clock = clock.Add(time.Hour)
+	u, err := svc.Authenticate(ctx, "erin", "password1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Username != "Erin" || !u.LastLoginAt.IsZero() {
+		t.Fatalf("first login: got %q last login %v, want Erin and zero", u.Username, u.LastLoginAt)
+	}
+	clock = clock.Add(time.Hour)
+	u, err = svc.Authenticate(ctx, "ERIN", "password1")
+	if err != nil || !u.LastLoginAt.Equal(clock.Add(-time.Hour)) {
+		t.Fatalf("second login: got %v, %v; want previous login %v", u, err, clock.Add(-time.Hour))
+	}
+
+	for _, c := range []struct{ name, pw string }{
+		{"erin", "wrong-password"},
+		{"nobody", "password1"},
+		{"x", "password1"},
+		{"erin", string(make([]byte, 5000))},
+	} {
+		if _, err := svc.Authenticate(ctx, c.name, c.pw); !errors.Is(err, user.ErrInvalidCredentials) {
+			t.Errorf("Authenticate(%q): got %v, want ErrInvalidCredentials", c.name, err)
+		}
+	}
+}
+
+func TestRehashOnLogin(t *testing.T) {
+	users := newUsers(t)
+	weak, _ := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	strong, _ := password.New(password.Params{Memory: 128, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	ctx := context.Background()
+	if _, err := user.NewService(users, weak, time.Now).Register(ctx, "gina", "password1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := user.NewService(users, strong, time.Now).Authenticate(ctx, "gina", "password1"); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := users.ByUsernameNorm(ctx, "gina")
+	if _, rehash, err := strong.Verify("password1", u.PasswordHash); rehash || err != nil {
+		t.Fatalf("stored hash %q still needs rehash (err %v)", u.PasswordHash, err)
+	}
+}

@@ -1,0 +1,144 @@
+// Package session sets up scs, the session manager, on Redis.
+//
+// Sessions are stored by scs/redisstore under the SHA-256 of their token
+// (HashTokenInStore), so a copy of the Redis data holds no usable cookie.
+// Store wraps redisstore so that every call is bounded in time, and so that
+// callers can tell "Redis is unavailable" (ErrUnavailable) from bad data.
+package session
+
+import (
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/redisstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/gomodule/redigo/redis"
+)
+
+// Session values are gob-encoded; types held behind interfaces must be
+// registered.
+func init() { gob.Register(time.Time{}) }
+
+// ErrUnavailable wraps every error that comes from talking to Redis.
+var ErrUnavailable = errors.New("session store unavailable")
+
+// Options configure the manager.
+type Options struct {
+	Lifetime    time.Duration // absolute
+	IdleTimeout time.Duration
+	CookieName  string
+	Secure      bool
+	// MaxActive must equal the pool's MaxActive; see Store.
+	MaxActive int
+}
+
+// New returns a session manager storing sessions in pool.
+func New(pool *redis.Pool, o Options) *scs.SessionManager {
+	sm := scs.New()
+	sm.Store = NewStore(pool, o.MaxActive)
+	sm.Lifetime = o.Lifetime
+	sm.IdleTimeout = o.IdleTimeout
+	sm.HashTokenInStore = true
+	sm.Cookie.Name = o.CookieName
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Path = "/"
+	sm.Cookie.Secure = o.Secure
+	// A browser-session cookie: it goes when the browser closes, while
+	// the server-side lifetime and idle timeout still apply.
+	sm.Cookie.Persist = false
+	return sm
+}
+
+// Store is scs/redisstore with bounded waits. redisstore takes connections
+// with pool.Get, which waits without limit when the pool is exhausted; Store
+// admits at most maxActive calls at once, each waiting for its turn no
+// longer than its context allows. Each Redis command is then bounded by the
+// pool's read and write timeouts.
+type Store struct {
+	inner *redisstore.RedisStore
+	slots chan struct{}
+}
+
+// NewStore returns a Store over pool.
+func NewStore(pool *redis.Pool, maxActive int) *Store {
+	if maxActive <= 0 {
+		maxActive = 64
+	}
+	return &Store{inner: redisstore.New(pool), slots: make(chan struct{}, maxActive)}
+}
+
+// acquireWait bounds the wait for a slot when the caller has no deadline.
+const acquireWait = 2 * time.Second
+
+func (s *Store) acquire(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, acquireWait)
+		defer cancel()
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for a connection: %w", ErrUnavailable, ctx.Err())
+	}
+}
+
+func (s *Store) release() { <-s.slots }
+
+func wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// FindCtx returns the data stored under token.
+func (s *Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	if err := s.acquire(ctx); err != nil {
+		return nil, false, err
+	}
+	defer s.release()
+	b, found, err := s.inner.Find(token)
+	return b, found, wrap(err)
+}
+
+// CommitCtx stores b under token until expiry.
+func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	return wrap(s.inner.Commit(token, b, expiry))
+}
+
+// DeleteCtx removes token.
+func (s *Store) DeleteCtx(ctx context.Context, token string) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	return wrap(s.inner.Delete(token))
+}
+
+// Find, Commit and Delete satisfy scs.Store; scs calls the Ctx variants.
+func (s *Store) Find(token string) ([]byte, bool, error) {
+	return s.FindCtx(context.Background(), token)
+}
+
+// Commit implements scs.Store.
+func (s *Store) Commit(token string, b []byte, expiry time.Time) error {
+	return s.CommitCtx(context.Background(), token, b, expiry)
+}
+
+// Delete implements scs.Store.
+func (s *Store) Delete(token string) error {
+	return s.DeleteCtx(context.Background(), token)
+}
+
+var _ scs.CtxStore = (*Store)(nil)

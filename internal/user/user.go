@@ -1,0 +1,65 @@
+// Package user is Gatehouse's account domain: who a user is, the rules a
+// username and a password must follow, and the two things people do with an
+// account here: register and sign in. It knows nothing of HTTP or of MongoDB;
+// storage comes in through the Repository interface.
+package user
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Role is what a user may do.
+type Role string
+
+// Roles.
+const (
+	RoleUser  Role = "user"
+	RoleAdmin Role = "admin"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleUser || r == RoleAdmin }
+
+// User is an account.
+type User struct {
+	ID           string // opaque, assigned by the repository
+	Username     string // as typed at registration
+	UsernameNorm string // the normalised form that makes names unique
+	PasswordHash string // argon2id PHC string; never leaves the server
+	Role         Role
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastLoginAt  time.Time // zero until the first sign-in
+	Disabled     bool
+}
+
+// Domain errors. Callers test them with errors.Is.
+var (
+	ErrNotFound           = errors.New("user not found")
+	ErrUsernameTaken      = errors.New("that username is taken")
+	ErrInvalidCredentials = errors.New("invalid username or password")
+	ErrDisabled           = errors.New("account disabled")
+	// ErrUnavailable wraps failures to reach the user store.
+	ErrUnavailable = errors.New("user store unavailable")
+)
+
+// ValidationError is a rule broken by input, with a message fit for the user.
+type ValidationError struct {
+	Field   string // form field: username, password or password_confirm
+	Message string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
+
+// Repository stores users. Implementations return ErrNotFound and
+// ErrUsernameTaken for those cases and bound every call by ctx.
+type Repository interface {
+	Create(ctx context.Context, u *User) error // sets u.ID
+	ByUsernameNorm(ctx context.Context, norm string) (*User, error)
+	ByID(ctx context.Context, id string) (*User, error)
+	// RecordLogin sets last_login_at and, when newHash is not empty, replaces
+	// the password hash (after a parameter upgrade).
+	RecordLogin(ctx context.Context, id string, at time.Time, newHash string) error
+}

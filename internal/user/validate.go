@@ -1,0 +1,67 @@
+package user
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/secure/precis"
+)
+
+// Limits on input.
+const (
+	UsernameMinLen = 3
+	UsernameMaxLen = 32
+	PasswordMinLen = 8
+	PasswordMaxLen = 256
+)
+
+// NormalizeUsername returns the form of name that identifies an account, or a
+// ValidationError saying what is wrong with it.
+//
+// It applies the PRECIS UsernameCaseMapped profile (RFC 8265): width mapping
+// and case folding, so "Alice", "ALICE" and full-width "Ａｌｉｃｅ" are one
+// account. On top of that a name has 3-32 letters, digits, '.', '_' or '-'.
+func NormalizeUsername(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", &ValidationError{"username", "Username is required"}
+	}
+	// Bound the work before PRECIS sees the string.
+	if len(name) > UsernameMaxLen*4 {
+		return "", &ValidationError{"username", "Username must be at most 32 characters"}
+	}
+	norm, err := precis.UsernameCaseMapped.String(name)
+	if err != nil {
+		return "", &ValidationError{"username", "Username may only contain letters, digits, '.', '_' and '-'"}
+	}
+	n := utf8.RuneCountInString(norm)
+	if n < UsernameMinLen {
+		return "", &ValidationError{"username", "Username must be at least 3 characters"}
+	}
+	if n > UsernameMaxLen {
+		return "", &ValidationError{"username", "Username must be at most 32 characters"}
+	}
+	for _, r := range norm {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '.' && r != '_' && r != '-' {
+			return "", &ValidationError{"username", "Username may only contain letters, digits, '.', '_' and '-'"}
+		}
+	}
+	return norm, nil
+}
+
+// ValidatePassword checks a new password's length. Length in characters, as
+// the OWASP Authentication Cheat Sheet advises, and no composition rules.
+func ValidatePassword(pw string) error {
+	if !utf8.ValidString(pw) {
+		return &ValidationError{"password", "Password must be valid text"}
+	}
+	n := utf8.RuneCountInString(pw)
+	if n < PasswordMinLen {
+		return &ValidationError{"password", "Password must be at least 8 characters"}
+	}
+	if n > PasswordMaxLen {
+		return &ValidationError{"password", "Password must be at most 256 characters"}
+	}
+	return nil
+}
