@@ -1,0 +1,89 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/user"
+)
+
+// parseForm reads a POSTed form within the body limit. On failure it has
+// answered (413 or 400) and returns false.
+func parseForm(w http.ResponseWriter, r *http.Request, rd *renderer) bool {
+	err := r.ParseForm()
+	if err == nil {
+		return true
+	}
+	if _, ok := errorsAs[*http.MaxBytesError](err); ok {
+		rd.clientError(w, r, http.StatusRequestEntityTooLarge)
+		return false
+	}
+	rd.clientError(w, r, http.StatusBadRequest)
+	return false
+}
+
+// validationMessage is the message of a ValidationError, for the form.
+func validationMessage(err error) string {
+	if ve, ok := errorsAs[*user.ValidationError](err); ok {
+		return ve.Message
+	}
+	return "This value is not valid."
+}
+
+// storageError answers an error from Redis or MongoDB: 503 when the store
+// could not be reached, 500 for anything else.
+func storageError(w http.ResponseWriter, r *http.Request, rd *renderer, err error) {
+	switch {
+	case errors.Is(err, session.ErrUnavailable):
+		rd.unavailable(w, r, "redis", err)
+	case errors.Is(err, user.ErrUnavailable):
+		rd.unavailable(w, r, "mongodb", err)
+	default:
+		rd.serverError(w, r, err)
+	}
+}
+
+// popFlash returns and removes the one-time message, if any. It only writes
+// to the session when there was a message.
+func popFlash(sm *scs.SessionManager, r *http.Request) string {
+	if r.Context().Value(sessionLoadedKey) == nil || !sm.Exists(r.Context(), keyFlash) {
+		return ""
+	}
+	return sm.PopString(r.Context(), keyFlash)
+}
+
+// dashboardFor collects what the dashboard shows from the session alone.
+func dashboardFor(sm *scs.SessionManager, r *http.Request, idle time.Duration) *dashboardView {
+	ctx := r.Context()
+	started := sm.GetTime(ctx, keyAuthAt)
+	return &dashboardView{
+		MemberSince:    sm.GetTime(ctx, keyMemberSince),
+		LastLogin:      sm.GetTime(ctx, keyLastLogin),
+		SessionStarted: started,
+		SessionExpires: sm.Deadline(ctx),
+		IdleTimeout:    humanDuration(idle),
+	}
+}
+
+// humanDuration writes 30m0s as "30 minutes".
+func humanDuration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0 && d >= time.Hour:
+		if h := int(d / time.Hour); h != 1 {
+			return strconv.Itoa(h) + " hours"
+		}
+		return "1 hour"
+	case d%time.Minute == 0:
+		if m := int(d / time.Minute); m != 1 {
+			return strconv.Itoa(m) + " minutes"
+		}
+		return "1 minute"
+	default:
+		return d.String()
+	}
+}

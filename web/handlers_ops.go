@@ -1,0 +1,78 @@
+package web
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// handleHealthz reports that the process serves HTTP. It checks no
+// dependency, so that an orchestrator does not restart healthy instances
+// during a Redis or MongoDB outage.
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+// readyTimeout bounds each dependency's ping in /readyz.
+const readyTimeout = time.Second
+
+// handleReadyz pings every dependency in parallel and answers 503 naming
+// those that failed, so that a load balancer sends traffic elsewhere.
+func handleReadyz(checks []Check, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		results := make(map[string]string, len(checks))
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, c := range checks {
+			wg.Go(func() {
+				status := "ok"
+				if err := c.Ping(ctx); err != nil {
+					logger.Warn("readiness check failed", "dependency", c.Name, "err", err, "request_id", requestID(r))
+					status = "unavailable"
+				}
+				mu.Lock()
+				results[c.Name] = status
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		code, overall := http.StatusOK, "ready"
+		var failed []string
+		for _, c := range checks {
+			if results[c.Name] != "ok" {
+				failed = append(failed, c.Name)
+			}
+		}
+		if len(failed) > 0 {
+			code, overall = http.StatusServiceUnavailable, "unavailable"
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, code, struct {
+			Status string            `json:"status"`
+			Checks map[string]string `json:"checks"`
+			Failed []string          `json:"failed,omitempty"`
+		}{overall, results, failed})
+	})
+}
+
+// handleStatic serves the embedded stylesheet and images. Directory listings
+// are refused.
+func handleStatic(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || r.URL.Path[len(r.URL.Path)-1] == '/' {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,246 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/alexedwards/scs/v2"
+	redigo "github.com/gomodule/redigo/redis"
+
+	"github.com/gatehouse/gatehouse/internal/mongo"
+	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/internal/redis"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/gatehouse/gatehouse/internal/user"
+	"github.com/gatehouse/gatehouse/static"
+	"github.com/gatehouse/gatehouse/templates"
+	"github.com/gatehouse/gatehouse/web"
+)
+
+// fastHash keeps tests quick; production uses password.OWASP.
+var fastHash = password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// backends are the real servers one or more app instances share.
+type backends struct {
+	redisURL string
+	mongoURI string
+	mongoDB  string
+}
+
+func newBackends(t *testing.T) backends {
+	t.Helper()
+	redisURL, _ := testenv.Redis(t)
+	uri, db := testenv.Mongo(t)
+	return backends{redisURL: redisURL, mongoURI: uri, mongoDB: db}
+}
+
+// options vary an app instance.
+type options struct {
+	production bool
+	cors       []string
+}
+
+// app is one running instance of the real router on real backends.
+type app struct {
+	*httptest.Server
+	sm   *scs.SessionManager
+	pool *redigo.Pool
+}
+
+func newApp(t *testing.T, b backends, o options) *app {
+	t.Helper()
+	pool, err := redis.NewPool(b.redisURL, redis.Options{Timeout: 500 * time.Millisecond, MaxActive: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pool.Close() })
+	client, err := mongo.Connect(context.Background(), b.mongoURI, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	repo := mongo.NewUsers(client.Database(b.mongoDB), 2*time.Second)
+	if err := repo.EnsureIndexes(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := password.New(fastHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "gatehouse_session"
+	if o.production {
+		name = "__Host-gatehouse_session"
+	}
+	sm := session.New(pool, session.Options{
+		Lifetime: 24 * time.Hour, IdleTimeout: 30 * time.Minute,
+		CookieName: name, Secure: o.production, MaxActive: 16,
+	})
+	h, err := web.NewServer(web.Deps{
+		Logger:             slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
+		Sessions:           sm,
+		Users:              user.NewService(repo, hasher, time.Now),
+		Templates:          templates.FS,
+		Static:             static.FS,
+		Production:         o.production,
+		CORSAllowedOrigins: o.cors,
+		Checks: []web.Check{
+			{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ping(ctx, pool, 500*time.Millisecond) }},
+			{Name: "mongodb", Ping: func(ctx context.Context) error { return mongo.Ping(ctx, client, 500*time.Millisecond) }},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &app{Server: srv, sm: sm, pool: pool}
+}
+
+// browser is an HTTP client with a cookie jar that does not follow
+// redirects, so tests see each 303.
+type browser struct {
+	t    *testing.T
+	c    *http.Client
+	base string
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, c: &http.Client{
+		Jar:           jar,
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// response is a finished response with its body read.
+type response struct {
+	*http.Response
+	body string
+}
+
+func (b *browser) do(req *http.Request) response {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return response{resp, string(body)}
+}
+
+func (b *browser) get(path string) response {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.base+path, nil)
+	return b.do(req)
+}
+
+func (b *browser) postForm(path string, form url.Values) response {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	// What a browser sends for a same-origin form.
+	req.Header.Set("Origin", b.base)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return b.do(req)
+}
+
+func (b *browser) postJSON(path, body string) response {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	return b.do(req)
+}
+
+// cookie returns the session cookie the jar holds for the app, or "".
+func (b *browser) cookie(name string) string {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func (b *browser) signup(username, pw string) response {
+	b.t.Helper()
+	return b.postForm("/signup", url.Values{"username": {username}, "password": {pw}, "password_confirm": {pw}})
+}
+
+func (b *browser) login(username, pw string) response {
+	b.t.Helper()
+	return b.postForm("/login", url.Values{"username": {username}, "password": {pw}})
+}
+
+func wantStatus(t *testing.T, r response, want int) {
+	t.Helper()
+	if r.StatusCode != want {
+		t.Fatalf("%s %s: got status %d, want %d; body: %.300s", r.Request.Method, r.Request.URL.Path, r.StatusCode, want, r.body)
+	}
+}
+
+func wantRedirect(t *testing.T, r response, to string) {
+	t.Helper()
+	wantStatus(t, r, http.StatusSeeOther)
+	if got := r.Header.Get("Location"); got != to {
+		t.Fatalf("%s: got Location %q, want %q", r.Request.URL.Path, got, to)
+	}
+}
+
+// doc parses an HTML response.
+func doc(t *testing.T, r response) *goquery.Document {
+	t.Helper()
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Fatalf("got Content-Type %q, want text/html", ct)
+	}
+	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// text is the trimmed text of the first match of sel.
+func text(d *goquery.Document, sel string) string {
+	return strings.TrimSpace(d.Find(sel).First().Text())
+}
+
+// jsonBody decodes a JSON response into a map.
+func jsonBody(t *testing.T, r response) map[string]any {
+	t.Helper()
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("got Content-Type %q, want application/json; body %.200s", ct, r.body)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.body), &m); err != nil {
+		t.Fatalf("decode %q: %v", r.body, err)
+	}
+	return m
+}
+
+// setCookie returns the Set-Cookie header for name, parsed.
+func setCookie(r response, name string) *http.Cookie {
+	for _, c := range r.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"sync"
+	"time"
+)
+
+// pageNames are the pages in templates/pages, each parsed into its own set
+// with the layout and partials.
+var pageNames = []string{"login", "signup", "dashboard", "error"}
+
+// renderer turns page names and view data into HTML responses.
+type renderer struct {
+	fsys   fs.FS
+	reload bool
+	logger *slog.Logger
+	now    func() time.Time
+	pages  map[string]*template.Template
+	bufs   sync.Pool
+}
+
+func newRenderer(fsys fs.FS, reload bool, logger *slog.Logger, now func() time.Time) (*renderer, error) {
+	r := &renderer{fsys: fsys, reload: reload, logger: logger, now: now}
+	r.bufs.New = func() any { return new(bytes.Buffer) }
+	pages, err := parsePages(fsys)
+	if err != nil {
+		return nil, err
+	}
+	r.pages = pages
+	return r, nil
+}
+
+// funcs are the helpers templates may call.
+var funcs = template.FuncMap{
+	// when formats a time for people, in UTC, with the zone spelt out.
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "unknown"
+		}
+		return t.UTC().Format("2 January 2006, 15:04 MST")
+	},
+	// field bundles the arguments of the "field" partial.
+	"field": func(v view, name, label, typ, autocomplete, hint string, autofocus bool) fieldView {
+		return fieldView{Form: v.Form, Name: name, Label: label, Type: typ, Autocomplete: autocomplete, Hint: hint, Autofocus: autofocus}
+	},
+}
+
+func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
+	shared := []string{"layouts/*.tmpl", "partials/*.tmpl"}
+	pages := make(map[string]*template.Template, len(pageNames))
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(funcs).ParseFS(fsys, append(shared, path.Join("pages", name+".tmpl"))...)
+		if err != nil {
+			return nil, fmt.Errorf("parse page %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// view is the data every page gets.
+type view struct {
+	Page      string // page name, for marking the current navigation link
+	User      *sessionUser
+	Flash     string
+	Year      int
+	Form      *formView
+	Dashboard *dashboardView
+	Error     *errorView
+}
+
+// formView is a form's state when it is shown again.
+type formView struct {
+	Username string            // echoed back so that people need not retype it
+	Errors   map[string]string // field name to message
+	General  string            // a message about the whole form
+}
+
+type fieldView struct {
+	Form                                  *formView
+	Name, Label, Type, Autocomplete, Hint string
+	Autofocus                             bool
+}
+
+type dashboardView struct {
+	MemberSince, LastLogin         time.Time
+	SessionStarted, SessionExpires time.Time
+	IdleTimeout                    string
+}
+
+type errorView struct {
+	Status           int
+	Heading, Message string
+}
+
+// render writes page with status. It executes into a buffer first, so that a
+// template error becomes a clean 500 page rather than half a page.
+func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
+	pages := rd.pages
+	if rd.reload {
+		p, err := parsePages(rd.fsys)
+		if err != nil {
+			rd.serverError(w, r, err)
+			return
+		}
+		pages = p
+	}
+	t, ok := pages[page]
+	if !ok {
+		rd.serverError(w, r, fmt.Errorf("no page %q", page))
+		return
+	}
+	v.Page = page
+	v.Year = rd.now().Year()
+	if v.Form == nil {
+		v.Form = &formView{}
+	}
+	buf := rd.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer rd.bufs.Put(buf)
+	if err := t.ExecuteTemplate(buf, "base", v); err != nil {
+		if page == "error" {
+			// Do not recurse: the error page itself is broken.
+			rd.logger.Error("render error page", "err", err, "request_id", requestID(r))
+			http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+			return
+		}
+		rd.serverError(w, r, fmt.Errorf("render %s: %w", page, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}

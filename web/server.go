@@ -1,0 +1,66 @@
+// Package web is Gatehouse's HTTP layer: routes, handlers, middleware, HTML
+// rendering and the JSON API. It is the only package that knows about
+// net/http, chi, scs's cookies and html/template.
+package web
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/gatehouse/gatehouse/internal/user"
+)
+
+// Check is a readiness probe of one dependency.
+type Check struct {
+	Name string // shown in /readyz, e.g. "redis"
+	Ping func(ctx context.Context) error
+}
+
+// Users is what the handlers need from the user domain.
+type Users interface {
+	Register(ctx context.Context, username, password string) (*user.User, error)
+	Authenticate(ctx context.Context, username, password string) (*user.User, error)
+}
+
+// Deps are everything the server needs. All fields are required unless
+// marked optional.
+type Deps struct {
+	Logger   *slog.Logger
+	Sessions *scs.SessionManager
+	Users    Users
+	Checks   []Check
+	// Templates is the template tree (templates.FS in production).
+	Templates fs.FS
+	// ReloadTemplates re-parses templates on every request, for editing
+	// them while `make run` runs. Optional.
+	ReloadTemplates bool
+	// Static is the static file tree (static.FS).
+	Static fs.FS
+	// Production turns on HSTS.
+	Production bool
+	// CORSAllowedOrigins may call the JSON API with credentials. Optional.
+	CORSAllowedOrigins []string
+	// Now is the clock. Optional: time.Now.
+	Now func() time.Time
+}
+
+// NewServer returns the application's root handler.
+func NewServer(d Deps) (http.Handler, error) {
+	if d.Logger == nil || d.Sessions == nil || d.Users == nil || d.Templates == nil || d.Static == nil {
+		return nil, fmt.Errorf("web.NewServer: missing dependency")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	r, err := newRenderer(d.Templates, d.ReloadTemplates, d.Logger, d.Now)
+	if err != nil {
+		return nil, err
+	}
+	return routes(d, r)
+}
