@@ -1,0 +1,65 @@
+# Gatehouse. `make help` lists the targets.
+SHELL := /bin/bash
+BIN := bin/gatehouse
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.DEFAULT_GOAL := help
+
+## help: list the targets
+.PHONY: help
+help:
+	@awk -F': ' '/^## /{sub(/^## /,""); printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+## run: start the app on its embedded defaults (Redis and FerretDB under ./data)
+.PHONY: run
+run:
+	go run -tags dev ./cmd/gatehouse serve
+
+## test: run every test with the race detector against real servers
+.PHONY: test
+test:
+	go test -race -tags dev -count=1 -timeout 20m ./...
+
+## test/short: run the tests without the race detector
+.PHONY: test/short
+test/short:
+	go test -tags dev -count=1 ./...
+
+## bench: run the Go benchmarks
+.PHONY: bench
+bench:
+	go test -tags dev -run '^$$' -bench . -benchmem -count 5 ./...
+
+## audit: tidy check, module verification, vet, staticcheck, race tests
+.PHONY: audit
+audit: lint
+	go test -race -tags dev -count=1 ./...
+
+## lint: gofmt, go mod tidy -diff, go mod verify, go vet, staticcheck
+.PHONY: lint
+lint:
+	@test -z "$$(gofmt -l cmd internal web templates static)" || { gofmt -l cmd internal web templates static; echo 'run gofmt -w'; exit 1; }
+	go mod tidy -diff
+	go mod verify
+	go vet -tags dev ./...
+	go run $(STATICCHECK) -tags dev ./...
+
+## build: build the production binary into ./bin (no embedded servers)
+.PHONY: build
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o $(BIN) ./cmd/gatehouse
+
+## up: start app, Redis and MongoDB with docker compose
+.PHONY: up
+up:
+	docker compose -p gatehouse up --build
+
+## down: stop the docker compose stack (volumes are kept)
+.PHONY: down
+down:
+	docker compose -p gatehouse down
+
+## clean: remove build output and the embedded services' data
+.PHONY: clean
+clean:
+	rm -rf bin data

@@ -1,0 +1,422 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// The deployment files live at the repository root, two levels up.
+const (
+	composeFilePath     = "../../docker-compose.yml"
+	composeDockerfile   = "../../Dockerfile"
+	composeDockerignore = "../../.dockerignore"
+)
+
+// composeLoad loads docker-compose.yml the way Docker Compose v2 does
+// (interpolation, normalisation, consistency checks, schema validation), with
+// an empty environment so that nothing on the machine running the test, and
+// no .env file, can change the result.
+func composeLoad(t *testing.T) *types.Project {
+	t.Helper()
+	opts, err := cli.NewProjectOptions(
+		[]string{composeFilePath},
+		cli.WithName("gatehouse"),
+		cli.WithEnv(nil),
+	)
+	if err != nil {
+		t.Fatalf("compose options: %v", err)
+	}
+	project, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("load %s: %v", composeFilePath, err)
+	}
+	return project
+}
+
+// composeService returns the named service or stops the test.
+func composeService(t *testing.T, p *types.Project, name string) types.ServiceConfig {
+	t.Helper()
+	s, ok := p.Services[name]
+	if !ok {
+		t.Fatalf("service %q missing; have %v", name, p.ServiceNames())
+	}
+	return s
+}
+
+func TestComposeServices(t *testing.T) {
+	p := composeLoad(t)
+	names := p.ServiceNames()
+	slices.Sort(names)
+	if want := []string{"app", "mongo", "redis"}; !slices.Equal(names, want) {
+		t.Errorf("services: got %v, want %v", names, want)
+	}
+}
+
+func TestComposeAppBuild(t *testing.T) {
+	p := composeLoad(t)
+	app := composeService(t, p, "app")
+
+	if app.Build == nil {
+		t.Fatal("app: no build section")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The loader resolves the context to an absolute path and fills in the
+	// default Dockerfile name.
+	if got := filepath.Clean(app.Build.Context); got != root {
+		t.Errorf("app build context: got %q, want %q", got, root)
+	}
+	if got, want := app.Build.Dockerfile, "Dockerfile"; got != want {
+		t.Errorf("app build dockerfile: got %q, want %q", got, want)
+	}
+	if got, want := app.Image, "gatehouse:dev"; got != want {
+		t.Errorf("app image: got %q, want %q", got, want)
+	}
+}
+
+func TestComposeAppDependsOnHealthy(t *testing.T) {
+	p := composeLoad(t)
+	app := composeService(t, p, "app")
+
+	for _, dep := range []string{"redis", "mongo"} {
+		d, ok := app.DependsOn[dep]
+		if !ok {
+			t.Errorf("app depends_on %s: missing", dep)
+			continue
+		}
+		if got, want := d.Condition, types.ServiceConditionHealthy; got != want {
+			t.Errorf("app depends_on %s condition: got %q, want %q", dep, got, want)
+		}
+	}
+}
+
+func TestComposeAppEnvironment(t *testing.T) {
+	p := composeLoad(t)
+	env := composeService(t, p, "app").Environment
+
+	tests := []struct {
+		key  string
+		want string
+	}{
+		{"APP_ENV", "production"},
+		{"PORT", "8080"},
+		{"REDIS_URL", "redis://redis:6379/0"},
+		{"MONGO_URI", "mongodb://mongo:27017"},
+		{"MONGO_DB", "gatehouse"},
+	}
+	for _, tt := range tests {
+		v, ok := env[tt.key]
+		switch {
+		case !ok:
+			t.Errorf("app environment %s: missing", tt.key)
+		case v == nil:
+			// A bare key is taken from the host's environment at run time.
+			t.Errorf("app environment %s: no value, want %q", tt.key, tt.want)
+		case *v != tt.want:
+			t.Errorf("app environment %s: got %q, want %q", tt.key, *v, tt.want)
+		}
+	}
+}
+
+func TestComposeAppHardening(t *testing.T) {
+	p := composeLoad(t)
+	app := composeService(t, p, "app")
+
+	if !app.ReadOnly {
+		t.Error("app read_only: got false, want true")
+	}
+	if want := "no-new-privileges:true"; !slices.Contains(app.SecurityOpt, want) {
+		t.Errorf("app security_opt: got %v, want it to contain %q", app.SecurityOpt, want)
+	}
+	if got, want := app.Restart, "unless-stopped"; got != want {
+		t.Errorf("app restart: got %q, want %q", got, want)
+	}
+}
+
+func TestComposeHealthchecks(t *testing.T) {
+	p := composeLoad(t)
+
+	// Exec form ("CMD") throughout: the app's distroless image has no shell.
+	tests := []struct {
+		service string
+		want    []string
+	}{
+		{"app", []string{"CMD", "/gatehouse", "healthcheck"}},
+		{"redis", []string{"CMD", "redis-cli", "ping"}},
+		{"mongo", []string{"CMD", "mongosh", "--quiet", "--eval", "db.adminCommand('ping').ok"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.service, func(t *testing.T) {
+			hc := composeService(t, p, tt.service).HealthCheck
+			if hc == nil {
+				t.Fatal("no healthcheck")
+			}
+			if hc.Disable {
+				t.Error("healthcheck disabled")
+			}
+			if got := []string(hc.Test); !slices.Equal(got, tt.want) {
+				t.Errorf("healthcheck test: got %q, want %q", got, tt.want)
+			}
+			if hc.Interval == nil || hc.Timeout == nil || hc.Retries == nil {
+				t.Errorf("healthcheck interval/timeout/retries: got %v/%v/%v, want all set",
+					hc.Interval, hc.Timeout, hc.Retries)
+			}
+		})
+	}
+}
+
+func TestComposeDataServices(t *testing.T) {
+	p := composeLoad(t)
+
+	tests := []struct {
+		service string
+		image   string
+		volume  string
+		target  string
+	}{
+		{"redis", "redis:7", "redis-data", "/data"},
+		{"mongo", "mongo:7", "mongo-data", "/data/db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.service, func(t *testing.T) {
+			s := composeService(t, p, tt.service)
+
+			if s.Image != tt.image {
+				t.Errorf("image: got %q, want %q", s.Image, tt.image)
+			}
+
+			// A named volume, declared at the top level, mounted on the data
+			// directory: a bind mount or an anonymous volume would not survive
+			// `docker compose down` the same way.
+			if _, ok := p.Volumes[tt.volume]; !ok {
+				t.Errorf("top-level volume %q: missing", tt.volume)
+			}
+			i := slices.IndexFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool {
+				return v.Target == tt.target
+			})
+			if i < 0 {
+				t.Fatalf("no volume mounted on %s; have %+v", tt.target, s.Volumes)
+			}
+			v := s.Volumes[i]
+			if v.Type != types.VolumeTypeVolume || v.Source != tt.volume {
+				t.Errorf("mount on %s: got %s %q, want %s %q",
+					tt.target, v.Type, v.Source, types.VolumeTypeVolume, tt.volume)
+			}
+
+			// Data stores stay on the compose network, or loopback at most.
+			for _, port := range s.Ports {
+				if port.Published != "" && port.HostIP != "127.0.0.1" {
+					t.Errorf("port %d published on %q, want none or 127.0.0.1",
+						port.Target, port.HostIP)
+				}
+			}
+		})
+	}
+}
+
+func TestComposeRedisPersistence(t *testing.T) {
+	p := composeLoad(t)
+	cmd := []string(composeService(t, p, "redis").Command)
+
+	// Sessions must survive a Redis restart: append-only file on.
+	i := slices.Index(cmd, "--appendonly")
+	if i < 0 || i+1 >= len(cmd) || cmd[i+1] != "yes" {
+		t.Errorf("redis command: got %q, want it to contain \"--appendonly\" \"yes\"", cmd)
+	}
+}
+
+// composeInstruction is one Dockerfile instruction, continuation lines joined.
+type composeInstruction struct {
+	cmd  string // upper case: FROM, RUN, USER, ...
+	args string
+}
+
+// composeStage is one build stage: its FROM arguments and its instructions.
+type composeStage struct {
+	from         string
+	instructions []composeInstruction
+}
+
+// composeParseDockerfile splits a Dockerfile into stages. It understands
+// comments and backslash continuations, which is all this repository's
+// Dockerfile uses; heredocs and escape directives are not supported.
+func composeParseDockerfile(t *testing.T, path string) []composeStage {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	var (
+		stages  []composeStage
+		pending strings.Builder
+	)
+	flush := func() {
+		line := strings.TrimSpace(pending.String())
+		pending.Reset()
+		if line == "" {
+			return
+		}
+		cmd, args, _ := strings.Cut(line, " ")
+		in := composeInstruction{cmd: strings.ToUpper(cmd), args: strings.TrimSpace(args)}
+		if in.cmd == "FROM" {
+			stages = append(stages, composeStage{from: in.args})
+			return
+		}
+		if len(stages) == 0 {
+			if in.cmd != "ARG" {
+				t.Errorf("%s: %s before the first FROM", path, in.cmd)
+			}
+			return
+		}
+		last := &stages[len(stages)-1]
+		last.instructions = append(last.instructions, in)
+	}
+
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		if body, ok := strings.CutSuffix(line, `\`); ok {
+			pending.WriteString(body)
+			pending.WriteString(" ")
+			continue
+		}
+		pending.WriteString(line)
+		flush()
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	flush()
+	return stages
+}
+
+// composeFind returns the arguments of every instruction of kind cmd.
+func composeFind(s composeStage, cmd string) []string {
+	var out []string
+	for _, in := range s.instructions {
+		if in.cmd == cmd {
+			out = append(out, in.args)
+		}
+	}
+	return out
+}
+
+func TestDockerfile(t *testing.T) {
+	stages := composeParseDockerfile(t, composeDockerfile)
+	if len(stages) < 2 {
+		t.Fatalf("stages: got %d, want at least 2 (build and runtime)", len(stages))
+	}
+	final := stages[len(stages)-1]
+
+	// The go build line: static, no build tags (the dev-only embedded
+	// servers sit behind the `dev` tag), builds the real command.
+	var builds []string
+	for _, s := range stages[:len(stages)-1] {
+		for _, run := range composeFind(s, "RUN") {
+			if strings.Contains(run, "go build") {
+				builds = append(builds, run)
+			}
+		}
+	}
+	if len(builds) != 1 {
+		t.Fatalf("go build lines in the build stages: got %d %q, want 1", len(builds), builds)
+	}
+	build := strings.Fields(builds[0])
+	var binary string
+	for i, f := range build {
+		if f == "-tags" || f == "--tags" || strings.HasPrefix(f, "-tags=") || strings.HasPrefix(f, "--tags=") {
+			t.Errorf("go build uses build tags: %q", builds[0])
+		}
+		if f == "-o" && i+1 < len(build) {
+			binary = build[i+1]
+		}
+	}
+	for _, want := range []string{"CGO_ENABLED=0", "./cmd/gatehouse"} {
+		if !slices.Contains(build, want) {
+			t.Errorf("go build line %q: want %s", builds[0], want)
+		}
+	}
+	if binary == "" {
+		t.Fatalf("go build line %q: no -o output", builds[0])
+	}
+
+	// The final stage runs as a non-root user; the last USER wins.
+	users := composeFind(final, "USER")
+	if len(users) == 0 {
+		t.Error("final stage: no USER, so it runs as root")
+	} else {
+		name, _, _ := strings.Cut(users[len(users)-1], ":")
+		if name == "root" || name == "0" {
+			t.Errorf("final stage USER: got %q, want a non-root user", users[len(users)-1])
+		}
+	}
+
+	// The binary is copied from the build stage and is the entrypoint.
+	var installed string
+	for _, cp := range composeFind(final, "COPY") {
+		f := strings.Fields(cp)
+		if len(f) == 3 && strings.HasPrefix(f[0], "--from=") && f[1] == binary {
+			installed = f[2]
+		}
+	}
+	if installed == "" {
+		t.Fatalf("final stage: no COPY --from=... %s", binary)
+	}
+	entry := composeFind(final, "ENTRYPOINT")
+	if len(entry) != 1 {
+		t.Fatalf("final stage ENTRYPOINT: got %q, want exactly one", entry)
+	}
+	var argv []string
+	if err := json.Unmarshal([]byte(entry[0]), &argv); err != nil {
+		// Shell form would need /bin/sh, which the runtime image lacks.
+		t.Fatalf("ENTRYPOINT %s: want exec (JSON) form: %v", entry[0], err)
+	}
+	if len(argv) == 0 || argv[0] != installed {
+		t.Errorf("ENTRYPOINT: got %q, want [%q]", argv, installed)
+	}
+
+	// The compose healthcheck runs the same binary.
+	var probe []string
+	if hc := composeService(t, composeLoad(t), "app").HealthCheck; hc != nil {
+		probe = hc.Test
+	}
+	if len(probe) < 2 || probe[1] != installed {
+		t.Errorf("app healthcheck: got %q, want it to run %s", probe, installed)
+	}
+}
+
+func TestDockerignore(t *testing.T) {
+	b, err := os.ReadFile(composeDockerignore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var patterns []string
+	for line := range strings.Lines(string(b)) {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			patterns = append(patterns, strings.TrimSuffix(line, "/"))
+		}
+	}
+	// Secrets, history and local data must not reach the build context.
+	for _, want := range []string{".git", ".env", "data", "bin", "node_modules", "*.test"} {
+		if !slices.Contains(patterns, want) {
+			t.Errorf(".dockerignore: %q missing; have %q", want, patterns)
+		}
+	}
+}

@@ -1,0 +1,49 @@
+//go:build dev
+
+package main
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/embedded"
+)
+
+func init() { embeddedServices = startEmbedded }
+
+// startEmbedded starts Redis and FerretDB under cfg.DataDir for the settings
+// left empty, and points cfg at them.
+func startEmbedded(ctx context.Context, cfg *config.Config, logger *slog.Logger) (func(), error) {
+	var stops []func()
+	stop := func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	if cfg.RedisURL == "" {
+		r, err := embedded.StartRedis(ctx, filepath.Join(cfg.DataDir, "redis"), logger)
+		if err != nil {
+			return nil, err
+		}
+		stops = append(stops, func() { _ = r.Stop() })
+		cfg.RedisURL = r.URL
+		if r.Persistent {
+			logger.Info("embedded redis-server started", "url", r.URL, "dir", filepath.Join(cfg.DataDir, "redis"))
+		} else {
+			logger.Warn("redis-server is not installed: using an in-memory Redis; sessions will NOT survive a restart (apt-get install redis-server to keep them)", "url", r.URL)
+		}
+	}
+	if cfg.MongoURI == "" {
+		m, err := embedded.StartMongo(ctx, filepath.Join(cfg.DataDir, "ferretdb"), 0, logger)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		stops = append(stops, func() { _ = m.Stop() })
+		cfg.MongoURI = m.URI
+		logger.Info("embedded FerretDB (MongoDB protocol, SQLite) started", "uri", m.URI, "dir", filepath.Join(cfg.DataDir, "ferretdb"))
+	}
+	return stop, nil
+}

@@ -1,0 +1,63 @@
+// Command gatehouse serves Gatehouse: session-based sign-in with sessions in
+// Redis and users in MongoDB.
+//
+//	gatehouse [serve]      start the web server (the default)
+//	gatehouse healthcheck  exit 0 when the local server answers /healthz
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `Usage: gatehouse [command]
+
+Commands:
+  serve        start the web server (default)
+  healthcheck  exit 0 when the server on $PORT answers /healthz
+  help         show this text
+
+Settings come from the environment; see README.md or .env.example.
+`
+
+// errUsage reports a command line that could not be understood.
+var errUsage = errors.New("unknown command (try: gatehouse help)")
+
+// run is the whole program, callable from tests with their own arguments,
+// environment and output. It returns when ctx is cancelled and the server
+// has shut down.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 1 {
+		cmd = args[1]
+	}
+	switch cmd {
+	case "serve":
+		if len(args) > 2 {
+			return errUsage
+		}
+		return serve(ctx, withDotEnv(getenv), stdout)
+	case "healthcheck":
+		return healthcheck(ctx, withDotEnv(getenv))
+	case "help", "-h", "-help", "--help":
+		_, err := io.WriteString(stdout, usage)
+		return err
+	default:
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+}

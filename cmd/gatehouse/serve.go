@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/mongo"
+	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/internal/redis"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/user"
+	"github.com/gatehouse/gatehouse/static"
+	"github.com/gatehouse/gatehouse/templates"
+	"github.com/gatehouse/gatehouse/web"
+)
+
+// embeddedServices starts stand-ins for the services whose URL is empty, in
+// development. It is set only in builds with the dev tag (make run), so the
+// production binary links neither FerretDB nor miniredis.
+var embeddedServices func(ctx context.Context, cfg *config.Config, logger *slog.Logger) (stop func(), err error)
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.Production() {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	logger := newLogger(cfg, stdout)
+	logger.Info("starting gatehouse", "config", cfg.String())
+
+	if cfg.RedisURL == "" || cfg.MongoURI == "" {
+		if embeddedServices == nil {
+			return errors.New("REDIS_URL and MONGO_URI must be set in this build; " +
+				"`make run` (go run -tags dev) starts embedded services when they are empty")
+		}
+		stop, err := embeddedServices(ctx, &cfg, logger)
+		if err != nil {
+			return fmt.Errorf("start embedded services: %w", err)
+		}
+		defer stop()
+	}
+
+	pool, err := redis.NewPool(cfg.RedisURL, redis.Options{Timeout: cfg.RedisTimeout, MaxActive: cfg.RedisMaxActive})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	client, err := mongo.Connect(ctx, cfg.MongoURI, cfg.MongoTimeout)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = client.Disconnect(dctx)
+	}()
+	repo := mongo.NewUsers(client.Database(cfg.MongoDB), cfg.MongoTimeout)
+	if err := repo.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+
+	hasher, err := password.New(password.OWASP)
+	if err != nil {
+		return err
+	}
+	sm := session.New(pool, session.Options{
+		Lifetime:    cfg.SessionLifetime,
+		IdleTimeout: cfg.SessionIdleTimeout,
+		CookieName:  cfg.CookieName,
+		Secure:      cfg.CookieSecure,
+		MaxActive:   cfg.RedisMaxActive,
+	})
+
+	tmpl, reload := templateFS(cfg)
+	handler, err := web.NewServer(web.Deps{
+		Logger:             logger,
+		Sessions:           sm,
+		Users:              user.NewService(repo, hasher, time.Now),
+		Templates:          tmpl,
+		ReloadTemplates:    reload,
+		Static:             static.FS,
+		Production:         cfg.Production(),
+		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
+		Checks: []web.Check{
+			{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ping(ctx, pool, cfg.RedisTimeout) }},
+			{Name: "mongodb", Ping: func(ctx context.Context) error { return mongo.Ping(ctx, client, cfg.MongoTimeout) }},
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "url", "http://"+browsable(ln.Addr()))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	// A fresh context: the parent is already cancelled.
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// browsable turns a listen address into one a browser can open.
+func browsable(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		if ok {
+			return fmt.Sprintf("localhost:%d", tcp.Port)
+		}
+		return a.String()
+	}
+	return a.String()
+}
+
+// templateFS picks the embedded templates, or in development the files on
+// disk, re-read on every request so that edits show without a restart.
+func templateFS(cfg config.Config) (fs.FS, bool) {
+	if !cfg.Production() {
+		if st, err := os.Stat("templates/pages"); err == nil && st.IsDir() {
+			return os.DirFS("templates"), true
+		}
+	}
+	return templates.FS, false
+}
+
+// healthcheck asks the local server for /healthz; the container healthcheck
+// uses it because the image has no shell or curl.
+func healthcheck(ctx context.Context, getenv func(string) string) error {
+	port := getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthz: %s", resp.Status)
+	}
+	return nil
+}
