@@ -60,7 +60,11 @@ func (rd *renderer) errorResponse(w http.ResponseWriter, r *http.Request, status
 		writeJSON(w, status, map[string]string{"error": message})
 		return
 	}
-	rd.render(w, r, status, "error", view{Error: &errorView{Status: status, Heading: text[0], Message: message}})
+	v := view{Error: &errorView{Status: status, Heading: text[0], Message: message}}
+	if rd.sessions != nil {
+		v.User = currentUser(rd.sessions, r)
+	}
+	rd.render(w, r, status, "error", v)
 }
 
 // writeJSON writes v as JSON with status.

@@ -50,6 +50,12 @@ func TestSignupDashboardLogout(t *testing.T) {
 	}
 	wantRedirect(t, b.get("/"), "/dashboard")
 	wantRedirect(t, b.get("/login"), "/dashboard")
+	// Error pages know who is signed in.
+	r = b.get("/no-such-page")
+	wantStatus(t, r, http.StatusNotFound)
+	if doc(t, r).Find(`nav form[action="/logout"]`).Length() != 1 {
+		t.Fatal("404 page of a signed-in user has no logout button")
+	}
 
 	old := b.cookie(cookieName)
 	r = b.postForm("/logout", nil)

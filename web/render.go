@@ -10,6 +10,8 @@ import (
 	"path"
 	"sync"
 	"time"
+
+	"github.com/alexedwards/scs/v2"
 )
 
 // pageNames are the pages in templates/pages, each parsed into its own set
@@ -24,6 +26,8 @@ type renderer struct {
 	now    func() time.Time
 	pages  map[string]*template.Template
 	bufs   sync.Pool
+	// sessions, when set, lets error pages show who is signed in.
+	sessions *scs.SessionManager
 }
 
 func newRenderer(fsys fs.FS, reload bool, logger *slog.Logger, now func() time.Time) (*renderer, error) {

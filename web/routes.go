@@ -25,10 +25,16 @@ func routes(d Deps, r *renderer) (http.Handler, error) {
 	}
 	mux.Use(csrf)
 
-	mux.NotFound(func(w http.ResponseWriter, req *http.Request) { r.clientError(w, req, http.StatusNotFound) })
-	mux.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
-		r.clientError(w, req, http.StatusMethodNotAllowed)
-	})
+	// Error pages load the session so that the navigation shows who is
+	// signed in.
+	withSession := func(status int) http.HandlerFunc {
+		h := noStore(loadSession(sm, r)(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			r.clientError(w, req, status)
+		})))
+		return h.ServeHTTP
+	}
+	mux.NotFound(withSession(http.StatusNotFound))
+	mux.MethodNotAllowed(withSession(http.StatusMethodNotAllowed))
 
 	// Dependency-free routes: no session, no cache headers.
 	mux.Method(http.MethodGet, "/healthz", handleHealthz())

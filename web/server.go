@@ -62,5 +62,6 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.sessions = d.Sessions
 	return routes(d, r)
 }

@@ -32,7 +32,7 @@ func TestDevEmbeddedDefaults(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "embedded FerretDB") {
+	if !strings.Contains(out.String(), "FerretDB started") {
 		t.Errorf("no embedded FerretDB in the log:\n%s", out)
 	}
 

@@ -29,9 +29,7 @@ func startEmbedded(ctx context.Context, cfg *config.Config, logger *slog.Logger)
 		}
 		stops = append(stops, func() { _ = r.Stop() })
 		cfg.RedisURL = r.URL
-		if r.Persistent {
-			logger.Info("embedded redis-server started", "url", r.URL, "dir", filepath.Join(cfg.DataDir, "redis"))
-		} else {
+		if !r.Persistent {
 			logger.Warn("redis-server is not installed: using an in-memory Redis; sessions will NOT survive a restart (apt-get install redis-server to keep them)", "url", r.URL)
 		}
 	}
@@ -43,7 +41,6 @@ func startEmbedded(ctx context.Context, cfg *config.Config, logger *slog.Logger)
 		}
 		stops = append(stops, func() { _ = m.Stop() })
 		cfg.MongoURI = m.URI
-		logger.Info("embedded FerretDB (MongoDB protocol, SQLite) started", "uri", m.URI, "dir", filepath.Join(cfg.DataDir, "ferretdb"))
 	}
 	return stop, nil
 }
