@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
 )
@@ -18,6 +19,7 @@ var statusText = map[int][2]string{
 	http.StatusRequestEntityTooLarge: {"Too much data", "The form sent more data than Gatehouse accepts. Please shorten it and try again."},
 	http.StatusUnsupportedMediaType:  {"Unsupported format", "This address expects JSON."},
 	http.StatusUnprocessableEntity:   {"Please check the form", "Some of what you entered needs correcting."},
+	http.StatusTooManyRequests:       {"Too many requests", "Too many requests came from your network. Please wait a while and try again."},
 	http.StatusInternalServerError:   {"Something went wrong", "Sorry, something went wrong on our side. It has been logged and we will look into it. Please try again in a moment."},
 	http.StatusServiceUnavailable:    {"Temporarily unavailable", "Gatehouse cannot reach one of its services right now. Please try again in a few seconds; you do not need to sign in again."},
 }
@@ -40,6 +42,12 @@ func (rd *renderer) unavailable(w http.ResponseWriter, r *http.Request, dependen
 	rd.logger.Error("dependency unavailable", "dependency", dependency, "err", err, "method", r.Method, "path", r.URL.Path, "request_id", requestID(r))
 	w.Header().Set("Retry-After", "5")
 	rd.errorResponse(w, r, http.StatusServiceUnavailable, "")
+}
+
+// tooManyRequests answers 429 with Retry-After.
+func (rd *renderer) tooManyRequests(w http.ResponseWriter, r *http.Request, retryAfter time.Duration, message string) {
+	w.Header().Set("Retry-After", retryAfterSeconds(retryAfter))
+	rd.errorResponse(w, r, http.StatusTooManyRequests, message)
 }
 
 // errorResponse writes status with message (or the status's default text).

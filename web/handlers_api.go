@@ -89,15 +89,21 @@ func handleAPIRegister(rd *renderer, users Users) http.Handler {
 	})
 }
 
-func handleAPILogin(sm *scs.SessionManager, rd *renderer, users Users, now func() time.Time) http.Handler {
+func handleAPILogin(sm *scs.SessionManager, rd *renderer, users Users, limiter LoginLimiter, now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var c credentials
 		if !decodeJSON(w, r, &c) || !validCredentials(w, c) {
 			return
 		}
-		u, err := users.Authenticate(r.Context(), c.Username, c.Password)
+		u, err := authenticate(r, users, limiter, rd.logger, c.Username, c.Password)
 		if errors.Is(err, user.ErrInvalidCredentials) {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "Invalid username or password"})
+			return
+		}
+		var te *throttledError
+		if errors.As(err, &te) {
+			w.Header().Set("Retry-After", retryAfterSeconds(te.retryAfter))
+			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": throttledMessage(te.retryAfter)})
 			return
 		}
 		if err != nil {
@@ -118,6 +124,7 @@ func handleAPILogout(sm *scs.SessionManager, rd *renderer) http.Handler {
 			storageError(w, r, rd, err)
 			return
 		}
+		w.Header().Set("Clear-Site-Data", clearSiteData)
 		writeJSON(w, http.StatusOK, map[string]string{"message": "Logged out successfully"})
 	})
 }

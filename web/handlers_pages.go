@@ -45,7 +45,7 @@ func handleLoginGet(sm *scs.SessionManager, rd *renderer) http.Handler {
 	})
 }
 
-func handleLoginPost(sm *scs.SessionManager, rd *renderer, users Users, now func() time.Time) http.Handler {
+func handleLoginPost(sm *scs.SessionManager, rd *renderer, users Users, limiter LoginLimiter, now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !parseForm(w, r, rd) {
 			return
@@ -62,11 +62,17 @@ func handleLoginPost(sm *scs.SessionManager, rd *renderer, users Users, now func
 			rd.render(w, r, http.StatusUnprocessableEntity, "login", view{Form: form})
 			return
 		}
-		u, err := users.Authenticate(r.Context(), username, password)
+		u, err := authenticate(r, users, limiter, rd.logger, username, password)
+		var te *throttledError
 		switch {
 		case errors.Is(err, user.ErrInvalidCredentials):
 			form.General = msgBadCredentials
 			rd.render(w, r, http.StatusUnprocessableEntity, "login", view{Form: form})
+			return
+		case errors.As(err, &te):
+			form.General = throttledMessage(te.retryAfter)
+			w.Header().Set("Retry-After", retryAfterSeconds(te.retryAfter))
+			rd.render(w, r, http.StatusTooManyRequests, "login", view{Form: form})
 			return
 		case err != nil:
 			storageError(w, r, rd, err)
@@ -135,6 +141,10 @@ func handleSignupPost(sm *scs.SessionManager, rd *renderer, users Users, now fun
 	})
 }
 
+// clearSiteData tells the browser to drop everything it keeps for this
+// site at logout: cached pages, cookies and storage.
+const clearSiteData = `"cache", "cookies", "storage"`
+
 // handleLogoutPost ends the session: its data is deleted from Redis and the
 // cookie is expired. Anonymous visitors are simply sent to the login page.
 func handleLogoutPost(sm *scs.SessionManager, rd *renderer) http.Handler {
@@ -143,6 +153,7 @@ func handleLogoutPost(sm *scs.SessionManager, rd *renderer) http.Handler {
 			storageError(w, r, rd, err)
 			return
 		}
+		w.Header().Set("Clear-Site-Data", clearSiteData)
 		http.Redirect(w, r, "/login?signed_out=1", http.StatusSeeOther)
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -49,6 +50,11 @@ func newBackends(t *testing.T) backends {
 type options struct {
 	production bool
 	cors       []string
+	// Login limits; zero means the production defaults.
+	maxPerAccount, maxPerIP int
+	guessLimit              int
+	trustedProxies          []netip.Prefix
+	now                     func() time.Time
 }
 
 // app is one running instance of the real router on real backends.
@@ -86,7 +92,26 @@ func newApp(t *testing.T, b backends, o options) *app {
 		Lifetime: 24 * time.Hour, IdleTimeout: 30 * time.Minute,
 		CookieName: name, Secure: o.production, MaxActive: 16,
 	})
+	if o.maxPerAccount == 0 {
+		o.maxPerAccount = 5
+	}
+	if o.maxPerIP == 0 {
+		o.maxPerIP = 50
+	}
+	if o.guessLimit == 0 {
+		o.guessLimit = 100
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
 	h, err := web.NewServer(web.Deps{
+		Now: o.now,
+		LoginLimiter: redis.NewLoginLimiter(pool, redis.LoginLimits{
+			MaxPerAccount: o.maxPerAccount, MaxPerIP: o.maxPerIP, Window: 15 * time.Minute,
+		}, o.now),
+		SessionGuesses:     redis.NewWindowCounter(pool, "gatehouse:guess:", 15*time.Minute),
+		SessionGuessLimit:  o.guessLimit,
+		TrustedProxies:     o.trustedProxies,
 		Logger:             slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
 		Sessions:           sm,
 		Users:              user.NewService(repo, hasher, time.Now),

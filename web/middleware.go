@@ -35,6 +35,7 @@ func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 			}
 			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("request_id", requestID(r)),
+				slog.String("ip", clientIP(r)),
 				slog.String("method", r.Method),
 				slog.String("route", route),
 				slog.String("path", truncate(r.URL.Path, 200)),

@@ -13,8 +13,12 @@ func routes(d Deps, r *renderer) (http.Handler, error) {
 	sm := d.Sessions
 	users := d.Users
 
+	guard := newGuessGuard(d.SessionGuesses, d.SessionGuessLimit, d.Logger, d.Now)
+	limiter := d.LoginLimiter
+
 	mux := chi.NewRouter()
 	mux.Use(middleware.RequestID)
+	mux.Use(clientIPMiddleware(d.TrustedProxies, d.ClientIPHeader))
 	mux.Use(accessLog(d.Logger))
 	mux.Use(recoverPanics(r))
 	mux.Use(securityHeaders(d.Production))
@@ -28,7 +32,7 @@ func routes(d Deps, r *renderer) (http.Handler, error) {
 	// Error pages load the session so that the navigation shows who is
 	// signed in.
 	withSession := func(status int) http.HandlerFunc {
-		h := noStore(loadSession(sm, r)(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		h := noStore(loadSession(sm, r, guard)(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			r.clientError(w, req, status)
 		})))
 		return h.ServeHTTP
@@ -44,12 +48,12 @@ func routes(d Deps, r *renderer) (http.Handler, error) {
 	// Everything else has a session and must not be cached.
 	mux.Group(func(mux chi.Router) {
 		mux.Use(noStore)
-		mux.Use(loadSession(sm, r))
+		mux.Use(loadSession(sm, r, guard))
 
 		// HTML pages.
 		mux.Method(http.MethodGet, "/", handleHome(sm))
 		mux.Method(http.MethodGet, "/login", handleLoginGet(sm, r))
-		mux.Method(http.MethodPost, "/login", handleLoginPost(sm, r, users, d.Now))
+		mux.Method(http.MethodPost, "/login", handleLoginPost(sm, r, users, limiter, d.Now))
 		mux.Method(http.MethodGet, "/signup", handleSignupGet(sm, r))
 		mux.Method(http.MethodPost, "/signup", handleSignupPost(sm, r, users, d.Now))
 		mux.Method(http.MethodPost, "/logout", handleLogoutPost(sm, r))
@@ -61,7 +65,7 @@ func routes(d Deps, r *renderer) (http.Handler, error) {
 				mux.Use(c)
 			}
 			mux.Method(http.MethodPost, "/auth/register", handleAPIRegister(r, users))
-			mux.Method(http.MethodPost, "/auth/login", handleAPILogin(sm, r, users, d.Now))
+			mux.Method(http.MethodPost, "/auth/login", handleAPILogin(sm, r, users, limiter, d.Now))
 			mux.Method(http.MethodPost, "/auth/logout", handleAPILogout(sm, r))
 			mux.With(requireAuthentication(sm)).Method(http.MethodGet, "/api/dashboard", handleAPIDashboard(sm, r))
 			// Let CORS answer preflights on the API.

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -48,11 +49,23 @@ type Deps struct {
 	CORSAllowedOrigins []string
 	// Now is the clock. Optional: time.Now.
 	Now func() time.Time
+
+	// LoginLimiter throttles failed logins.
+	LoginLimiter LoginLimiter
+	// SessionGuesses counts unknown session cookies per IP; past
+	// SessionGuessLimit in its window, such requests get 429.
+	SessionGuesses    GuessCounter
+	SessionGuessLimit int
+	// TrustedProxies may set the client IP in ClientIPHeader
+	// (X-Forwarded-For or X-Real-IP). Optional.
+	TrustedProxies []netip.Prefix
+	ClientIPHeader string
 }
 
 // NewServer returns the application's root handler.
 func NewServer(d Deps) (http.Handler, error) {
-	if d.Logger == nil || d.Sessions == nil || d.Users == nil || d.Templates == nil || d.Static == nil {
+	if d.Logger == nil || d.Sessions == nil || d.Users == nil || d.Templates == nil || d.Static == nil ||
+		d.LoginLimiter == nil || d.SessionGuesses == nil || d.SessionGuessLimit <= 0 {
 		return nil, fmt.Errorf("web.NewServer: missing dependency")
 	}
 	if d.Now == nil {

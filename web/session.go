@@ -83,13 +83,23 @@ func validToken(s string) bool {
 // loadSession loads the request's session from Redis and saves it before the
 // response goes out. It replaces scs's LoadAndSave to control failures:
 //   - Redis unreachable (load or save): a 503 page or JSON, never a 500;
-//   - a malformed cookie or undecodable stored data: treated as anonymous.
-func loadSession(sm *scs.SessionManager, rd *renderer) func(http.Handler) http.Handler {
+//   - a malformed, unknown or expired cookie, or undecodable stored data:
+//     treated as anonymous, logged at warn, and the cookie is cleared;
+//   - too many unknown cookies from one IP (token guessing): 429.
+func loadSession(sm *scs.SessionManager, rd *renderer, guard *guessGuard) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Add("Vary", "Cookie")
 			var token string
-			if c, err := r.Cookie(sm.Cookie.Name); err == nil {
+			c, err := r.Cookie(sm.Cookie.Name)
+			presented := err == nil
+			if presented && guard != nil {
+				if left, blocked := guard.isBlocked(clientIP(r)); blocked {
+					rd.tooManyRequests(w, r, left, "")
+					return
+				}
+			}
+			if presented {
 				token = c.Value
 				if !validToken(token) {
 					rd.logger.Warn("malformed session cookie ignored", "length", len(token), "request_id", requestID(r))
@@ -105,9 +115,16 @@ func loadSession(sm *scs.SessionManager, rd *renderer) func(http.Handler) http.H
 				rd.logger.Warn("undecodable session ignored", "err", err, "request_id", requestID(r))
 				ctx, _ = sm.Load(r.Context(), "")
 			}
+			stale := presented && sm.Token(ctx) == ""
+			if stale && guard != nil {
+				if left, blocked := guard.miss(r, clientIP(r)); blocked {
+					rd.tooManyRequests(w, r, left, "")
+					return
+				}
+			}
 			ctx = context.WithValue(ctx, sessionLoadedKey, true)
 			r = r.WithContext(ctx)
-			sw := &sessionWriter{ResponseWriter: w, r: r, sm: sm, rd: rd}
+			sw := &sessionWriter{ResponseWriter: w, r: r, sm: sm, rd: rd, stale: stale}
 			next.ServeHTTP(sw, r)
 			if !sw.wroteHeader {
 				sw.WriteHeader(http.StatusOK)
@@ -125,6 +142,9 @@ type sessionWriter struct {
 	rd          *renderer
 	wroteHeader bool
 	failed      bool
+	// stale: the request's cookie named no session; clear it unless a new
+	// session replaces it, so the browser stops sending it.
+	stale bool
 }
 
 func (sw *sessionWriter) WriteHeader(code int) {
@@ -163,6 +183,10 @@ func (sw *sessionWriter) save() error {
 		sw.sm.WriteSessionCookie(ctx, sw.ResponseWriter, token, expiry)
 	case scs.Destroyed:
 		sw.sm.WriteSessionCookie(ctx, sw.ResponseWriter, "", time.Time{})
+	default:
+		if sw.stale {
+			sw.sm.WriteSessionCookie(ctx, sw.ResponseWriter, "", time.Time{})
+		}
 	}
 	return nil
 }

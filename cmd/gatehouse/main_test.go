@@ -37,19 +37,23 @@ func (s *syncBuffer) String() string {
 }
 
 // startRun runs the program as main would, with env as its whole
-// environment, and waits until /healthz answers. The returned function
+// environment, and waits until /healthz answers. It listens on env["PORT"],
+// or on a free port that it records there, so that a second startRun with
+// the same env restarts the app on the same address. The returned function
 // stops it (as SIGTERM would) and returns run's error.
 func startRun(t *testing.T, env map[string]string) (base string, out *syncBuffer, stop func() error) {
 	t.Helper()
-	port := testenv.FreePort(t)
-	env["PORT"] = fmt.Sprint(port)
+	if env["PORT"] == "" {
+		env["PORT"] = fmt.Sprint(testenv.FreePort(t))
+	}
+	port := env["PORT"]
 	ctx, cancel := context.WithCancel(context.Background())
 	out = &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"gatehouse", "serve"}, func(k string) string { return env[k] }, out, out)
 	}()
-	base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	base = "http://127.0.0.1:" + port
 	var once sync.Once
 	var runErr error
 	stop = func() error {
@@ -69,6 +73,7 @@ func startRun(t *testing.T, env map[string]string) (base string, out *syncBuffer
 	for {
 		select {
 		case err := <-done:
+			done <- err // for stop, called by Cleanup
 			t.Fatalf("run returned early: %v\n%s", err, out)
 		default:
 		}

@@ -98,6 +98,15 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		Static:             static.FS,
 		Production:         cfg.Production(),
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
+		LoginLimiter: redis.NewLoginLimiter(pool, redis.LoginLimits{
+			MaxPerAccount: cfg.LoginMaxFailuresAccount,
+			MaxPerIP:      cfg.LoginMaxFailuresIP,
+			Window:        cfg.LoginFailureWindow,
+		}, time.Now),
+		SessionGuesses:    redis.NewWindowCounter(pool, "gatehouse:guess:", cfg.SessionGuessWindow),
+		SessionGuessLimit: cfg.SessionGuessLimit,
+		TrustedProxies:    cfg.TrustedProxies,
+		ClientIPHeader:    cfg.ClientIPHeader,
 		Checks: []web.Check{
 			{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ping(ctx, pool, cfg.RedisTimeout) }},
 			{Name: "mongodb", Ping: func(ctx context.Context) error { return mongo.Ping(ctx, client, cfg.MongoTimeout) }},

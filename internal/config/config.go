@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -42,6 +44,18 @@ type Config struct {
 	CookieSecure       bool          // COOKIE_SECURE
 
 	CORSAllowedOrigins []string // CORS_ALLOWED_ORIGINS
+
+	// Login throttling (see README, "Login throttling").
+	LoginMaxFailuresAccount int           // LOGIN_MAX_FAILURES_ACCOUNT
+	LoginMaxFailuresIP      int           // LOGIN_MAX_FAILURES_IP
+	LoginFailureWindow      time.Duration // LOGIN_FAILURE_WINDOW
+	// Requests with unknown session cookies tolerated per IP and window.
+	SessionGuessLimit  int           // SESSION_GUESS_LIMIT
+	SessionGuessWindow time.Duration // SESSION_GUESS_WINDOW
+
+	// TrustedProxies are the CIDRs whose client-IP header is believed.
+	TrustedProxies []netip.Prefix // TRUSTED_PROXIES
+	ClientIPHeader string         // CLIENT_IP_HEADER: X-Forwarded-For or X-Real-IP
 
 	DataDir  string     // DATA_DIR: where embedded development services keep their files
 	LogLevel slog.Level // LOG_LEVEL
@@ -83,6 +97,16 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.CookieName = p.str("SESSION_COOKIE_NAME", defName)
 	c.CORSAllowedOrigins = p.list("CORS_ALLOWED_ORIGINS")
+	c.LoginMaxFailuresAccount = p.integer("LOGIN_MAX_FAILURES_ACCOUNT", 5, 1, 1000)
+	c.LoginMaxFailuresIP = p.integer("LOGIN_MAX_FAILURES_IP", 50, 1, 100000)
+	c.LoginFailureWindow = p.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute, time.Second, 7*24*time.Hour)
+	c.SessionGuessLimit = p.integer("SESSION_GUESS_LIMIT", 100, 1, 1000000)
+	c.SessionGuessWindow = p.duration("SESSION_GUESS_WINDOW", 15*time.Minute, time.Second, 7*24*time.Hour)
+	c.TrustedProxies = p.prefixes("TRUSTED_PROXIES")
+	c.ClientIPHeader = p.str("CLIENT_IP_HEADER", "X-Forwarded-For")
+	if h := http.CanonicalHeaderKey(c.ClientIPHeader); h != "X-Forwarded-For" && h != "X-Real-Ip" {
+		p.fail("CLIENT_IP_HEADER", c.ClientIPHeader, "must be X-Forwarded-For or X-Real-IP")
+	}
 	c.DataDir = p.str("DATA_DIR", "data")
 	c.LogLevel = p.level("LOG_LEVEL", slog.LevelInfo)
 	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 15*time.Second, 0, 10*time.Minute)
@@ -128,9 +152,11 @@ func Load(getenv func(string) string) (Config, error) {
 // String describes the configuration for the start-up log, with secrets
 // (passwords inside REDIS_URL and MONGO_URI) masked.
 func (c Config) String() string {
-	return fmt.Sprintf("env=%s addr=%s redis=%s mongo=%s db=%s lifetime=%s idle=%s cookie=%s secure=%t cors=%v",
+	return fmt.Sprintf("env=%s addr=%s redis=%s mongo=%s db=%s lifetime=%s idle=%s cookie=%s secure=%t cors=%v "+
+		"login_limits=%d/account,%d/ip per %s trusted_proxies=%v",
 		c.Env, c.Addr(), redactURL(c.RedisURL), redactURL(c.MongoURI), c.MongoDB,
-		c.SessionLifetime, c.SessionIdleTimeout, c.CookieName, c.CookieSecure, c.CORSAllowedOrigins)
+		c.SessionLifetime, c.SessionIdleTimeout, c.CookieName, c.CookieSecure, c.CORSAllowedOrigins,
+		c.LoginMaxFailuresAccount, c.LoginMaxFailuresIP, c.LoginFailureWindow, c.TrustedProxies)
 }
 
 // redactURL hides the password of a connection string.
@@ -227,6 +253,24 @@ func (p *parser) list(key string) []string {
 		if s = strings.TrimSpace(s); s != "" {
 			out = append(out, strings.TrimSuffix(s, "/"))
 		}
+	}
+	return out
+}
+
+func (p *parser) prefixes(key string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range p.list(key) {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			// A bare address means just that address.
+			addr, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				p.fail(key, s, "must be a comma-separated list of CIDRs such as 10.0.0.0/8")
+				continue
+			}
+			pfx = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		out = append(out, pfx.Masked())
 	}
 	return out
 }

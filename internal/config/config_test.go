@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,12 @@ func TestDefaults(t *testing.T) {
 		{"CookieSecure", c.CookieSecure, false},
 		{"RedisTimeout", c.RedisTimeout, time.Second},
 		{"CORS", len(c.CORSAllowedOrigins), 0},
+		{"LoginMaxFailuresAccount", c.LoginMaxFailuresAccount, 5},
+		{"LoginMaxFailuresIP", c.LoginMaxFailuresIP, 50},
+		{"LoginFailureWindow", c.LoginFailureWindow, 15 * time.Minute},
+		{"SessionGuessLimit", c.SessionGuessLimit, 100},
+		{"TrustedProxies", len(c.TrustedProxies), 0},
+		{"ClientIPHeader", c.ClientIPHeader, "X-Forwarded-For"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -79,6 +86,12 @@ func TestInvalid(t *testing.T) {
 		{map[string]string{"CORS_ALLOWED_ORIGINS": "https://ok.test/path"}, "CORS_ALLOWED_ORIGINS"},
 		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{map[string]string{"REDIS_MAX_ACTIVE": "0"}, "REDIS_MAX_ACTIVE"},
+		{map[string]string{"LOGIN_MAX_FAILURES_ACCOUNT": "0"}, "LOGIN_MAX_FAILURES_ACCOUNT"},
+		{map[string]string{"LOGIN_MAX_FAILURES_IP": "many"}, "LOGIN_MAX_FAILURES_IP"},
+		{map[string]string{"LOGIN_FAILURE_WINDOW": "0s"}, "LOGIN_FAILURE_WINDOW"},
+		{map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES"},
+		{map[string]string{"TRUSTED_PROXIES": "proxy.local"}, "TRUSTED_PROXIES"},
+		{map[string]string{"CLIENT_IP_HEADER": "True-Client-IP"}, "CLIENT_IP_HEADER"},
 	}
 	for _, tt := range tests {
 		_, err := Load(env(tt.env))
@@ -108,5 +121,16 @@ func TestStringMasksSecrets(t *testing.T) {
 	_, err = Load(env(map[string]string{"REDIS_URL": "redis://:hunter2@", "MONGO_URI": "ftp://u:s3cret@m"}))
 	if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("got %v, want an error without the passwords", err)
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load(env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1 ,::1", "CLIENT_IP_HEADER": "x-real-ip"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(c.TrustedProxies)
+	if got != "[10.0.0.0/8 127.0.0.1/32 ::1/128]" {
+		t.Fatalf("got %s", got)
 	}
 }

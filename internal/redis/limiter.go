@@ -1,0 +1,160 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+)
+
+// LoginLimits configure LoginLimiter.
+type LoginLimits struct {
+	// MaxPerAccount failures of one account from one IP within Window block
+	// that pair; past it, failures of the account from all IPs together
+	// start an exponential backoff.
+	MaxPerAccount int
+	// MaxPerIP failures from one IP within Window block that IP.
+	MaxPerIP int
+	Window   time.Duration
+	// BackoffBase and BackoffMax shape the account-wide backoff:
+	// BackoffBase * 2^(failures - MaxPerAccount), at most BackoffMax.
+	BackoffBase, BackoffMax time.Duration
+}
+
+// Why a login attempt was refused.
+const (
+	BlockedNone    = 0
+	BlockedIP      = 1 // too many failures from this IP
+	BlockedPair    = 2 // too many failures of this account from this IP
+	BlockedAccount = 3 // account-wide backoff after failures from many IPs
+)
+
+// LoginLimiter throttles failed logins with sliding windows in Redis,
+// shared by every app instance. Each attempt costs one round trip: a Lua
+// script checks the limits and, when the attempt may go ahead, records it
+// as a failure in advance. A successful login then clears the account's
+// counters and withdraws the attempt from the IP's.
+type LoginLimiter struct {
+	pool   *redis.Pool
+	limits LoginLimits
+	now    func() time.Time
+}
+
+// NewLoginLimiter returns a limiter on pool. now is the clock.
+func NewLoginLimiter(pool *redis.Pool, l LoginLimits, now func() time.Time) *LoginLimiter {
+	if l.BackoffBase <= 0 {
+		l.BackoffBase = time.Second
+	}
+	if l.BackoffMax <= 0 {
+		l.BackoffMax = 5 * time.Minute
+	}
+	return &LoginLimiter{pool: pool, limits: l, now: now}
+}
+
+// Attempt is a login attempt admitted by Begin.
+type Attempt struct {
+	account, ip, member string
+}
+
+// Decision is Begin's answer.
+type Decision struct {
+	Blocked    int           // one of the Blocked* constants
+	RetryAfter time.Duration // when Blocked: how long until an attempt may succeed the check
+	Attempt    Attempt       // when not Blocked: pass to Succeeded on success
+}
+
+// keys are the three sliding windows of an attempt. The script touches all
+// three at once, so this needs a single Redis (or one behind Sentinel), not
+// a Cluster.
+func keys(account, ip string) []any {
+	return []any{
+		"gatehouse:lf:pair:" + account + ":" + ip,
+		"gatehouse:lf:acct:" + account,
+		"gatehouse:lf:ip:" + ip,
+	}
+}
+
+// loginScript checks the three sliding windows and records the attempt.
+// KEYS: pair, account, ip. ARGV: now_ms, window_ms, max_account, max_ip,
+// member, backoff_base_ms, backoff_max_ms. Returns {blocked, retry_ms}.
+var loginScript = redis.NewScript(3, `
+local now, win = tonumber(ARGV[1]), tonumber(ARGV[2])
+local maxacct, maxip = tonumber(ARGV[3]), tonumber(ARGV[4])
+for i = 1, 3 do redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - win) end
+-- The attempt that must leave the window before the count drops below max.
+local function retry(key, count, max)
+  local e = redis.call('ZRANGE', key, count - max, count - max, 'WITHSCORES')
+  return tonumber(e[2]) + win - now
+end
+local ip = redis.call('ZCARD', KEYS[3])
+if ip >= maxip then return {1, retry(KEYS[3], ip, maxip)} end
+local pair = redis.call('ZCARD', KEYS[1])
+if pair >= maxacct then return {2, retry(KEYS[1], pair, maxacct)} end
+local acct = redis.call('ZCARD', KEYS[2])
+if acct >= maxacct then
+  local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+  local delay = tonumber(ARGV[6]) * (2 ^ math.min(acct - maxacct, 30))
+  delay = math.min(delay, tonumber(ARGV[7]))
+  local wait = tonumber(last[2]) + delay - now
+  if wait > 0 then return {3, wait} end
+end
+for i = 1, 3 do
+  redis.call('ZADD', KEYS[i], now, ARGV[5])
+  redis.call('PEXPIRE', KEYS[i], win)
+end
+return {0, 0}
+`)
+
+// Begin checks whether a login for account (the normalised username) from
+// ip may go ahead, and if so records it as a failure until Succeeded says
+// otherwise. An error means Redis could not be asked: callers must refuse
+// the login (fail closed).
+func (l *LoginLimiter) Begin(ctx context.Context, account, ip string) (Decision, error) {
+	var buf [8]byte
+	if _, err := rand.Read(buf[:]); err != nil {
+		return Decision{}, err
+	}
+	now := l.now().UnixMilli()
+	member := fmt.Sprintf("%d-%s", now, hex.EncodeToString(buf[:]))
+	args := append(keys(account, ip), now, l.limits.Window.Milliseconds(), l.limits.MaxPerAccount,
+		l.limits.MaxPerIP, member, l.limits.BackoffBase.Milliseconds(), l.limits.BackoffMax.Milliseconds())
+
+	c, err := l.pool.GetContext(ctx)
+	if err != nil {
+		return Decision{}, fmt.Errorf("login limiter: %w", err)
+	}
+	defer c.Close()
+	res, err := redis.Int64s(loginScript.DoContext(ctx, c, args...))
+	if err != nil || len(res) != 2 {
+		return Decision{}, fmt.Errorf("login limiter: %w", err)
+	}
+	if res[0] != BlockedNone {
+		retry := time.Duration(res[1]) * time.Millisecond
+		if retry < time.Second {
+			retry = time.Second
+		}
+		return Decision{Blocked: int(res[0]), RetryAfter: retry}, nil
+	}
+	return Decision{Attempt: Attempt{account: account, ip: ip, member: member}}, nil
+}
+
+// Succeeded clears the account's failures (from every IP) and withdraws the
+// attempt from the IP's count.
+func (l *LoginLimiter) Succeeded(ctx context.Context, a Attempt) error {
+	k := keys(a.account, a.ip)
+	c, err := l.pool.GetContext(ctx)
+	if err != nil {
+		return fmt.Errorf("login limiter: %w", err)
+	}
+	defer c.Close()
+	_ = c.Send("MULTI")
+	_ = c.Send("DEL", k[0], k[1])
+	_ = c.Send("ZREM", k[2], a.member)
+	if _, err := redis.DoContext(c, ctx, "EXEC"); err != nil {
+		return fmt.Errorf("login limiter: %w", err)
+	}
+	return nil
+}
