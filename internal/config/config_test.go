@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +133,38 @@ func TestTrustedProxies(t *testing.T) {
 	got := fmt.Sprint(c.TrustedProxies)
 	if got != "[10.0.0.0/8 127.0.0.1/32 ::1/128]" {
 		t.Fatalf("got %s", got)
+	}
+}
+
+// TestEveryVariableDocumented: each variable Load reads is listed in
+// .env.example and in the README's configuration table.
+func TestEveryVariableDocumented(t *testing.T) {
+	var keys []string
+	seen := map[string]bool{}
+	_, _ = Load(func(k string) string {
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+		return ""
+	})
+	if len(keys) < 20 {
+		t.Fatalf("only %d variables read: %v", len(keys), keys)
+	}
+	example, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if !strings.Contains(string(example), "\n"+k+"=") {
+			t.Errorf(".env.example lacks %s", k)
+		}
+		if !strings.Contains(string(readme), "| `"+k+"` |") {
+			t.Errorf("README's configuration table lacks %s", k)
+		}
 	}
 }
