@@ -111,33 +111,6 @@ func TestLoginKeepsSessionAndRotatesToken(t *testing.T) {
 	}
 }
 
-func TestBadCredentialsLookTheSame(t *testing.T) {
-	a := newApp(t, newBackends(t), options{})
-	b := newBrowser(t, a.URL)
-	wantRedirect(t, b.signup("carol", "password-1"), "/dashboard")
-	b.postForm("/logout", nil)
-
-	wrong := b.login("carol", "wrong-password")
-	unknown := b.login("nobody", "wrong-password")
-	for _, r := range []response{wrong, unknown} {
-		wantStatus(t, r, http.StatusUnprocessableEntity)
-		d := doc(t, r)
-		if got := text(d, "#form-error"); got != "Invalid username or password." {
-			t.Fatalf("got error %q", got)
-		}
-	}
-	if v, _ := doc(t, wrong).Find("#username").Attr("value"); v != "carol" {
-		t.Fatalf("username not kept: got %q", v)
-	}
-	// Apart from the echoed username, the pages are identical.
-	if strings.ReplaceAll(wrong.body, "carol", "X") != strings.ReplaceAll(unknown.body, "nobody", "X") {
-		t.Fatal("wrong password and unknown user produce different pages")
-	}
-	if setCookie(wrong, cookieName) != nil {
-		t.Fatal("a failed login set a session cookie")
-	}
-}
-
 func TestFormErrors(t *testing.T) {
 	a := newApp(t, newBackends(t), options{})
 	wantRedirect(t, newBrowser(t, a.URL).signup("taken", "password-1"), "/dashboard")
@@ -177,23 +150,6 @@ func TestFormErrors(t *testing.T) {
 				t.Fatalf("Cache-Control: got %q, want no-store", got)
 			}
 		})
-	}
-}
-
-func TestHTMLInjectionIsEscaped(t *testing.T) {
-	a := newApp(t, newBackends(t), options{})
-	evil := `"><script>alert(1)</script>`
-	r := newBrowser(t, a.URL).login(evil, "whatever-pw")
-	wantStatus(t, r, http.StatusUnprocessableEntity)
-	if strings.Contains(r.body, "<script>") {
-		t.Fatal("username echoed unescaped")
-	}
-	d := doc(t, r)
-	if d.Find("script").Length() != 0 {
-		t.Fatal("a script element reached the page")
-	}
-	if v, _ := d.Find("#username").Attr("value"); v != evil {
-		t.Fatalf("got value %q, want the text as typed", v)
 	}
 }
 

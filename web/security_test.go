@@ -1,13 +1,335 @@
 package web_test
 
+// The security suite: one test per attack, each named TestAttack*, against
+// the real router on real Redis and FerretDB. Read top to bottom, it is the
+// list of threats Gatehouse defends against (README, "Security model"):
+//
+//	session fixation           TestAttackSessionFixation
+//	login and logout CSRF      TestAttackCSRF
+//	replay after logout        TestAttackReplayAfterLogout
+//	cookie theft               TestAttackCookieTheftDevelopmentAttributes, ...ProductionAttributes
+//	clickjacking, XSS, sniffing TestAttackClickjackingAndXSSHeaders
+//	password guessing          TestAttackPasswordGuessing, ...AcrossInstances, ...FromOneIP
+//	IP spoofing to dodge limits TestAttackSpoofedXForwardedFor
+//	session-ID guessing        TestAttackSessionIDGuessing
+//	user enumeration           TestAttackEnumerationByLoginForm, ...ByJSONLogin, ...ByRegistration
+//	NoSQL operator injection   TestAttackNoSQLOperatorInjection
+//	oversized bodies           TestAttackOversizedBodies
+//	HTML injection             TestAttackHTMLInjectionInUsername
+//	tampered cookies and data  TestAttackTamperedCookies, TestAttackTamperedSessionData
+//	malformed input            TestAttackMalformedInput
+
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	redigo "github.com/gomodule/redigo/redis"
 )
 
-func TestCrossOriginPostsRefused(t *testing.T) {
+// TestAttackSessionFixation: an attacker plants a session cookie of their
+// own (a real, live one) in the victim's browser before the victim signs
+// in. The victim's sign-in must issue a new token, and the planted token
+// must never become the victim's session.
+func TestAttackSessionFixation(t *testing.T) {
+	a := newApp(t, newBackends(t), options{})
+	attacker := newBrowser(t, a.URL)
+	wantRedirect(t, attacker.signup("mallory", "password-1"), "/dashboard")
+	planted := attacker.cookie(cookieName)
+
+	wantRedirect(t, newBrowser(t, a.URL).signup("victim", "password-1"), "/dashboard")
+	victim := newBrowser(t, a.URL)
+	u, _ := url.Parse(a.URL)
+	victim.c.Jar.SetCookies(u, []*http.Cookie{{Name: cookieName, Value: planted, Path: "/"}})
+	wantRedirect(t, victim.login("victim", "password-1"), "/dashboard")
+	if got := victim.cookie(cookieName); got == planted || got == "" {
+		t.Fatalf("sign-in kept the planted token")
+	}
+	// The planted token is not the victim's session.
+	req, _ := http.NewRequest(http.MethodGet, a.URL+"/api/dashboard", nil)
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: planted})
+	r := newBrowser(t, a.URL).do(req)
+	if r.StatusCode == http.StatusOK && strings.Contains(r.body, "victim") {
+		t.Fatalf("the planted token was promoted to the victim's session: %s", r.body)
+	}
+}
+
+// TestAttackReplayAfterLogout: a cookie copied before logout is worthless
+// after it, on pages and on the API.
+func TestAttackReplayAfterLogout(t *testing.T) {
+	a := newApp(t, newBackends(t), options{})
+	b := newBrowser(t, a.URL)
+	wantRedirect(t, b.signup("replayed", "password-1"), "/dashboard")
+	stolen := b.cookie(cookieName)
+	wantRedirect(t, b.postForm("/logout", nil), "/login?signed_out=1")
+	for path, want := range map[string]int{"/dashboard": http.StatusSeeOther, "/api/dashboard": http.StatusUnauthorized} {
+		req, _ := http.NewRequest(http.MethodGet, a.URL+path, nil)
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: stolen})
+		r := newBrowser(t, a.URL).do(req)
+		if r.StatusCode != want {
+			t.Errorf("replayed cookie on %s: got %d, want %d", path, r.StatusCode, want)
+		}
+	}
+}
+
+// TestAttackCookieTheftDevelopmentAttributes: the session cookie is out of
+// reach of scripts (HttpOnly), not sent on cross-site subrequests (Lax),
+// and scoped to the whole site.
+func TestAttackCookieTheftDevelopmentAttributes(t *testing.T) {
+	a := newApp(t, newBackends(t), options{})
+	r := newBrowser(t, a.URL).signup("cookie", "password-1")
+	c := setCookie(r, cookieName)
+	if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" || c.Secure {
+		t.Fatalf("got %+v, want HttpOnly, SameSite=Lax, Path=/, host-only, not Secure in development", c)
+	}
+}
+
+// TestAttackEnumerationByJSONLogin: the API answers a wrong password and
+// an unknown user with the same bytes.
+func TestAttackEnumerationByJSONLogin(t *testing.T) {
+	a := newApp(t, newBackends(t), options{})
+	wantStatus(t, newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"known","password":"password-1"}`), http.StatusCreated)
+	wrong := newBrowser(t, a.URL).postJSON("/auth/login", `{"username":"known","password":"wrong-pass"}`)
+	unknown := newBrowser(t, a.URL).postJSON("/auth/login", `{"username":"unknown","password":"wrong-pass"}`)
+	if wrong.StatusCode != unknown.StatusCode || wrong.body != unknown.body {
+		t.Fatalf("wrong password: %d %q; unknown user: %d %q", wrong.StatusCode, wrong.body, unknown.StatusCode, unknown.body)
+	}
+	for _, h := range []string{"Content-Type", "Content-Length", "Cache-Control", "Set-Cookie"} {
+		if wrong.Header.Get(h) != unknown.Header.Get(h) {
+			t.Errorf("header %s differs: %q vs %q", h, wrong.Header.Get(h), unknown.Header.Get(h))
+		}
+	}
+}
+
+// TestAttackEnumerationByRegistration: registration says no more than
+// "taken", and says it the same way for any spelling of the name.
+func TestAttackEnumerationByRegistration(t *testing.T) {
+	a := newApp(t, newBackends(t), options{})
+	wantStatus(t, newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"Existing","password":"password-1"}`), http.StatusCreated)
+	var bodies []string
+	for _, name := range []string{"existing", "EXISTING", "Ｅｘｉｓｔｉｎｇ"} {
+		r := newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"`+name+`","password":"password-2"}`)
+		wantStatus(t, r, http.StatusConflict)
+		bodies = append(bodies, r.body)
+	}
+	if bodies[0] != bodies[1] || bodies[1] != bodies[2] || bodies[0] != `{"error":"That username is taken"}`+"\n" {
+		t.Fatalf("got %q", bodies)
+	}
+}
+
+// TestAttackNoSQLOperatorInjection: a query operator in place of a string
+// is refused before it can reach MongoDB.
+func TestAttackNoSQLOperatorInjection(t *testing.T) {
+	a := newApp(t, newBackends(t), options{})
+	wantStatus(t, newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"target","password":"password-1"}`), http.StatusCreated)
+	for _, body := range []string{
+		`{"username":{"$ne":null},"password":{"$ne":null}}`,
+		`{"username":"target","password":{"$gt":""}}`,
+		`{"username":{"$regex":".*"},"password":"x"}`,
+		`{"username":["target"],"password":"x"}`,
+	} {
+		for _, path := range []string{"/auth/login", "/auth/register"} {
+			r := newBrowser(t, a.URL).postJSON(path, body)
+			if r.StatusCode != http.StatusBadRequest {
+				t.Errorf("%s %s: got %d, want 400", path, body, r.StatusCode)
+			}
+		}
+	}
+	// Form fields are strings by construction; an operator-looking name
+	// is just an invalid name.
+	r := newBrowser(t, a.URL).login("$ne", "password-1")
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+}
+
+// TestAttackTamperedCookies: garbage, oversized and non-base64 cookies are
+// anonymous, never a 500.
+func TestAttackTamperedCookies(t *testing.T) {
+	a := newApp(t, newBackends(t), options{})
+	for _, v := range []string{"garbage", strings.Repeat("A", 3000), "!!!!not-base64!!!!" + strings.Repeat("=", 25), "%00%ff", `"quoted"`} {
+		req, _ := http.NewRequest(http.MethodGet, a.URL+"/dashboard", nil)
+		req.Header.Set("Cookie", cookieName+"="+v)
+		r := newBrowser(t, a.URL).do(req)
+		if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+			t.Errorf("cookie %.20q: got %d %s, want 303 to /login", v, r.StatusCode, r.Header.Get("Location"))
+		}
+	}
+}
+
+func TestAttackEnumerationByLoginForm(t *testing.T) {
+	a := newApp(t, newBackends(t), options{})
+	b := newBrowser(t, a.URL)
+	wantRedirect(t, b.signup("carol", "password-1"), "/dashboard")
+	b.postForm("/logout", nil)
+
+	wrong := b.login("carol", "wrong-password")
+	unknown := b.login("nobody", "wrong-password")
+	for _, r := range []response{wrong, unknown} {
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		d := doc(t, r)
+		if got := text(d, "#form-error"); got != "Invalid username or password." {
+			t.Fatalf("got error %q", got)
+		}
+	}
+	if v, _ := doc(t, wrong).Find("#username").Attr("value"); v != "carol" {
+		t.Fatalf("username not kept: got %q", v)
+	}
+	// Apart from the echoed username, the pages are identical.
+	if strings.ReplaceAll(wrong.body, "carol", "X") != strings.ReplaceAll(unknown.body, "nobody", "X") {
+		t.Fatal("wrong password and unknown user produce different pages")
+	}
+	if setCookie(wrong, cookieName) != nil {
+		t.Fatal("a failed login set a session cookie")
+	}
+}
+
+func TestAttackHTMLInjectionInUsername(t *testing.T) {
+	a := newApp(t, newBackends(t), options{})
+	evil := `"><script>alert(1)</script>`
+	r := newBrowser(t, a.URL).login(evil, "whatever-pw")
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if strings.Contains(r.body, "<script>") {
+		t.Fatal("username echoed unescaped")
+	}
+	d := doc(t, r)
+	if d.Find("script").Length() != 0 {
+		t.Fatal("a script element reached the page")
+	}
+	if v, _ := d.Find("#username").Attr("value"); v != evil {
+		t.Fatalf("got value %q, want the text as typed", v)
+	}
+}
+
+func TestAttackPasswordGuessing(t *testing.T) {
+	clock := newClock()
+	a := newApp(t, newBackends(t), options{trustedProxies: localProxy, now: clock.now})
+	wantRedirect(t, newBrowser(t, a.URL).signup("victim", "password-1"), "/dashboard")
+
+	attacker := newBrowser(t, a.URL)
+	for i := range 5 {
+		r := attacker.loginFrom("203.0.113.9", "victim", fmt.Sprintf("guess-%d", i))
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+	}
+	// The sixth attempt, even with the right password, is refused.
+	r := attacker.loginFrom("203.0.113.9", "victim", "password-1")
+	wantStatus(t, r, http.StatusTooManyRequests)
+	if ra := r.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Fatalf("got Retry-After %q", ra)
+	}
+	d := doc(t, r)
+	if got := text(d, "#form-error"); !strings.Contains(got, "Too many failed sign-in attempts") {
+		t.Fatalf("got message %q", got)
+	}
+	if v, _ := d.Find("#username").Attr("value"); v != "victim" {
+		t.Fatalf("username not kept: %q", v)
+	}
+	// The JSON API shares the limit.
+	r = attacker.postJSONFrom("203.0.113.9", "/auth/login", `{"username":"VICTIM","password":"x"}`)
+	wantStatus(t, r, http.StatusTooManyRequests)
+	if m := jsonBody(t, r); !strings.Contains(fmt.Sprint(m["error"]), "Too many") {
+		t.Fatalf("got %v", m)
+	}
+
+	// The owner, from another IP, is not locked out: after the first
+	// backoff step (1 s) the correct password works.
+	clock.advance(time.Second)
+	wantRedirect(t, newBrowser(t, a.URL).loginFrom("198.51.100.7", "victim", "password-1"), "/dashboard")
+	// Other accounts from the attacker's IP still work too.
+	wantRedirect(t, newBrowser(t, a.URL).signup("bystander", "password-1"), "/dashboard")
+	wantRedirect(t, newBrowser(t, a.URL).loginFrom("203.0.113.9", "bystander", "password-1"), "/dashboard")
+}
+
+// TestXForwardedForIgnoredFromUntrustedPeers: without TRUSTED_PROXIES a
+// client cannot dodge the limits by inventing X-Forwarded-For addresses.
+func TestAttackSpoofedXForwardedFor(t *testing.T) {
+	a := newApp(t, newBackends(t), options{})
+	b := newBrowser(t, a.URL)
+	for i := range 5 {
+		wantStatus(t, b.loginFrom(fmt.Sprintf("192.0.2.%d", i), "someone", "wrong-pass"), http.StatusUnprocessableEntity)
+	}
+	wantStatus(t, b.loginFrom("192.0.2.99", "someone", "wrong-pass"), http.StatusTooManyRequests)
+}
+
+func TestAttackCredentialStuffingFromOneIP(t *testing.T) {
+	a := newApp(t, newBackends(t), options{maxPerIP: 3})
+	b := newBrowser(t, a.URL)
+	for i := range 3 {
+		wantStatus(t, b.login(fmt.Sprintf("user%d", i), "wrong-pass"), http.StatusUnprocessableEntity)
+	}
+	wantStatus(t, b.login("user9", "wrong-pass"), http.StatusTooManyRequests)
+}
+
+// TestThrottlingSharedAcrossInstances: failures counted on instance A
+// block the attempt on instance B.
+func TestAttackGuessingAcrossInstances(t *testing.T) {
+	be := newBackends(t)
+	a, b := newApp(t, be, options{}), newApp(t, be, options{})
+	onA, onB := newBrowser(t, a.URL), newBrowser(t, b.URL)
+	for range 3 {
+		wantStatus(t, onA.login("shared", "wrong-pass"), http.StatusUnprocessableEntity)
+	}
+	for range 2 {
+		wantStatus(t, onB.login("shared", "wrong-pass"), http.StatusUnprocessableEntity)
+	}
+	wantStatus(t, onA.login("shared", "wrong-pass"), http.StatusTooManyRequests)
+	wantStatus(t, onB.login("shared", "wrong-pass"), http.StatusTooManyRequests)
+}
+
+// TestSessionGuessing: an IP sending many unknown session cookies is
+// refused, even for a cookie that would be valid, so guessing reveals
+// nothing; the warning is logged once.
+func TestAttackSessionIDGuessing(t *testing.T) {
+	a := newApp(t, newBackends(t), options{guessLimit: 5})
+	owner := newBrowser(t, a.URL)
+	wantRedirect(t, owner.signup("owner", "password-1"), "/dashboard")
+	valid := owner.cookie(cookieName)
+
+	guess := func(token string) response {
+		req, _ := http.NewRequest(http.MethodGet, a.URL+"/dashboard", nil)
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: token})
+		return newBrowser(t, a.URL).do(req)
+	}
+	for i := range 5 {
+		r := guess(fmt.Sprintf("%043d", i))
+		wantRedirect(t, r, "/login")
+		if c := setCookie(r, cookieName); c == nil || c.MaxAge >= 0 {
+			t.Fatalf("unknown cookie not cleared: %+v", c)
+		}
+	}
+	r := guess(fmt.Sprintf("%043d", 99))
+	wantStatus(t, r, http.StatusTooManyRequests)
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	// From this IP even the right token now gets 429: no oracle.
+	wantStatus(t, guess(valid), http.StatusTooManyRequests)
+	// Requests without a cookie are not affected.
+	wantStatus(t, newBrowser(t, a.URL).get("/login"), http.StatusOK)
+}
+
+// TestTamperedSessionData: garbage stored under a session's key in Redis
+// makes the request anonymous, not a 500.
+func TestAttackTamperedSessionData(t *testing.T) {
+	a := newApp(t, newBackends(t), options{})
+	b := newBrowser(t, a.URL)
+	wantRedirect(t, b.signup("tampered", "password-1"), "/dashboard")
+	c := a.pool.Get()
+	defer c.Close()
+	keys, err := redigo.Strings(c.Do("KEYS", "scs:session:*"))
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("got keys %v, %v", keys, err)
+	}
+	if _, err := c.Do("SET", keys[0], "\xff\x00garbage not gob"); err != nil {
+		t.Fatal(err)
+	}
+	wantRedirect(t, b.get("/dashboard"), "/login")
+	wantStatus(t, b.get("/api/dashboard"), http.StatusUnauthorized)
+}
+
+func TestAttackCSRF(t *testing.T) {
 	a := newApp(t, newBackends(t), options{})
 	b := newBrowser(t, a.URL)
 	wantRedirect(t, b.signup("grace", "password-1"), "/dashboard")
@@ -36,7 +358,7 @@ func TestCrossOriginPostsRefused(t *testing.T) {
 	wantStatus(t, b.get("/dashboard"), http.StatusOK)
 }
 
-func TestSecurityHeaders(t *testing.T) {
+func TestAttackClickjackingAndXSSHeaders(t *testing.T) {
 	for _, prod := range []bool{false, true} {
 		a := newApp(t, newBackends(t), options{production: prod})
 		for _, path := range []string{"/login", "/signup", "/no-such-page", "/healthz", "/static/css/main.css", "/api/dashboard"} {
@@ -65,7 +387,7 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
-func TestProductionCookie(t *testing.T) {
+func TestAttackCookieTheftProductionAttributes(t *testing.T) {
 	a := newApp(t, newBackends(t), options{production: true})
 	r := newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"heidi","password":"password-1"}`)
 	wantStatus(t, r, http.StatusCreated)
@@ -77,7 +399,7 @@ func TestProductionCookie(t *testing.T) {
 	}
 }
 
-func TestBodyLimit(t *testing.T) {
+func TestAttackOversizedBodies(t *testing.T) {
 	a := newApp(t, newBackends(t), options{})
 	big := strings.Repeat("a", 70<<10)
 	for _, tt := range []struct {
@@ -103,7 +425,7 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
-func TestMalformedInputNever500(t *testing.T) {
+func TestAttackMalformedInput(t *testing.T) {
 	a := newApp(t, newBackends(t), options{})
 	cases := []struct {
 		method, path, ctype, body string
