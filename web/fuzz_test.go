@@ -1,0 +1,166 @@
+package web
+
+// Fuzz targets for everything that parses outside input: JSON bodies,
+// forms and session cookies. They run the real handlers and middleware
+// with an in-memory session store and in-process doubles for the user
+// service and limiter, so that the fuzzer reaches millions of inputs
+// rather than the hundreds a real Redis and MongoDB would allow; the
+// handler tests cover the real servers.
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+
+	"github.com/gatehouse/gatehouse/internal/redis"
+	"github.com/gatehouse/gatehouse/internal/user"
+	"github.com/gatehouse/gatehouse/templates"
+)
+
+// fuzzUsers knows one user, "known" with password "password-1", and
+// registers nobody (every name is taken), without hashing.
+type fuzzUsers struct{}
+
+func (fuzzUsers) Register(_ context.Context, username, password string) (*user.User, error) {
+	if _, err := user.NormalizeUsername(username); err != nil {
+		return nil, err
+	}
+	if err := user.ValidatePassword(password); err != nil {
+		return nil, err
+	}
+	return nil, user.ErrUsernameTaken
+}
+
+func (fuzzUsers) Authenticate(_ context.Context, username, password string) (*user.User, error) {
+	if norm, err := user.NormalizeUsername(username); err == nil && norm == "known" && password == "password-1" {
+		return &user.User{ID: "0123456789abcdef01234567", Username: "known", Role: user.RoleUser}, nil
+	}
+	return nil, user.ErrInvalidCredentials
+}
+
+// openLimiter admits every attempt.
+type openLimiter struct{}
+
+func (openLimiter) Begin(context.Context, string, string) (redis.Decision, error) {
+	return redis.Decision{}, nil
+}
+func (openLimiter) Succeeded(context.Context, redis.Attempt) error { return nil }
+
+func fuzzSetup(f *testing.F) (*scs.SessionManager, *renderer) {
+	f.Helper()
+	rd, err := newRenderer(templates.FS, false, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sm := scs.New()
+	sm.Store = memstore.New()
+	sm.Cookie.Name = "gatehouse_session"
+	rd.sessions = sm
+	return sm, rd
+}
+
+// serve runs h under the body limit and the session middleware, as routes
+// does, and fails on any 5xx.
+func serve(t *testing.T, h http.Handler, sm *scs.SessionManager, rd *renderer, req *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	chain := recoverPanics(rd)(limitBody(maxBodyBytes, rd)(loadSession(sm, rd, nil)(h)))
+	rec := httptest.NewRecorder()
+	chain.ServeHTTP(rec, req)
+	if rec.Code >= 500 {
+		t.Fatalf("%s %s: got %d: %s", req.Method, req.URL, rec.Code, rec.Body.String())
+	}
+	return rec
+}
+
+// FuzzAPILogin: any body to POST /auth/login is answered with 200, 400,
+// 401, 413 or 415, always as JSON.
+func FuzzAPILogin(f *testing.F) {
+	for _, s := range []string{
+		`{"username":"known","password":"password-1"}`,
+		`{"username":"known","password":"nope"}`,
+		`{"username":{"$ne":null},"password":"x"}`,
+		`{"username":"a","password":1}`,
+		`{"username":"a","password":"b","x":1}`,
+		`{"username":"a"} {}`, `[]`, `null`, `{`, ``, `"str"`,
+	} {
+		f.Add(s, "application/json")
+	}
+	f.Add(`{"username":"known","password":"password-1"}`, "text/plain")
+	sm, rd := fuzzSetup(f)
+	h := handleAPILogin(sm, rd, fuzzUsers{}, openLimiter{}, time.Now)
+	f.Fuzz(func(t *testing.T, body, ctype string) {
+		req := httptest.NewRequest(http.MethodPost, "/auth/login", strings.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		rec := serve(t, h, sm, rd, req)
+		switch rec.Code {
+		case 200, 400, 401, 413, 415:
+		default:
+			t.Fatalf("body %q: got %d", body, rec.Code)
+		}
+		if !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+			t.Fatalf("body %q: got Content-Type %q", body, rec.Header().Get("Content-Type"))
+		}
+		if rec.Code == 200 && !strings.Contains(rec.Body.String(), "Welcome, known!") {
+			t.Fatalf("body %q: 200 without the welcome", body)
+		}
+	})
+}
+
+// FuzzSignupForm: any form body to POST /signup is answered with 303,
+// 400, 413 or 422, and nothing from the input reaches the page unescaped.
+func FuzzSignupForm(f *testing.F) {
+	for _, s := range []string{
+		"username=alice&password=password-1&password_confirm=password-1",
+		"username=alice&password=password-1&password_confirm=other",
+		"username=%3Cscript%3E&password=x&password_confirm=x",
+		"username=%zz&password=%%%",
+		"username=a;b&password=p", "", "&&&=", "username=" + strings.Repeat("x", 200),
+	} {
+		f.Add(s)
+	}
+	sm, rd := fuzzSetup(f)
+	h := handleSignupPost(sm, rd, fuzzUsers{}, time.Now)
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest(http.MethodPost, "/signup", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := serve(t, h, sm, rd, req)
+		switch rec.Code {
+		case 303, 400, 413, 422:
+		default:
+			t.Fatalf("form %q: got %d", body, rec.Code)
+		}
+		if strings.Contains(strings.ToLower(rec.Body.String()), "<script") {
+			t.Fatalf("form %q: a script tag reached the page", body)
+		}
+	})
+}
+
+// FuzzSessionCookie: any cookie value leaves the visitor anonymous (the
+// memory store holds no session), never a 5xx.
+func FuzzSessionCookie(f *testing.F) {
+	for _, s := range []string{"", "garbage", strings.Repeat("A", 43), strings.Repeat("A", 44), "%00", "a=b; c", strings.Repeat("z", 5000), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="} {
+		f.Add(s)
+	}
+	sm, rd := fuzzSetup(f)
+	h := requireAuthentication(sm)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if currentUser(sm, r) == nil {
+			panic("requireAuthentication let an anonymous request through")
+		}
+	}))
+	f.Fuzz(func(t *testing.T, value string) {
+		req := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
+		req.Header.Set("Cookie", "gatehouse_session="+value)
+		rec := serve(t, h, sm, rd, req)
+		if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/login" {
+			t.Fatalf("cookie %q: got %d %q, want 303 to /login", value, rec.Code, rec.Header().Get("Location"))
+		}
+	})
+}
