@@ -13,7 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
-func newUsers(t *testing.T) *mongo.Users {
+func newUsers(t testing.TB) *mongo.Users {
 	t.Helper()
 	uri, db := testenv.Mongo(t)
 	ctx := context.Background()
