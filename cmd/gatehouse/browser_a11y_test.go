@@ -1,0 +1,105 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// axeHint is the one line a developer without axe-core reads.
+const axeHint = "axe-core not found: npm install --prefix .cache/axe axe-core@4.14.1 (in the repository root)"
+
+// axeViolation is what the test reads of one axe-core violation.
+type axeViolation struct {
+	ID      string   `json:"id"`
+	Impact  string   `json:"impact"`
+	Help    string   `json:"help"`
+	HelpURL string   `json:"helpUrl"`
+	Targets []string `json:"targets"`
+}
+
+// axeRun runs axe-core on the page and returns its violations. The page's
+// CSP allows no script; Runtime.evaluate, which runs this, is not subject
+// to it.
+const axeRun = `axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations.map(v => ({
+	id: v.id, impact: v.impact || "", help: v.help, helpUrl: v.helpUrl,
+	targets: v.nodes.map(n => n.target.join(" ")),
+})))`
+
+// TestBrowserAccessibility runs axe-core on every kind of page: the forms,
+// empty and with errors, the dashboard and an error page. A violation of
+// impact serious or critical fails the test; the others are logged.
+func TestBrowserAccessibility(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(repoRoot(t), ".cache", "axe", "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		skipOrFail(t, axeHint)
+	}
+	base, _ := startApp(t)
+	register(t, base, "alan", "correct horse battery")
+	b := newBrowser(t)
+
+	// axe returns the violations on the page that the browser shows.
+	axe := func() []axeViolation {
+		t.Helper()
+		b.do(chromedp.Evaluate[chromedp.Void](string(src)))
+		return get(b, chromedp.Evaluate[[]axeViolation](axeRun, chromedp.EvalAwaitPromise))
+	}
+	check := func(page string) {
+		t.Helper()
+		b.shot(page)
+		for _, v := range axe() {
+			msg := "%s: axe %s (%s): %s; %d element(s): %s; %s"
+			args := []any{page, v.ID, v.Impact, v.Help, len(v.Targets), strings.Join(v.Targets, ", "), v.HelpURL}
+			if v.Impact == "serious" || v.Impact == "critical" {
+				t.Errorf(msg, args...)
+			} else {
+				t.Logf(msg, args...)
+			}
+		}
+	}
+
+	b.open(base + "/login")
+	check("login")
+	b.fill("username", "alan")
+	b.fill("password", "wrong horse battery")
+	b.submit()
+	b.wantText("#form-error", "Invalid username or password.")
+	check("login-error")
+	b.open(base + "/login")
+	b.submit() // empty fields: an error under each
+	b.wantText("#username-error", "Enter your username.")
+	check("login-empty")
+
+	b.open(base + "/signup")
+	check("signup")
+	b.fill("username", "x")
+	b.fill("password", "short")
+	b.submit()
+	b.wantText("#password-error", "Password must be at least 8 characters")
+	check("signup-errors")
+
+	b.open(base + "/no-such-page")
+	b.wantText("h1", "Page not found")
+	check("not-found")
+
+	b.logIn(base, "alan", "correct horse battery")
+	check("dashboard")
+
+	b.load(chromedp.Click(chromedp.CSS("header nav button[type=submit]")))
+	b.wantText("#flash", "You have been signed out.")
+	check("signed-out")
+
+	// The harness sees a violation when there is one: an image without
+	// alternative text is critical.
+	b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("main").append(Object.assign(document.createElement("img"), {src: "/static/img/favicon.svg"}))`))
+	found := false
+	for _, v := range axe() {
+		found = found || v.ID == "image-alt" && v.Impact == "critical"
+	}
+	if !found {
+		t.Error("axe did not report an image without alt text")
+	}
+}
