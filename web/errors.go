@@ -70,7 +70,7 @@ func (rd *renderer) errorResponse(w http.ResponseWriter, r *http.Request, status
 	}
 	v := view{Error: &errorView{Status: status, Heading: text[0], Message: message}}
 	if rd.sessions != nil {
-		v.User = currentUser(rd.sessions, r)
+		v.User = rd.sessions.current(r)
 	}
 	rd.render(w, r, status, "error", v)
 }

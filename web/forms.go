@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/alexedwards/scs/v2"
-
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
@@ -50,24 +48,29 @@ func storageError(w http.ResponseWriter, r *http.Request, rd *renderer, err erro
 
 // popFlash returns and removes the one-time message, if any. It only writes
 // to the session when there was a message.
-func popFlash(sm *scs.SessionManager, r *http.Request) string {
-	if r.Context().Value(sessionLoadedKey) == nil || !sm.Exists(r.Context(), keyFlash) {
+func popFlash(s *sessions, r *http.Request) string {
+	if !loaded(r) || !s.sm.Exists(r.Context(), keyFlash) {
 		return ""
 	}
-	return sm.PopString(r.Context(), keyFlash)
+	return s.sm.PopString(r.Context(), keyFlash)
 }
 
 // dashboardFor collects what the dashboard shows from the session alone.
-func dashboardFor(sm *scs.SessionManager, r *http.Request, idle time.Duration) *dashboardView {
+func dashboardFor(s *sessions, r *http.Request) *dashboardView {
 	ctx := r.Context()
-	started := sm.GetTime(ctx, keyAuthAt)
-	return &dashboardView{
-		MemberSince:    sm.GetTime(ctx, keyMemberSince),
-		LastLogin:      sm.GetTime(ctx, keyLastLogin),
+	started := s.sm.GetTime(ctx, keyAuthAt)
+	remember := s.sm.GetBool(ctx, keyRemember)
+	d := &dashboardView{
+		MemberSince:    s.sm.GetTime(ctx, keyMemberSince),
+		LastLogin:      s.sm.GetTime(ctx, keyLastLogin),
 		SessionStarted: started,
-		SessionExpires: sm.Deadline(ctx),
-		IdleTimeout:    humanDuration(idle),
+		SessionExpires: started.Add(s.lifetime(ctx)),
+		Remember:       remember,
 	}
+	if !remember {
+		d.IdleTimeout = humanDuration(s.policy.IdleTimeout)
+	}
+	return d
 }
 
 // humanDuration writes 30m0s as "30 minutes".

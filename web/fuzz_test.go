@@ -21,6 +21,7 @@ import (
 	"github.com/alexedwards/scs/v2/memstore"
 
 	"github.com/gatehouse/gatehouse/internal/redis"
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 	"github.com/gatehouse/gatehouse/templates"
 )
@@ -46,6 +47,23 @@ func (fuzzUsers) Authenticate(_ context.Context, username, password string) (*us
 	return nil, user.ErrInvalidCredentials
 }
 
+func (fuzzUsers) ByID(context.Context, string) (*user.User, error) { return nil, user.ErrNotFound }
+func (fuzzUsers) CheckPassword(context.Context, string, string) error {
+	return user.ErrWrongPassword
+}
+func (fuzzUsers) ChangePassword(context.Context, string, string, string) error {
+	return user.ErrWrongPassword
+}
+func (fuzzUsers) SetRole(context.Context, string, user.Role) (*user.User, error) {
+	return nil, user.ErrNotFound
+}
+func (fuzzUsers) SetDisabled(context.Context, string, bool) (*user.User, error) {
+	return nil, user.ErrNotFound
+}
+func (fuzzUsers) List(context.Context, string, int, int) ([]*user.User, int64, error) {
+	return nil, 0, nil
+}
+
 // openLimiter admits every attempt.
 type openLimiter struct{}
 
@@ -54,22 +72,37 @@ func (openLimiter) Begin(context.Context, string, string) (redis.Decision, error
 }
 func (openLimiter) Succeeded(context.Context, redis.Attempt) error { return nil }
 
-func fuzzSetup(f *testing.F) (*scs.SessionManager, *renderer) {
+// noIndex is a session index that records nothing.
+type noIndex struct{}
+
+func (noIndex) Add(context.Context, session.Info, string) error                   { return nil }
+func (noIndex) Touch(context.Context, string, string, time.Time, time.Time) error { return nil }
+func (noIndex) SetToken(context.Context, string, string, time.Time) error         { return nil }
+func (noIndex) List(context.Context, string) ([]session.Info, error)              { return nil, nil }
+func (noIndex) Revoke(context.Context, string, string) (bool, error)              { return false, nil }
+func (noIndex) RevokeAll(context.Context, string, string) ([]string, error)       { return nil, nil }
+func (noIndex) Remove(context.Context, string, string) error                      { return nil }
+func (noIndex) Count(context.Context, string) (int, error)                        { return 0, nil }
+
+func fuzzSetup(f *testing.F) (*sessions, *renderer) {
 	f.Helper()
-	rd, err := newRenderer(templates.FS, false, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	rd, err := newRenderer(templates.FS, false, logger, time.Now)
 	if err != nil {
 		f.Fatal(err)
 	}
 	sm := scs.New()
 	sm.Store = memstore.New()
 	sm.Cookie.Name = "gatehouse_session"
-	rd.sessions = sm
-	return sm, rd
+	s := &sessions{sm: sm, index: noIndex{}, users: fuzzUsers{}, policy: SessionPolicy{}.withDefaults(),
+		now: time.Now, logger: logger, audit: &auditLog{logger: logger}}
+	rd.sessions = s
+	return s, rd
 }
 
 // serve runs h under the body limit and the session middleware, as routes
 // does, and fails on any 5xx.
-func serve(t *testing.T, h http.Handler, sm *scs.SessionManager, rd *renderer, req *http.Request) *httptest.ResponseRecorder {
+func serve(t *testing.T, h http.Handler, sm *sessions, rd *renderer, req *http.Request) *httptest.ResponseRecorder {
 	t.Helper()
 	chain := recoverPanics(rd)(limitBody(maxBodyBytes, rd)(loadSession(sm, rd, nil)(h)))
 	rec := httptest.NewRecorder()
@@ -95,7 +128,7 @@ func FuzzAPILogin(f *testing.F) {
 	}
 	f.Add(`{"username":"known","password":"password-1"}`, "text/plain")
 	sm, rd := fuzzSetup(f)
-	h := handleAPILogin(sm, rd, fuzzUsers{}, openLimiter{}, time.Now)
+	h := handleAPILogin(sm, rd, fuzzUsers{}, openLimiter{})
 	f.Fuzz(func(t *testing.T, body, ctype string) {
 		req := httptest.NewRequest(http.MethodPost, "/auth/login", strings.NewReader(body))
 		req.Header.Set("Content-Type", ctype)
@@ -127,7 +160,7 @@ func FuzzSignupForm(f *testing.F) {
 		f.Add(s)
 	}
 	sm, rd := fuzzSetup(f)
-	h := handleSignupPost(sm, rd, fuzzUsers{}, time.Now)
+	h := handleSignupPost(sm, rd, fuzzUsers{})
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/signup", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -151,7 +184,7 @@ func FuzzSessionCookie(f *testing.F) {
 	}
 	sm, rd := fuzzSetup(f)
 	h := requireAuthentication(sm)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if currentUser(sm, r) == nil {
+		if sm.current(r) == nil {
 			panic("requireAuthentication let an anonymous request through")
 		}
 	}))

@@ -3,9 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"time"
-
-	"github.com/alexedwards/scs/v2"
 
 	"github.com/gatehouse/gatehouse/internal/user"
 )
@@ -20,9 +17,9 @@ const (
 )
 
 // handleHome sends people where they can do something.
-func handleHome(sm *scs.SessionManager) http.Handler {
+func handleHome(s *sessions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if currentUser(sm, r) != nil {
+		if s.current(r) != nil {
 			http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 			return
 		}
@@ -30,13 +27,13 @@ func handleHome(sm *scs.SessionManager) http.Handler {
 	})
 }
 
-func handleLoginGet(sm *scs.SessionManager, rd *renderer) http.Handler {
+func handleLoginGet(s *sessions, rd *renderer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if currentUser(sm, r) != nil {
+		if s.current(r) != nil {
 			http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 			return
 		}
-		v := view{Flash: popFlash(sm, r)}
+		v := view{Flash: popFlash(s, r)}
 		// After logout the session is gone, so the notice travels in the URL.
 		if r.URL.Query().Get("signed_out") == "1" {
 			v.Flash = msgSignedOut
@@ -45,13 +42,14 @@ func handleLoginGet(sm *scs.SessionManager, rd *renderer) http.Handler {
 	})
 }
 
-func handleLoginPost(sm *scs.SessionManager, rd *renderer, users Users, limiter LoginLimiter, now func() time.Time) http.Handler {
+func handleLoginPost(s *sessions, rd *renderer, users Users, limiter LoginLimiter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !parseForm(w, r, rd) {
 			return
 		}
 		username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
-		form := &formView{Username: truncate(username, 64), Errors: map[string]string{}}
+		remember := r.PostForm.Get("remember") != ""
+		form := &formView{Username: truncate(username, 64), Remember: remember, Errors: map[string]string{}}
 		if username == "" {
 			form.Errors["username"] = "Enter your username."
 		}
@@ -62,7 +60,7 @@ func handleLoginPost(sm *scs.SessionManager, rd *renderer, users Users, limiter 
 			rd.render(w, r, http.StatusUnprocessableEntity, "login", view{Form: form})
 			return
 		}
-		u, err := authenticate(r, users, limiter, rd.logger, username, password)
+		u, err := authenticate(r, s, users, limiter, username, password)
 		var te *throttledError
 		switch {
 		case errors.Is(err, user.ErrInvalidCredentials):
@@ -78,17 +76,18 @@ func handleLoginPost(sm *scs.SessionManager, rd *renderer, users Users, limiter 
 			storageError(w, r, rd, err)
 			return
 		}
-		if err := signIn(r.Context(), sm, u, now()); err != nil {
+		if err := s.signIn(r, u, remember); err != nil {
 			storageError(w, r, rd, err)
 			return
 		}
+		s.audit.event(r, auditLoginSuccess, u.ID, s.sm.GetString(r.Context(), keySID))
 		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 	})
 }
 
-func handleSignupGet(sm *scs.SessionManager, rd *renderer) http.Handler {
+func handleSignupGet(s *sessions, rd *renderer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if currentUser(sm, r) != nil {
+		if s.current(r) != nil {
 			http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 			return
 		}
@@ -96,7 +95,7 @@ func handleSignupGet(sm *scs.SessionManager, rd *renderer) http.Handler {
 	})
 }
 
-func handleSignupPost(sm *scs.SessionManager, rd *renderer, users Users, now func() time.Time) http.Handler {
+func handleSignupPost(s *sessions, rd *renderer, users Users) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !parseForm(w, r, rd) {
 			return
@@ -132,11 +131,12 @@ func handleSignupPost(sm *scs.SessionManager, rd *renderer, users Users, now fun
 			return
 		}
 		// Registration signs the new user in, as people expect.
-		if err := signIn(r.Context(), sm, u, now()); err != nil {
+		if err := s.signIn(r, u, false); err != nil {
 			storageError(w, r, rd, err)
 			return
 		}
-		sm.Put(r.Context(), keyFlash, msgWelcome)
+		s.audit.event(r, auditLoginSuccess, u.ID, s.sm.GetString(r.Context(), keySID))
+		s.sm.Put(r.Context(), keyFlash, msgWelcome)
 		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 	})
 }
@@ -147,9 +147,12 @@ const clearSiteData = `"cache", "cookies", "storage"`
 
 // handleLogoutPost ends the session: its data is deleted from Redis and the
 // cookie is expired. Anonymous visitors are simply sent to the login page.
-func handleLogoutPost(sm *scs.SessionManager, rd *renderer) http.Handler {
+func handleLogoutPost(s *sessions, rd *renderer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := sm.Destroy(r.Context()); err != nil {
+		if u := s.current(r); u != nil {
+			s.audit.event(r, auditLogout, u.ID, u.SID)
+		}
+		if err := s.signOut(r); err != nil {
 			storageError(w, r, rd, err)
 			return
 		}
@@ -158,12 +161,12 @@ func handleLogoutPost(sm *scs.SessionManager, rd *renderer) http.Handler {
 	})
 }
 
-func handleDashboard(sm *scs.SessionManager, rd *renderer) http.Handler {
+func handleDashboard(s *sessions, rd *renderer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rd.render(w, r, http.StatusOK, "dashboard", view{
-			User:      currentUser(sm, r),
-			Flash:     popFlash(sm, r),
-			Dashboard: dashboardFor(sm, r, sm.IdleTimeout),
+			User:      s.current(r),
+			Flash:     popFlash(s, r),
+			Dashboard: dashboardFor(s, r),
 		})
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,13 +56,35 @@ type options struct {
 	guessLimit              int
 	trustedProxies          []netip.Prefix
 	now                     func() time.Time
+	policy                  web.SessionPolicy
 }
 
 // app is one running instance of the real router on real backends.
 type app struct {
 	*httptest.Server
-	sm   *scs.SessionManager
-	pool *redigo.Pool
+	sm    *scs.SessionManager
+	pool  *redigo.Pool
+	users *user.Service
+	index *session.Index
+	logs  *logBuffer // the app's log, Info and up
+}
+
+// logBuffer collects log output safely from the server's goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func newApp(t *testing.T, b backends, o options) *app {
@@ -88,9 +111,22 @@ func newApp(t *testing.T, b backends, o options) *app {
 	if o.production {
 		name = "__Host-gatehouse_session"
 	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	if o.policy.Lifetime == 0 {
+		o.policy.Lifetime = 24 * time.Hour
+	}
 	sm := session.New(pool, session.Options{
-		Lifetime: 24 * time.Hour, IdleTimeout: 30 * time.Minute,
-		CookieName: name, Secure: o.production, MaxActive: 16,
+		Lifetime: o.policy.Lifetime, CookieName: name, Secure: o.production, MaxActive: 16,
+	})
+	index := session.NewIndex(pool, o.now)
+	users := user.NewService(repo, hasher, o.now)
+	logs := &logBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("app log:\n%s", logs.String())
+		}
 	})
 	if o.maxPerAccount == 0 {
 		o.maxPerAccount = 5
@@ -101,20 +137,19 @@ func newApp(t *testing.T, b backends, o options) *app {
 	if o.guessLimit == 0 {
 		o.guessLimit = 100
 	}
-	if o.now == nil {
-		o.now = time.Now
-	}
 	h, err := web.NewServer(web.Deps{
-		Now: o.now,
+		Now:          o.now,
+		Policy:       o.policy,
+		SessionIndex: index,
 		LoginLimiter: redis.NewLoginLimiter(pool, redis.LoginLimits{
 			MaxPerAccount: o.maxPerAccount, MaxPerIP: o.maxPerIP, Window: 15 * time.Minute,
 		}, o.now),
 		SessionGuesses:     redis.NewWindowCounter(pool, "gatehouse:guess:", 15*time.Minute),
 		SessionGuessLimit:  o.guessLimit,
 		TrustedProxies:     o.trustedProxies,
-		Logger:             slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
+		Logger:             slog.New(slog.NewTextHandler(logs, nil)),
 		Sessions:           sm,
-		Users:              user.NewService(repo, hasher, time.Now),
+		Users:              users,
 		Templates:          templates.FS,
 		Static:             static.FS,
 		Production:         o.production,
@@ -129,7 +164,7 @@ func newApp(t *testing.T, b backends, o options) *app {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &app{Server: srv, sm: sm, pool: pool}
+	return &app{Server: srv, sm: sm, pool: pool, users: users, index: index, logs: logs}
 }
 
 // browser is an HTTP client with a cookie jar that does not follow

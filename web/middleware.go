@@ -8,7 +8,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/alexedwards/scs/v2"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/cors"
@@ -166,10 +165,10 @@ func corsFor(origins []string) func(http.Handler) http.Handler {
 
 // requireAuthentication sends anonymous visitors to the login page, or
 // answers 401 on the API.
-func requireAuthentication(sm *scs.SessionManager) func(http.Handler) http.Handler {
+func requireAuthentication(s *sessions) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if currentUser(sm, r) == nil {
+			if s.current(r) == nil {
 				if wantsJSON(r) {
 					writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "Unauthorized"})
 					return
@@ -178,6 +177,39 @@ func requireAuthentication(sm *scs.SessionManager) func(http.Handler) http.Handl
 				return
 			}
 			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// requireRole answers 403 (a friendly page, or JSON on the API) to signed-in
+// users without role.
+func requireRole(s *sessions, rd *renderer, role string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u := s.current(r); u == nil || u.Role != role {
+				rd.errorResponse(w, r, http.StatusForbidden, "This area is for administrators. If you need access, ask one of them.")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// requireRecentAuth lets sensitive actions through only within the
+// reauthentication window of a password entry. Otherwise a page request
+// goes to the confirm page, which returns to returnTo; the API gets 403.
+func requireRecentAuth(s *sessions, returnTo string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if s.recentlyAuthenticated(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if wantsJSON(r) {
+				writeJSON(w, http.StatusForbidden, map[string]string{"error": "Please confirm your password first", "code": "reauth_required"})
+				return
+			}
+			http.Redirect(w, r, "/account/confirm?next="+url.QueryEscape(returnTo), http.StatusSeeOther)
 		})
 	}
 }

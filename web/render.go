@@ -11,12 +11,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alexedwards/scs/v2"
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
 // pageNames are the pages in templates/pages, each parsed into its own set
 // with the layout and partials.
-var pageNames = []string{"login", "signup", "dashboard", "error"}
+var pageNames = []string{"login", "signup", "dashboard", "error", "sessions", "password", "confirm", "admin_users"}
 
 // renderer turns page names and view data into HTML responses.
 type renderer struct {
@@ -27,7 +27,7 @@ type renderer struct {
 	pages  map[string]*template.Template
 	bufs   sync.Pool
 	// sessions, when set, lets error pages show who is signed in.
-	sessions *scs.SessionManager
+	sessions *sessions
 }
 
 func newRenderer(fsys fs.FS, reload bool, logger *slog.Logger, now func() time.Time) (*renderer, error) {
@@ -78,11 +78,15 @@ type view struct {
 	Form      *formView
 	Dashboard *dashboardView
 	Error     *errorView
+	Sessions  []session.Info // the sessions page
+	Next      string         // the confirm page: where to return
+	Admin     *adminView     // the admin users page
 }
 
 // formView is a form's state when it is shown again.
 type formView struct {
 	Username string            // echoed back so that people need not retype it
+	Remember bool              // the login form's "remember me"
 	Errors   map[string]string // field name to message
 	General  string            // a message about the whole form
 }
@@ -96,7 +100,8 @@ type fieldView struct {
 type dashboardView struct {
 	MemberSince, LastLogin         time.Time
 	SessionStarted, SessionExpires time.Time
-	IdleTimeout                    string
+	IdleTimeout                    string // empty with "remember me"
+	Remember                       bool
 }
 
 type errorView struct {

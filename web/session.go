@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -21,56 +22,227 @@ const (
 	keyRole        = "role"
 	keyMemberSince = "member_since"
 	keyLastLogin   = "previous_login_at"
-	keyAuthAt      = "auth_at"
+	keyAuthAt      = "auth_at"   // sign-in with the password; the absolute lifetime counts from it
+	keyReauthAt    = "reauth_at" // the password confirmed again for a sensitive action
+	keySeen        = "last_seen" // refreshed at most once per touch interval
+	keySID         = "sid"       // public session id in the per-user index
+	keyRemember    = "remember"
 	keyFlash       = "flash"
 )
+
+// SessionPolicy sets how long sessions live.
+type SessionPolicy struct {
+	Lifetime         time.Duration // absolute, from sign-in, without "remember me"
+	RememberLifetime time.Duration // absolute, from sign-in, with "remember me"
+	IdleTimeout      time.Duration // without "remember me"
+	// TouchInterval is how often a request refreshes the idle deadline
+	// (and the index's "last seen"). In between, an unchanged session is
+	// not written: a page view is one Redis read.
+	TouchInterval time.Duration
+	// ReauthWindow is how recent a password entry must be for sensitive
+	// actions.
+	ReauthWindow time.Duration
+}
+
+// withDefaults fills in zero fields: 24 h, 30 days, 30 min, 1 min, 10 min.
+func (p SessionPolicy) withDefaults() SessionPolicy {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&p.Lifetime, 24*time.Hour)
+	def(&p.RememberLifetime, 30*24*time.Hour)
+	def(&p.IdleTimeout, 30*time.Minute)
+	def(&p.TouchInterval, time.Minute)
+	def(&p.ReauthWindow, 10*time.Minute)
+	return p
+}
 
 // sessionUser is the signed-in user as the session records it.
 type sessionUser struct {
 	ID       string
 	Username string
 	Role     string
+	SID      string // public session id
 }
+
+// IsAdmin reports whether the user has the admin role.
+func (u *sessionUser) IsAdmin() bool { return u != nil && u.Role == string(user.RoleAdmin) }
 
 type ctxKey int
 
 const sessionLoadedKey ctxKey = 0
 
-// currentUser returns the signed-in user, or nil.
-func currentUser(sm *scs.SessionManager, r *http.Request) *sessionUser {
-	ctx := r.Context()
-	if ctx.Value(sessionLoadedKey) == nil {
+// sessions is the session layer the handlers use: scs for the data, the
+// per-user index for listing and revoking, and the lifetime policy.
+type sessions struct {
+	sm     *scs.SessionManager
+	index  SessionIndex
+	users  Users
+	policy SessionPolicy
+	now    func() time.Time
+	logger *slog.Logger
+	audit  *auditLog
+}
+
+// loaded reports whether the request went through loadSession.
+func loaded(r *http.Request) bool { return r.Context().Value(sessionLoadedKey) != nil }
+
+// current returns the signed-in user, or nil.
+func (s *sessions) current(r *http.Request) *sessionUser {
+	if !loaded(r) {
 		return nil
 	}
-	id := sm.GetString(ctx, keyUserID)
+	ctx := r.Context()
+	id := s.sm.GetString(ctx, keyUserID)
 	if id == "" {
 		return nil
 	}
-	return &sessionUser{ID: id, Username: sm.GetString(ctx, keyUsername), Role: sm.GetString(ctx, keyRole)}
+	return &sessionUser{ID: id, Username: s.sm.GetString(ctx, keyUsername), Role: s.sm.GetString(ctx, keyRole), SID: s.sm.GetString(ctx, keySID)}
+}
+
+// lifetime is the absolute lifetime of the request's session.
+func (s *sessions) lifetime(ctx context.Context) time.Duration {
+	if s.sm.GetBool(ctx, keyRemember) {
+		return s.policy.RememberLifetime
+	}
+	return s.policy.Lifetime
+}
+
+// expiry is when the request's signed-in session ends unless used again:
+// the absolute end, or earlier the idle deadline.
+func (s *sessions) expiry(ctx context.Context) time.Time {
+	end := s.sm.GetTime(ctx, keyAuthAt).Add(s.lifetime(ctx))
+	if !s.sm.GetBool(ctx, keyRemember) {
+		if idle := s.sm.GetTime(ctx, keySeen).Add(s.policy.IdleTimeout); idle.Before(end) {
+			return idle
+		}
+	}
+	return end
 }
 
 // signIn gives the session a new token (so a token planted before login is
-// worthless: no session fixation) and records the user in it.
-func signIn(ctx context.Context, sm *scs.SessionManager, u *user.User, now time.Time) error {
-	if err := sm.RenewToken(ctx); err != nil {
+// worthless: no session fixation), records the user in it and the session
+// in the user's index.
+func (s *sessions) signIn(r *http.Request, u *user.User, remember bool) error {
+	ctx := r.Context()
+	now := s.now().UTC()
+	if err := s.sm.RenewToken(ctx); err != nil {
 		return err
 	}
-	sm.Put(ctx, keyUserID, u.ID)
-	sm.Put(ctx, keyUsername, u.Username)
-	sm.Put(ctx, keyRole, string(u.Role))
-	sm.Put(ctx, keyMemberSince, u.CreatedAt)
-	sm.Put(ctx, keyLastLogin, u.LastLoginAt)
-	sm.Put(ctx, keyAuthAt, now.UTC())
+	sid, err := session.NewID()
+	if err != nil {
+		return err
+	}
+	s.sm.Put(ctx, keyUserID, u.ID)
+	s.sm.Put(ctx, keyUsername, u.Username)
+	s.sm.Put(ctx, keyRole, string(u.Role))
+	s.sm.Put(ctx, keyMemberSince, u.CreatedAt)
+	s.sm.Put(ctx, keyLastLogin, u.LastLoginAt)
+	s.sm.Put(ctx, keyAuthAt, now)
+	s.sm.Put(ctx, keySeen, now)
+	s.sm.Put(ctx, keySID, sid)
+	s.sm.Put(ctx, keyRemember, remember)
+	// The cookie persists only with "remember me"; the store keeps the
+	// data until the absolute end either way (or the idle deadline).
+	s.sm.RememberMe(ctx, remember)
+	s.sm.SetDeadline(ctx, now.Add(s.lifetime(ctx)))
+	return s.index.Add(ctx, session.Info{
+		ID: sid, UserID: u.ID, Created: now, AuthAt: now, LastSeen: now, ExpiresAt: s.expiry(ctx),
+		IP: clientIP(r), Device: session.Device(r.UserAgent()), Remember: remember,
+	}, s.sm.Token(ctx))
+}
+
+// renew gives the signed-in session a new token, keeping its absolute
+// deadline: scs's RenewToken would restart the lifetime.
+func (s *sessions) renew(r *http.Request) error {
+	ctx := r.Context()
+	if err := s.sm.RenewToken(ctx); err != nil {
+		return err
+	}
+	s.sm.SetDeadline(ctx, s.sm.GetTime(ctx, keyAuthAt).Add(s.lifetime(ctx)))
+	return s.index.SetToken(ctx, s.sm.GetString(ctx, keySID), s.sm.Token(ctx), time.Time{})
+}
+
+// signOut deletes the session's data and expires its cookie.
+func (s *sessions) signOut(r *http.Request) error {
+	ctx := r.Context()
+	uid, sid := s.sm.GetString(ctx, keyUserID), s.sm.GetString(ctx, keySID)
+	if err := s.sm.Destroy(ctx); err != nil {
+		return err
+	}
+	if uid != "" && sid != "" {
+		if err := s.index.Remove(ctx, uid, sid); err != nil {
+			s.logger.Warn("could not remove session from index", "err", err, "request_id", requestID(r))
+		}
+	}
 	return nil
+}
+
+// recentlyAuthenticated reports whether the password was entered within the
+// reauthentication window.
+func (s *sessions) recentlyAuthenticated(r *http.Request) bool {
+	ctx := r.Context()
+	last := s.sm.GetTime(ctx, keyAuthAt)
+	if t := s.sm.GetTime(ctx, keyReauthAt); t.After(last) {
+		last = t
+	}
+	return s.now().Sub(last) < s.policy.ReauthWindow
+}
+
+// enforce applies the lifetime policy to a loaded signed-in session: it
+// ends sessions past their absolute lifetime or idle deadline, and once per
+// touch interval refreshes "last seen" and checks that the user still
+// exists and is enabled. It returns the request with the session's expiry
+// cap for the store.
+func (s *sessions) enforce(r *http.Request) (*http.Request, error) {
+	ctx := r.Context()
+	uid := s.sm.GetString(ctx, keyUserID)
+	if uid == "" {
+		return r, nil
+	}
+	now := s.now()
+	authAt, seen := s.sm.GetTime(ctx, keyAuthAt), s.sm.GetTime(ctx, keySeen)
+	switch {
+	case !now.Before(authAt.Add(s.lifetime(ctx))):
+		return r, s.end(r, "absolute lifetime reached")
+	case !s.sm.GetBool(ctx, keyRemember) && now.Sub(seen) >= s.policy.IdleTimeout:
+		return r, s.end(r, "idle timeout")
+	case now.Sub(seen) >= s.policy.TouchInterval:
+		u, err := s.users.ByID(ctx, uid)
+		switch {
+		case errors.Is(err, user.ErrNotFound) || (err == nil && u.Disabled):
+			s.logger.Warn("session names a deleted or disabled user", "user_id", uid, "request_id", requestID(r))
+			return r, s.end(r, "user deleted or disabled")
+		case err != nil:
+			// MongoDB being down must not sign everyone out.
+			s.logger.Warn("could not recheck the session's user", "err", err, "request_id", requestID(r))
+		}
+		s.sm.Put(ctx, keySeen, now.UTC())
+		if err := s.index.Touch(ctx, uid, s.sm.GetString(ctx, keySID), now, s.expiry(ctx)); err != nil {
+			s.logger.Warn("could not touch session index", "err", err, "request_id", requestID(r))
+		}
+	}
+	return r.WithContext(session.WithExpiryCap(ctx, s.expiry(ctx))), nil
+}
+
+// end destroys an expired session; the request goes on as anonymous.
+func (s *sessions) end(r *http.Request, reason string) error {
+	s.logger.Info("session ended", "reason", reason, "user_id", s.sm.GetString(r.Context(), keyUserID),
+		"session_id", s.sm.GetString(r.Context(), keySID), "request_id", requestID(r))
+	return s.signOut(r)
 }
 
 // validToken reports whether s looks like an scs token (32 random bytes in
 // unpadded base64url: 43 characters). Anything else is not worth a Redis
 // round trip.
 func validToken(s string) bool {
-	if len(s) != 43 {
-		return false
-	}
+	return len(s) == 43 && validTokenChars(s)
+}
+
+// validTokenChars reports whether s is all base64url characters.
+func validTokenChars(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
@@ -85,8 +257,10 @@ func validToken(s string) bool {
 //   - Redis unreachable (load or save): a 503 page or JSON, never a 500;
 //   - a malformed, unknown or expired cookie, or undecodable stored data:
 //     treated as anonymous, logged at warn, and the cookie is cleared;
-//   - too many unknown cookies from one IP (token guessing): 429.
-func loadSession(sm *scs.SessionManager, rd *renderer, guard *guessGuard) func(http.Handler) http.Handler {
+//   - too many unknown cookies from one IP (token guessing): 429;
+//   - the lifetime policy (sessions.enforce): absolute and idle expiry.
+func loadSession(s *sessions, rd *renderer, guard *guessGuard) func(http.Handler) http.Handler {
+	sm := s.sm
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Add("Vary", "Cookie")
@@ -122,8 +296,15 @@ func loadSession(sm *scs.SessionManager, rd *renderer, guard *guessGuard) func(h
 					return
 				}
 			}
+			if t := sm.Token(ctx); t != "" {
+				ctx = session.WithLoadedToken(ctx, t)
+			}
 			ctx = context.WithValue(ctx, sessionLoadedKey, true)
-			r = r.WithContext(ctx)
+			r, err = s.enforce(r.WithContext(ctx))
+			if err != nil {
+				storageError(w, r, rd, err)
+				return
+			}
 			sw := &sessionWriter{ResponseWriter: w, r: r, sm: sm, rd: rd, stale: stale}
 			next.ServeHTTP(sw, r)
 			if !sw.wroteHeader {

@@ -45,7 +45,8 @@ func (e *throttledError) Unwrap() error { return errThrottled }
 // authenticate runs one login attempt through the throttle. It returns the
 // user, or user.ErrInvalidCredentials, a *throttledError, or a storage
 // error. When Redis cannot be asked it fails closed: no password is checked.
-func authenticate(r *http.Request, users Users, limiter LoginLimiter, logger *slog.Logger, username, password string) (*user.User, error) {
+func authenticate(r *http.Request, s *sessions, users Users, limiter LoginLimiter, username, password string) (*user.User, error) {
+	logger := s.logger
 	account, err := user.NormalizeUsername(username)
 	if err != nil {
 		// Such a name cannot exist; throttle it by IP under one bucket.
@@ -57,13 +58,15 @@ func authenticate(r *http.Request, users Users, limiter LoginLimiter, logger *sl
 		return nil, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
 	}
 	if d.Blocked != redis.BlockedNone {
-		logger.Warn("login throttled", "reason", blockedReason(d.Blocked), "ip", ip, "retry_after", d.RetryAfter, "request_id", requestID(r))
+		s.audit.event(r, auditLoginThrottled, "", "", slog.String("reason", blockedReason(d.Blocked)), slog.Duration("retry_after", d.RetryAfter))
 		return nil, &throttledError{retryAfter: d.RetryAfter}
 	}
 	u, err := users.Authenticate(r.Context(), username, password)
 	if err != nil {
 		if errors.Is(err, user.ErrInvalidCredentials) {
-			logger.Info("login failed", "ip", ip, "request_id", requestID(r))
+			// The account may not exist: log the normalised name only
+			// when it is valid, never the password.
+			s.audit.event(r, auditLoginFailure, "", "", slog.String("account", account))
 		}
 		return nil, err
 	}

@@ -84,7 +84,7 @@ func anonymousSession(t *testing.T, redisURL string) string {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	sm := session.New(pool, session.Options{Lifetime: time.Hour, IdleTimeout: time.Hour, CookieName: cookieName, MaxActive: 2})
+	sm := session.New(pool, session.Options{Lifetime: time.Hour, CookieName: cookieName, MaxActive: 2})
 	ctx, err := sm.Load(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)

@@ -81,18 +81,25 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return err
 	}
 	sm := session.New(pool, session.Options{
-		Lifetime:    cfg.SessionLifetime,
-		IdleTimeout: cfg.SessionIdleTimeout,
-		CookieName:  cfg.CookieName,
-		Secure:      cfg.CookieSecure,
-		MaxActive:   cfg.RedisMaxActive,
+		Lifetime:   cfg.SessionLifetime,
+		CookieName: cfg.CookieName,
+		Secure:     cfg.CookieSecure,
+		MaxActive:  cfg.RedisMaxActive,
 	})
 
 	tmpl, reload := templateFS(cfg)
 	handler, err := web.NewServer(web.Deps{
-		Logger:             logger,
-		Sessions:           sm,
-		Users:              user.NewService(repo, hasher, time.Now),
+		Logger:       logger,
+		Sessions:     sm,
+		Users:        user.NewService(repo, hasher, time.Now),
+		SessionIndex: session.NewIndex(pool, time.Now),
+		Policy: web.SessionPolicy{
+			Lifetime:         cfg.SessionLifetime,
+			RememberLifetime: cfg.RememberMeLifetime,
+			IdleTimeout:      cfg.SessionIdleTimeout,
+			TouchInterval:    cfg.SessionTouchInterval,
+			ReauthWindow:     cfg.ReauthWindow,
+		},
 		Templates:          tmpl,
 		ReloadTemplates:    reload,
 		Static:             static.FS,

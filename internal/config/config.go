@@ -40,8 +40,13 @@ type Config struct {
 
 	SessionLifetime    time.Duration // SESSION_LIFETIME: absolute lifetime
 	SessionIdleTimeout time.Duration // SESSION_IDLE_TIMEOUT
-	CookieName         string        // SESSION_COOKIE_NAME
-	CookieSecure       bool          // COOKIE_SECURE
+	RememberMeLifetime time.Duration // REMEMBER_ME_LIFETIME
+	// SessionTouchInterval bounds how often a request refreshes the idle
+	// deadline: in between, a page view is one Redis read.
+	SessionTouchInterval time.Duration // SESSION_TOUCH_INTERVAL
+	ReauthWindow         time.Duration // REAUTH_WINDOW
+	CookieName           string        // SESSION_COOKIE_NAME
+	CookieSecure         bool          // COOKIE_SECURE
 
 	CORSAllowedOrigins []string // CORS_ALLOWED_ORIGINS
 
@@ -90,6 +95,9 @@ func Load(getenv func(string) string) (Config, error) {
 	c.MongoTimeout = p.duration("MONGO_TIMEOUT", 3*time.Second, 10*time.Millisecond, time.Minute)
 	c.SessionLifetime = p.duration("SESSION_LIFETIME", 24*time.Hour, time.Minute, 366*24*time.Hour)
 	c.SessionIdleTimeout = p.duration("SESSION_IDLE_TIMEOUT", 30*time.Minute, time.Minute, 366*24*time.Hour)
+	c.RememberMeLifetime = p.duration("REMEMBER_ME_LIFETIME", 30*24*time.Hour, time.Hour, 400*24*time.Hour)
+	c.SessionTouchInterval = p.duration("SESSION_TOUCH_INTERVAL", time.Minute, time.Second, time.Hour)
+	c.ReauthWindow = p.duration("REAUTH_WINDOW", 10*time.Minute, 30*time.Second, 24*time.Hour)
 	c.CookieSecure = p.boolean("COOKIE_SECURE", prod)
 	defName := "gatehouse_session"
 	if prod && c.CookieSecure {
@@ -132,6 +140,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.SessionIdleTimeout > c.SessionLifetime {
 		p.fail("SESSION_IDLE_TIMEOUT", c.SessionIdleTimeout.String(), "must not exceed SESSION_LIFETIME")
+	}
+	if c.SessionTouchInterval >= c.SessionIdleTimeout {
+		p.fail("SESSION_TOUCH_INTERVAL", c.SessionTouchInterval.String(), "must be shorter than SESSION_IDLE_TIMEOUT")
 	}
 	if !validCookieName(c.CookieName) {
 		p.fail("SESSION_COOKIE_NAME", c.CookieName, "must be 1-64 letters, digits, '-' or '_'")

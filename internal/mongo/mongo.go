@@ -172,24 +172,11 @@ func (r *Users) findOne(ctx context.Context, filter bson.D) (*user.User, error) 
 // RecordLogin stores the time of a successful sign-in and, when newHash is
 // set, the upgraded password hash.
 func (r *Users) RecordLogin(ctx context.Context, id string, at time.Time, newHash string) error {
-	oid, err := primitive.ObjectIDFromHex(id)
-	if err != nil {
-		return user.ErrNotFound
-	}
 	set := bson.D{{Key: "last_login_at", Value: at}, {Key: "updated_at", Value: at}}
 	if newHash != "" {
 		set = append(set, bson.E{Key: "password_hash", Value: newHash})
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	res, err := r.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}}, bson.D{{Key: "$set", Value: set}})
-	if err != nil {
-		return unavailable("update user "+id, err)
-	}
-	if res.MatchedCount == 0 {
-		return user.ErrNotFound
-	}
-	return nil
+	return r.update(ctx, id, set)
 }
 
 // isDuplicate recognises a unique-index violation. FerretDB reports some of
@@ -210,4 +197,83 @@ func isDuplicate(err error) bool {
 // the web layer answers with 503: the request itself was fine.
 func unavailable(op string, err error) error {
 	return fmt.Errorf("%s: %w: %w", op, user.ErrUnavailable, err)
+}
+
+// update sets fields of user id.
+func (r *Users) update(ctx context.Context, id string, set bson.D) error {
+	oid, err := primitive.ObjectIDFromHex(id)
+	if err != nil {
+		return user.ErrNotFound
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	res, err := r.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}}, bson.D{{Key: "$set", Value: set}})
+	if err != nil {
+		return unavailable("update user "+id, err)
+	}
+	if res.MatchedCount == 0 {
+		return user.ErrNotFound
+	}
+	return nil
+}
+
+// SetPasswordHash replaces the password hash of user id.
+func (r *Users) SetPasswordHash(ctx context.Context, id, hash string, at time.Time) error {
+	return r.update(ctx, id, bson.D{{Key: "password_hash", Value: hash}, {Key: "updated_at", Value: at}})
+}
+
+// SetRole sets the role of user id.
+func (r *Users) SetRole(ctx context.Context, id string, role user.Role, at time.Time) error {
+	return r.update(ctx, id, bson.D{{Key: "role", Value: string(role)}, {Key: "updated_at", Value: at}})
+}
+
+// SetDisabled disables or enables user id.
+func (r *Users) SetDisabled(ctx context.Context, id string, disabled bool, at time.Time) error {
+	return r.update(ctx, id, bson.D{{Key: "disabled", Value: disabled}, {Key: "updated_at", Value: at}})
+}
+
+// CountAdmins counts enabled admins.
+func (r *Users) CountAdmins(ctx context.Context) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	n, err := r.coll.CountDocuments(ctx, bson.D{{Key: "role", Value: string(user.RoleAdmin)}, {Key: "disabled", Value: false}})
+	if err != nil {
+		return 0, unavailable("count admins", err)
+	}
+	return n, nil
+}
+
+// List returns users whose username_norm starts with prefix, in order,
+// and how many match. The prefix is a range on the unique index
+// ([prefix, prefix+U+10FFFF)), which both MongoDB and FerretDB serve
+// without regular expressions.
+func (r *Users) List(ctx context.Context, prefix string, skip, limit int64) ([]*user.User, int64, error) {
+	filter := bson.D{}
+	if prefix != "" {
+		filter = bson.D{{Key: "username_norm", Value: bson.D{{Key: "$gte", Value: prefix}, {Key: "$lt", Value: prefix + "\U0010FFFF"}}}}
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	total, err := r.coll.CountDocuments(ctx, filter)
+	if err != nil {
+		return nil, 0, unavailable("count users", err)
+	}
+	opts := options.Find().SetSort(bson.D{{Key: "username_norm", Value: 1}}).SetSkip(skip).SetLimit(limit)
+	cur, err := r.coll.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, 0, unavailable("list users", err)
+	}
+	defer cur.Close(ctx)
+	var out []*user.User
+	for cur.Next(ctx) {
+		var d document
+		if err := cur.Decode(&d); err != nil {
+			return nil, 0, fmt.Errorf("decode user: %w", err)
+		}
+		out = append(out, d.user())
+	}
+	if err := cur.Err(); err != nil {
+		return nil, 0, unavailable("list users", err)
+	}
+	return out, total, nil
 }

@@ -3,6 +3,7 @@ package mongo_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -192,5 +193,107 @@ func TestRehashOnLogin(t *testing.T) {
 	u, _ := users.ByUsernameNorm(ctx, "gina")
 	if _, rehash, err := strong.Verify("password1", u.PasswordHash); rehash || err != nil {
 		t.Fatalf("stored hash %q still needs rehash (err %v)", u.PasswordHash, err)
+	}
+}
+
+func TestAdminOperations(t *testing.T) {
+	users := newUsers(t)
+	h, _ := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	svc := user.NewService(users, h, time.Now)
+	ctx := context.Background()
+	admin, err := svc.Create(ctx, "root", "password-1", user.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 25 {
+		if _, err := svc.Register(ctx, fmt.Sprintf("user%02d", i), "password-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The last admin can be neither demoted nor disabled.
+	if _, err := svc.SetRole(ctx, admin.ID, user.RoleUser); !errors.Is(err, user.ErrLastAdmin) {
+		t.Fatalf("demote last admin: got %v, want ErrLastAdmin", err)
+	}
+	if _, err := svc.SetDisabled(ctx, admin.ID, true); !errors.Is(err, user.ErrLastAdmin) {
+		t.Fatalf("disable last admin: got %v, want ErrLastAdmin", err)
+	}
+	second, _ := svc.ByUsername(ctx, "USER00")
+	if _, err := svc.SetRole(ctx, second.ID, user.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SetDisabled(ctx, admin.ID, true); err != nil {
+		t.Fatalf("with two admins, disabling one: %v", err)
+	}
+	if _, err := svc.SetRole(ctx, second.ID, user.RoleUser); !errors.Is(err, user.ErrLastAdmin) {
+		t.Fatalf("the remaining enabled admin: got %v, want ErrLastAdmin", err)
+	}
+	if _, err := svc.SetDisabled(ctx, admin.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Authenticate(ctx, "root", "password-1"); err != nil {
+		t.Fatalf("re-enabled admin cannot sign in: %v", err)
+	}
+	if _, err := svc.SetDisabled(ctx, second.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Authenticate(ctx, "user00", "password-1"); !errors.Is(err, user.ErrInvalidCredentials) {
+		t.Fatalf("disabled user signed in: %v", err)
+	}
+
+	// Pages and the prefix filter, in any spelling.
+	tests := []struct {
+		filter     string
+		page       int
+		wantTotal  int64
+		wantFirst  string
+		wantLength int
+	}{
+		{"", 1, 26, "root", 10},
+		{"", 3, 26, "user19", 6},
+		{"USER1", 1, 10, "user10", 10},
+		{"Ｕｓｅｒ2", 1, 5, "user20", 5},
+		{"nobody", 1, 0, "", 0},
+		{"$ne", 1, 0, "", 0},
+	}
+	for _, tt := range tests {
+		got, total, err := svc.List(ctx, tt.filter, tt.page, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := ""
+		if len(got) > 0 {
+			first = got[0].UsernameNorm
+		}
+		if total != tt.wantTotal || len(got) != tt.wantLength || first != tt.wantFirst {
+			t.Errorf("List(%q, %d): got %d users from %q of %d, want %d from %q of %d", tt.filter, tt.page, len(got), first, total, tt.wantLength, tt.wantFirst, tt.wantTotal)
+		}
+	}
+}
+
+func TestChangePassword(t *testing.T) {
+	users := newUsers(t)
+	h, _ := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	svc := user.NewService(users, h, time.Now)
+	ctx := context.Background()
+	u, err := svc.Register(ctx, "pat", "password-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.ChangePassword(ctx, u.ID, "wrong-one", "password-2"); !errors.Is(err, user.ErrWrongPassword) {
+		t.Fatalf("got %v, want ErrWrongPassword", err)
+	}
+	var ve *user.ValidationError
+	if err := svc.ChangePassword(ctx, u.ID, "password-1", "short"); !errors.As(err, &ve) {
+		t.Fatalf("got %v, want a ValidationError", err)
+	}
+	if err := svc.ChangePassword(ctx, u.ID, "password-1", "password-2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Authenticate(ctx, "pat", "password-1"); !errors.Is(err, user.ErrInvalidCredentials) {
+		t.Fatalf("old password still works: %v", err)
+	}
+	if _, err := svc.Authenticate(ctx, "pat", "password-2"); err != nil {
+		t.Fatalf("new password: %v", err)
 	}
 }

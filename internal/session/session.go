@@ -28,10 +28,12 @@ var ErrUnavailable = errors.New("session store unavailable")
 
 // Options configure the manager.
 type Options struct {
-	Lifetime    time.Duration // absolute
-	IdleTimeout time.Duration
-	CookieName  string
-	Secure      bool
+	// Lifetime is the absolute lifetime of a session that is not
+	// remembered. The idle timeout is not scs's: Gatehouse enforces it
+	// itself (package web) so that a page view costs one Redis read.
+	Lifetime   time.Duration
+	CookieName string
+	Secure     bool
 	// MaxActive must equal the pool's MaxActive; see Store.
 	MaxActive int
 }
@@ -41,7 +43,9 @@ func New(pool *redis.Pool, o Options) *scs.SessionManager {
 	sm := scs.New()
 	sm.Store = NewStore(pool, o.MaxActive)
 	sm.Lifetime = o.Lifetime
-	sm.IdleTimeout = o.IdleTimeout
+	// Zero: scs would otherwise re-save the session and send a cookie on
+	// every request.
+	sm.IdleTimeout = 0
 	sm.HashTokenInStore = true
 	sm.Cookie.Name = o.CookieName
 	sm.Cookie.HttpOnly = true
@@ -61,6 +65,7 @@ func New(pool *redis.Pool, o Options) *scs.SessionManager {
 // pool's read and write timeouts.
 type Store struct {
 	inner *redisstore.RedisStore
+	pool  *redis.Pool
 	slots chan struct{}
 }
 
@@ -69,7 +74,7 @@ func NewStore(pool *redis.Pool, maxActive int) *Store {
 	if maxActive <= 0 {
 		maxActive = 64
 	}
-	return &Store{inner: redisstore.New(pool), slots: make(chan struct{}, maxActive)}
+	return &Store{inner: redisstore.NewWithPrefix(pool, storePrefix), pool: pool, slots: make(chan struct{}, maxActive)}
 }
 
 // acquireWait bounds the wait for a slot when the caller has no deadline.
@@ -108,12 +113,54 @@ func (s *Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error)
 	return b, found, wrap(err)
 }
 
-// CommitCtx stores b under token until expiry.
+type expiryCapKey struct{}
+
+// WithExpiryCap makes commits under ctx keep the data in Redis no longer
+// than until t. scs only knows a session's absolute deadline; the idle
+// timeout, which Gatehouse enforces itself, ends it sooner.
+func WithExpiryCap(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, expiryCapKey{}, t)
+}
+
+type loadedKey struct{}
+
+// WithLoadedToken records in ctx that the request loaded the existing
+// session token. Saving that session later only updates it if it still
+// exists: a session revoked while the request ran stays revoked rather
+// than being written back.
+func WithLoadedToken(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, loadedKey{}, StoreKey(token))
+}
+
+// updateScript writes a session only if it still exists, with the value
+// and expiry redisstore would write. KEYS[1] key. ARGV: data, expiry ms.
+var updateScript = redis.NewScript(1, `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1
+`)
+
+// CommitCtx stores b under token until expiry (or the cap in ctx). A new
+// token goes through redisstore; the request's own existing token is only
+// updated, never recreated.
 func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if c, ok := ctx.Value(expiryCapKey{}).(time.Time); ok && c.Before(expiry) {
+		expiry = c
+	}
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
 	defer s.release()
+	if loaded, _ := ctx.Value(loadedKey{}).(string); loaded == token {
+		c, err := s.pool.GetContext(ctx)
+		if err != nil {
+			return wrap(err)
+		}
+		defer c.Close()
+		_, err = updateScript.DoContext(ctx, c, storePrefix+token, b, expiry.UnixMilli())
+		return wrap(err)
+	}
 	return wrap(s.inner.Commit(token, b, expiry))
 }
 

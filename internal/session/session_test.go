@@ -49,7 +49,7 @@ func TestStoreRoundTrip(t *testing.T) {
 func TestTokenIsHashedInRedis(t *testing.T) {
 	url, _ := testenv.Redis(t)
 	pool := newPool(t, url)
-	sm := New(pool, Options{Lifetime: time.Hour, IdleTimeout: time.Minute, CookieName: "s", MaxActive: 4})
+	sm := New(pool, Options{Lifetime: time.Hour, CookieName: "s", MaxActive: 4})
 	var token string
 	h := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sm.Put(r.Context(), "k", "v")
@@ -118,9 +118,9 @@ func TestWaitForSlotIsBounded(t *testing.T) {
 }
 
 func TestCookieSettings(t *testing.T) {
-	sm := New(nil, Options{Lifetime: time.Hour, IdleTimeout: time.Minute, CookieName: "__Host-x", Secure: true})
+	sm := New(nil, Options{Lifetime: time.Hour, CookieName: "__Host-x", Secure: true})
 	c := sm.Cookie
-	if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || !c.Secure || c.Persist || c.Domain != "" || !sm.HashTokenInStore {
+	if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || !c.Secure || c.Persist || c.Domain != "" || !sm.HashTokenInStore || sm.IdleTimeout != 0 {
 		t.Fatalf("got %+v (hash=%v)", c, sm.HashTokenInStore)
 	}
 }

@@ -30,6 +30,15 @@ func NewService(repo Repository, hasher Hasher, now func() time.Time) *Service {
 
 // Register creates an account with role user.
 func (s *Service) Register(ctx context.Context, username, password string) (*User, error) {
+	return s.Create(ctx, username, password, RoleUser)
+}
+
+// Create creates an account with role. The command line uses it to add
+// the first admin.
+func (s *Service) Create(ctx context.Context, username, password string, role Role) (*User, error) {
+	if !role.Valid() {
+		return nil, &ValidationError{"role", "Role must be user or admin"}
+	}
 	norm, err := NormalizeUsername(username)
 	if err != nil {
 		return nil, err
@@ -46,7 +55,7 @@ func (s *Service) Register(ctx context.Context, username, password string) (*Use
 		Username:     strings.TrimSpace(username),
 		UsernameNorm: norm,
 		PasswordHash: hash,
-		Role:         RoleUser,
+		Role:         role,
 		CreatedAt:    now,
 		UpdatedAt:    now,
 	}
@@ -98,4 +107,124 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 		return nil, fmt.Errorf("record login of user %s: %w", u.ID, err)
 	}
 	return u, nil
+}
+
+// ByID returns the user with id.
+func (s *Service) ByID(ctx context.Context, id string) (*User, error) {
+	return s.repo.ByID(ctx, id)
+}
+
+// ByUsername returns the user with the given name, in any spelling.
+func (s *Service) ByUsername(ctx context.Context, name string) (*User, error) {
+	norm, err := NormalizeUsername(name)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	return s.repo.ByUsernameNorm(ctx, norm)
+}
+
+// CheckPassword verifies the password of user id without recording a
+// login: the confirm step before a sensitive action. It returns
+// ErrWrongPassword on a mismatch.
+func (s *Service) CheckPassword(ctx context.Context, id, password string) error {
+	u, err := s.repo.ByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !utf8.ValidString(password) || utf8.RuneCountInString(password) > PasswordMaxLen {
+		return ErrWrongPassword
+	}
+	match, _, err := s.hasher.Verify(password, u.PasswordHash)
+	if err != nil {
+		return fmt.Errorf("verify password of user %s: %w", id, err)
+	}
+	if !match || u.Disabled {
+		return ErrWrongPassword
+	}
+	return nil
+}
+
+// ChangePassword replaces the password of user id after checking the
+// current one.
+func (s *Service) ChangePassword(ctx context.Context, id, current, next string) error {
+	if err := ValidatePassword(next); err != nil {
+		return err
+	}
+	if err := s.CheckPassword(ctx, id, current); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(next)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	return s.repo.SetPasswordHash(ctx, id, hash, s.now().UTC())
+}
+
+// SetRole gives user id role. It refuses to demote the last enabled admin.
+func (s *Service) SetRole(ctx context.Context, id string, role Role) (*User, error) {
+	if !role.Valid() {
+		return nil, &ValidationError{"role", "Role must be user or admin"}
+	}
+	u, err := s.repo.ByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if u.Role == RoleAdmin && role != RoleAdmin && !u.Disabled {
+		if err := s.notLastAdmin(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.repo.SetRole(ctx, id, role, s.now().UTC()); err != nil {
+		return nil, err
+	}
+	u.Role = role
+	return u, nil
+}
+
+// SetDisabled disables or enables user id. It refuses to disable the last
+// enabled admin.
+func (s *Service) SetDisabled(ctx context.Context, id string, disabled bool) (*User, error) {
+	u, err := s.repo.ByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if disabled && u.Role == RoleAdmin && !u.Disabled {
+		if err := s.notLastAdmin(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.repo.SetDisabled(ctx, id, disabled, s.now().UTC()); err != nil {
+		return nil, err
+	}
+	u.Disabled = disabled
+	return u, nil
+}
+
+func (s *Service) notLastAdmin(ctx context.Context) error {
+	n, err := s.repo.CountAdmins(ctx)
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return ErrLastAdmin
+	}
+	return nil
+}
+
+// List returns a page of users whose name starts with filter (in any
+// spelling), and how many match.
+func (s *Service) List(ctx context.Context, filter string, page, perPage int) ([]*User, int64, error) {
+	prefix := ""
+	if strings.TrimSpace(filter) != "" {
+		// Normalise like a name, but allow a prefix shorter than a name.
+		p, err := precisPrefix(filter)
+		if err != nil {
+			return nil, 0, nil
+		}
+		prefix = p
+	}
+	if page < 1 {
+		page = 1
+	}
+	return s.repo.List(ctx, prefix, int64((page-1)*perPage), int64(perPage))
 }

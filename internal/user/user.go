@@ -43,6 +43,10 @@ var (
 	ErrDisabled           = errors.New("account disabled")
 	// ErrUnavailable wraps failures to reach the user store.
 	ErrUnavailable = errors.New("user store unavailable")
+	// ErrLastAdmin refuses to demote or disable the only enabled admin.
+	ErrLastAdmin = errors.New("cannot remove the last admin")
+	// ErrWrongPassword is a wrong current password on a password change.
+	ErrWrongPassword = errors.New("current password is wrong")
 )
 
 // ValidationError is a rule broken by input, with a message fit for the user.
@@ -62,4 +66,12 @@ type Repository interface {
 	// RecordLogin sets last_login_at and, when newHash is not empty, replaces
 	// the password hash (after a parameter upgrade).
 	RecordLogin(ctx context.Context, id string, at time.Time, newHash string) error
+	SetPasswordHash(ctx context.Context, id, hash string, at time.Time) error
+	SetRole(ctx context.Context, id string, role Role, at time.Time) error
+	SetDisabled(ctx context.Context, id string, disabled bool, at time.Time) error
+	// CountAdmins counts enabled admins.
+	CountAdmins(ctx context.Context) (int64, error)
+	// List returns users whose normalised name starts with prefix, sorted
+	// by it, skipping skip and at most limit, and the number matching.
+	List(ctx context.Context, prefix string, skip, limit int64) ([]*User, int64, error)
 }

@@ -65,3 +65,13 @@ func ValidatePassword(pw string) error {
 	}
 	return nil
 }
+
+// precisPrefix normalises the start of a username for searching: the same
+// mapping as NormalizeUsername without the length rules.
+func precisPrefix(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > UsernameMaxLen*4 {
+		s = s[:UsernameMaxLen*4]
+	}
+	return precis.UsernameCaseMapped.String(s)
+}
