@@ -148,6 +148,7 @@ func (s *sessions) signIn(r *http.Request, u *user.User, remember bool) error {
 	// data until the absolute end either way (or the idle deadline).
 	s.sm.RememberMe(ctx, remember)
 	s.sm.SetDeadline(ctx, now.Add(s.lifetime(ctx)))
+	s.capExpiry(ctx)
 	return s.index.Add(ctx, session.Info{
 		ID: sid, UserID: u.ID, Created: now, AuthAt: now, LastSeen: now, ExpiresAt: s.expiry(ctx),
 		IP: clientIP(r), Device: session.Device(r.UserAgent()), Remember: remember,
@@ -224,7 +225,15 @@ func (s *sessions) enforce(r *http.Request) (*http.Request, error) {
 			s.logger.Warn("could not touch session index", "err", err, "request_id", requestID(r))
 		}
 	}
-	return r.WithContext(session.WithExpiryCap(ctx, s.expiry(ctx))), nil
+	s.capExpiry(ctx)
+	return r, nil
+}
+
+// capExpiry keeps the session in Redis no longer than its expiry.
+func (s *sessions) capExpiry(ctx context.Context) {
+	if c := session.ExpiryCapFrom(ctx); c != nil {
+		c.Set(s.expiry(ctx))
+	}
 }
 
 // end destroys an expired session; the request goes on as anonymous.
@@ -299,6 +308,7 @@ func loadSession(s *sessions, rd *renderer, guard *guessGuard) func(http.Handler
 			if t := sm.Token(ctx); t != "" {
 				ctx = session.WithLoadedToken(ctx, t)
 			}
+			ctx, _ = session.WithExpiryCap(ctx)
 			ctx = context.WithValue(ctx, sessionLoadedKey, true)
 			r, err = s.enforce(r.WithContext(ctx))
 			if err != nil {

@@ -179,17 +179,11 @@ func TestOneRoundTripPerAttempt(t *testing.T) {
 	begin(t, l, "warm", "9.9.9.9") // loads the script (EVALSHA miss, then EVAL)
 	c := pool.Get()
 	defer c.Close()
-	if _, err := c.Do("CONFIG", "RESETSTAT"); err != nil {
-		t.Fatal(err)
-	}
+	testenv.ResetStats(t, c)
 	for range 10 {
 		begin(t, l, "frank", "9.9.9.8")
 	}
-	info, err := redisString(c.Do("INFO", "commandstats"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	calls := commandCalls(info)
+	calls := testenv.CommandCalls(t, c)
 	if calls["evalsha"] != 10 || calls["eval"] != 0 {
 		t.Fatalf("got %v, want exactly 10 EVALSHA for 10 attempts", calls)
 	}

@@ -1,0 +1,191 @@
+package session
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	redigo "github.com/gomodule/redigo/redis"
+
+	"github.com/gatehouse/gatehouse/internal/testenv"
+)
+
+type testClock struct{ t time.Time }
+
+func (c *testClock) now() time.Time { return c.t }
+
+// addSession stores scs data under token and indexes it for uid.
+func addSession(t *testing.T, pool *redigo.Pool, x *Index, uid, token string, created time.Time, exp time.Time) Info {
+	t.Helper()
+	id, err := NewID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := pool.Get()
+	defer c.Close()
+	if _, err := c.Do("SET", storePrefix+StoreKey(token), "data", "PXAT", exp.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	info := Info{ID: id, UserID: uid, Created: created, AuthAt: created, LastSeen: created, ExpiresAt: exp, IP: "192.0.2.1", Device: "Firefox on Linux"}
+	if err := x.Add(context.Background(), info, token); err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+func exists(t *testing.T, pool *redigo.Pool, key string) bool {
+	t.Helper()
+	c := pool.Get()
+	defer c.Close()
+	n, err := redigo.Int(c.Do("EXISTS", key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
+}
+
+func TestIndexListRevoke(t *testing.T) {
+	url, _ := testenv.Redis(t)
+	pool := newPool(t, url)
+	clock := &testClock{t: time.Now().Truncate(time.Millisecond)}
+	x := NewIndex(pool, clock.now)
+	ctx := context.Background()
+	hour := time.Hour
+	a := addSession(t, pool, x, "u1", "token-a", clock.t.Add(-3*hour), clock.t.Add(hour))
+	b := addSession(t, pool, x, "u1", "token-b", clock.t.Add(-2*hour), clock.t.Add(hour))
+	c := addSession(t, pool, x, "u1", "token-c", clock.t.Add(-1*hour), clock.t.Add(hour))
+	other := addSession(t, pool, x, "u2", "token-o", clock.t, clock.t.Add(hour))
+
+	list, err := x.List(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 3 || list[0].ID != c.ID || list[2].ID != a.ID {
+		t.Fatalf("got %+v, want c, b, a (newest first)", list)
+	}
+	if list[0].Device != "Firefox on Linux" || list[0].IP != "192.0.2.1" || !list[0].Created.Equal(c.Created) {
+		t.Fatalf("fields lost: %+v", list[0])
+	}
+
+	// Another user's session id revokes nothing.
+	if ok, err := x.Revoke(ctx, "u1", other.ID); err != nil || ok {
+		t.Fatalf("revoking u2's session as u1: got %v, %v", ok, err)
+	}
+	if !exists(t, pool, storePrefix+StoreKey("token-o")) {
+		t.Fatal("u1 deleted u2's session")
+	}
+
+	if ok, err := x.Revoke(ctx, "u1", b.ID); err != nil || !ok {
+		t.Fatalf("Revoke: got %v, %v", ok, err)
+	}
+	if exists(t, pool, storePrefix+StoreKey("token-b")) {
+		t.Fatal("revoked session's data is still in Redis")
+	}
+	ids, err := x.RevokeAll(ctx, "u1", c.ID)
+	if err != nil || len(ids) != 1 || ids[0] != a.ID {
+		t.Fatalf("RevokeAll keeping c: got %v, %v; want [a]", ids, err)
+	}
+	if !exists(t, pool, storePrefix+StoreKey("token-c")) || exists(t, pool, storePrefix+StoreKey("token-a")) {
+		t.Fatal("RevokeAll removed the wrong sessions")
+	}
+	ids, err = x.RevokeAll(ctx, "u1", "")
+	if err != nil || len(ids) != 1 || ids[0] != c.ID {
+		t.Fatalf("RevokeAll: got %v, %v; want [c]", ids, err)
+	}
+	if n, _ := x.Count(ctx, "u1"); n != 0 {
+		t.Fatalf("Count after revoking all: %d", n)
+	}
+	if n, _ := x.Count(ctx, "u2"); n != 1 {
+		t.Fatalf("u2 lost sessions: %d", n)
+	}
+}
+
+// TestIndexPrunesLazily: sessions that expired, or whose data vanished
+// (idle expiry in Redis, logout elsewhere), leave the list on its next read.
+func TestIndexPrunesLazily(t *testing.T) {
+	url, _ := testenv.Redis(t)
+	pool := newPool(t, url)
+	clock := &testClock{t: time.Now().Truncate(time.Millisecond)}
+	x := NewIndex(pool, clock.now)
+	ctx := context.Background()
+	live := addSession(t, pool, x, "u", "live", clock.t, clock.t.Add(time.Hour))
+	addSession(t, pool, x, "u", "soon", clock.t, clock.t.Add(time.Minute))
+	addSession(t, pool, x, "u", "vanished", clock.t, clock.t.Add(time.Hour))
+	c := pool.Get()
+	defer c.Close()
+	if _, err := c.Do("DEL", storePrefix+StoreKey("vanished")); err != nil {
+		t.Fatal(err)
+	}
+	clock.t = clock.t.Add(2 * time.Minute)
+	list, err := x.List(ctx, "u")
+	if err != nil || len(list) != 1 || list[0].ID != live.ID {
+		t.Fatalf("got %+v, %v; want only the live session", list, err)
+	}
+	if n, _ := redigo.Int(c.Do("ZCARD", userKey("u"))); n != 1 {
+		t.Fatalf("index still holds %d members", n)
+	}
+}
+
+// TestRevokedSessionIsNotWrittenBack: a request that loaded a session
+// before it was revoked cannot resurrect it when it saves.
+func TestRevokedSessionIsNotWrittenBack(t *testing.T) {
+	url, _ := testenv.Redis(t)
+	pool := newPool(t, url)
+	s := NewStore(pool, 4)
+	ctx := context.Background()
+	key := StoreKey("tok")
+	exp := time.Now().Add(time.Hour)
+	if err := s.CommitCtx(ctx, key, []byte("v1"), exp); err != nil {
+		t.Fatal(err)
+	}
+	reqCtx := WithLoadedToken(ctx, "tok")
+	if err := s.CommitCtx(reqCtx, key, []byte("v2"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if b, _, _ := s.FindCtx(ctx, key); string(b) != "v2" {
+		t.Fatalf("update of a live session: got %q, want v2", b)
+	}
+	if err := s.DeleteCtx(ctx, key); err != nil { // revoked elsewhere
+		t.Fatal(err)
+	}
+	if err := s.CommitCtx(reqCtx, key, []byte("v3"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := s.FindCtx(ctx, key); found {
+		t.Fatal("a revoked session was written back")
+	}
+}
+
+func TestExpiryCap(t *testing.T) {
+	url, _ := testenv.Redis(t)
+	pool := newPool(t, url)
+	s := NewStore(pool, 4)
+	ctx, cap := WithExpiryCap(context.Background())
+	cap.Set(time.Now().Add(time.Minute))
+	if err := s.CommitCtx(ctx, "k", []byte("v"), time.Now().Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	c := pool.Get()
+	defer c.Close()
+	ttl, err := redigo.Int64(c.Do("PTTL", storePrefix+"k"))
+	if err != nil || ttl <= 0 || ttl > time.Minute.Milliseconds() {
+		t.Fatalf("got PTTL %d, %v; want at most a minute", ttl, err)
+	}
+}
+
+func TestDevice(t *testing.T) {
+	for ua, want := range map[string]string{
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36":                                       "Chrome on Linux",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 Edg/126":                     "Edge on Windows",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15":                      "Safari on macOS",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1": "Safari on iOS",
+		"Mozilla/5.0 (Android 14; Mobile; rv:127.0) Gecko/127.0 Firefox/127.0":                                                                    "Firefox on Android",
+		"curl/8.5.0": "curl",
+		"":           "Unknown device",
+		"something":  "Unknown browser",
+	} {
+		if got := Device(ua); got != want {
+			t.Errorf("Device(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}
