@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -41,6 +42,11 @@ func storageError(w http.ResponseWriter, r *http.Request, rd *renderer, err erro
 		rd.unavailable(w, r, "redis", err)
 	case errors.Is(err, user.ErrUnavailable):
 		rd.unavailable(w, r, "mongodb", err)
+	case errors.Is(err, user.ErrBusy), errors.Is(err, context.Canceled):
+		// A login flood (or a client that gave up): not a fault.
+		rd.logger.Warn("password checks saturated", "request_id", requestID(r))
+		w.Header().Set("Retry-After", "2")
+		rd.errorResponse(w, r, http.StatusServiceUnavailable, "Gatehouse is handling a great many sign-ins right now. Please try again in a few seconds.")
 	default:
 		rd.serverError(w, r, err)
 	}

@@ -71,6 +71,7 @@ func (openLimiter) Begin(context.Context, string, string) (redis.Decision, error
 	return redis.Decision{}, nil
 }
 func (openLimiter) Succeeded(context.Context, redis.Attempt) error { return nil }
+func (openLimiter) Abandon(context.Context, redis.Attempt) error   { return nil }
 
 // noIndex is a session index that records nothing.
 type noIndex struct{}

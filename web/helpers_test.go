@@ -57,6 +57,8 @@ type options struct {
 	trustedProxies          []netip.Prefix
 	now                     func() time.Time
 	policy                  web.SessionPolicy
+	hashSlots               int // bound on concurrent password hashes; 0: none
+	hashWait                time.Duration
 }
 
 // app is one running instance of the real router on real backends.
@@ -121,7 +123,7 @@ func newApp(t *testing.T, b backends, o options) *app {
 		Lifetime: o.policy.Lifetime, CookieName: name, Secure: o.production, MaxActive: 16,
 	})
 	index := session.NewIndex(pool, o.now)
-	users := user.NewService(repo, hasher, o.now)
+	users := user.NewService(repo, hasher, o.now).LimitHashing(o.hashSlots, o.hashWait)
 	logs := &logBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {

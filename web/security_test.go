@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -453,5 +454,36 @@ func TestAttackMalformedInput(t *testing.T) {
 		if r.StatusCode >= 500 {
 			t.Errorf("%s %s %q: got %d", c.method, c.path, c.body, r.StatusCode)
 		}
+	}
+}
+
+// TestAttackLoginFlood: a burst of logins larger than the hashing slots
+// gets polite 503s with Retry-After, never a 500, so memory stays bounded.
+func TestAttackLoginFlood(t *testing.T) {
+	a := newApp(t, newBackends(t), options{hashSlots: 1, hashWait: time.Millisecond, maxPerIP: 1000, maxPerAccount: 1000})
+	wantRedirect(t, newBrowser(t, a.URL).signup("popular", "password-1"), "/dashboard")
+	const n = 12
+	codes := make(chan response, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { codes <- newBrowser(t, a.URL).login("popular", "password-1") })
+	}
+	wg.Wait()
+	close(codes)
+	busy := 0
+	for r := range codes {
+		switch r.StatusCode {
+		case http.StatusSeeOther:
+		case http.StatusServiceUnavailable:
+			busy++
+			if r.Header.Get("Retry-After") == "" || !strings.Contains(r.body, "great many sign-ins") {
+				t.Errorf("busy answer without Retry-After or message: %v %.200s", r.Header, r.body)
+			}
+		default:
+			t.Errorf("got %d", r.StatusCode)
+		}
+	}
+	if busy == 0 {
+		t.Fatal("no login was turned away with 1 slot and a 1 ms queue")
 	}
 }

@@ -24,6 +24,7 @@ import (
 type LoginLimiter interface {
 	Begin(ctx context.Context, account, ip string) (redis.Decision, error)
 	Succeeded(ctx context.Context, a redis.Attempt) error
+	Abandon(ctx context.Context, a redis.Attempt) error
 }
 
 // GuessCounter counts requests with unknown session cookies per IP
@@ -62,6 +63,12 @@ func authenticate(r *http.Request, s *sessions, users Users, limiter LoginLimite
 		return nil, &throttledError{retryAfter: d.RetryAfter}
 	}
 	u, err := users.Authenticate(r.Context(), username, password)
+	if err != nil && !errors.Is(err, user.ErrInvalidCredentials) {
+		// Not a verdict on the password: do not count it.
+		if aerr := limiter.Abandon(context.WithoutCancel(r.Context()), d.Attempt); aerr != nil {
+			logger.Warn("could not withdraw a login attempt", "err", aerr, "request_id", requestID(r))
+		}
+	}
 	if err != nil {
 		if errors.Is(err, user.ErrInvalidCredentials) {
 			// The account may not exist: log the normalised name only

@@ -50,3 +50,26 @@ func TestDevEmbeddedDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDevUserCommandUsesRunningServer: `gatehouse user add` beside a
+// running `make run` talks to its embedded servers (through
+// data/dev-services.env) rather than starting its own on the same files.
+func TestDevUserCommandUsesRunningServer(t *testing.T) {
+	dir := t.TempDir()
+	base, _, stop := startRun(t, map[string]string{"DATA_DIR": dir})
+	env := map[string]string{"DATA_DIR": dir, "LOG_LEVEL": "error"}
+	if out, err := runCLI(t, env, "password-1\n", "user", "add", "-username", "admin1", "-role", "admin"); err != nil {
+		t.Fatalf("user add: %q, %v", out, err)
+	}
+	c := newAPIClient(t, base)
+	if code := c.post("/auth/login", `{"username":"admin1","password":"password-1"}`); code != http.StatusOK {
+		t.Fatalf("the server does not see the user the command added: %d", code)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// With the server gone the command starts its own embedded servers.
+	if out, err := runCLI(t, env, "", "user", "list"); err != nil || !strings.Contains(out, "admin1") {
+		t.Fatalf("user list without a server: %q, %v", out, err)
+	}
+}

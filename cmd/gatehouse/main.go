@@ -2,6 +2,7 @@
 // Redis and users in MongoDB.
 //
 //	gatehouse [serve]      start the web server (the default)
+//	gatehouse user ...     add users, set roles, disable, list (see gatehouse user help)
 //	gatehouse healthcheck  exit 0 when the local server answers /healthz
 package main
 
@@ -28,6 +29,7 @@ const usage = `Usage: gatehouse [command]
 
 Commands:
   serve        start the web server (default)
+  user         add users, set roles, disable or list them (gatehouse user help)
   healthcheck  exit 0 when the server on $PORT answers /healthz
   help         show this text
 
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, withDotEnv(getenv), stdout)
 	case "healthcheck":
 		return healthcheck(ctx, withDotEnv(getenv))
+	case "user":
+		return runUser(ctx, args[2:], withDotEnv(getenv), stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		_, err := io.WriteString(stdout, usage)
 		return err

@@ -54,6 +54,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 			return fmt.Errorf("start embedded services: %w", err)
 		}
 		defer stop()
+		remove, err := writeDevState(&cfg)
+		if err != nil {
+			return err
+		}
+		defer remove()
 	}
 
 	pool, err := redis.NewPool(cfg.RedisURL, redis.Options{Timeout: cfg.RedisTimeout, MaxActive: cfg.RedisMaxActive})
@@ -91,7 +96,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	handler, err := web.NewServer(web.Deps{
 		Logger:       logger,
 		Sessions:     sm,
-		Users:        user.NewService(repo, hasher, time.Now),
+		Users:        user.NewService(repo, hasher, time.Now).LimitHashing(cfg.PasswordHashConcurrency, cfg.LoginQueueTimeout),
 		SessionIndex: session.NewIndex(pool, time.Now),
 		Policy: web.SessionPolicy{
 			Lifetime:         cfg.SessionLifetime,

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,12 @@ type Config struct {
 	CookieSecure         bool          // COOKIE_SECURE
 
 	CORSAllowedOrigins []string // CORS_ALLOWED_ORIGINS
+
+	// PasswordHashConcurrency bounds argon2id hashes at once (about 19 MiB
+	// each); LoginQueueTimeout is how long a login waits for a slot
+	// before a 503.
+	PasswordHashConcurrency int           // PASSWORD_HASH_CONCURRENCY
+	LoginQueueTimeout       time.Duration // LOGIN_QUEUE_TIMEOUT
 
 	// Login throttling (see README, "Login throttling").
 	LoginMaxFailuresAccount int           // LOGIN_MAX_FAILURES_ACCOUNT
@@ -105,6 +112,8 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.CookieName = p.str("SESSION_COOKIE_NAME", defName)
 	c.CORSAllowedOrigins = p.list("CORS_ALLOWED_ORIGINS")
+	c.PasswordHashConcurrency = p.integer("PASSWORD_HASH_CONCURRENCY", runtime.NumCPU(), 1, 1024)
+	c.LoginQueueTimeout = p.duration("LOGIN_QUEUE_TIMEOUT", 2*time.Second, time.Millisecond, time.Minute)
 	c.LoginMaxFailuresAccount = p.integer("LOGIN_MAX_FAILURES_ACCOUNT", 5, 1, 1000)
 	c.LoginMaxFailuresIP = p.integer("LOGIN_MAX_FAILURES_IP", 50, 1, 100000)
 	c.LoginFailureWindow = p.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute, time.Second, 7*24*time.Hour)

@@ -297,3 +297,79 @@ func TestChangePassword(t *testing.T) {
 		t.Fatalf("new password: %v", err)
 	}
 }
+
+// countingHasher wraps the real hasher and records the most hashes that
+// ran at once.
+type countingHasher struct {
+	*password.Hasher
+	mu        sync.Mutex
+	now, peak int
+}
+
+func (c *countingHasher) enter() {
+	c.mu.Lock()
+	c.now++
+	c.peak = max(c.peak, c.now)
+	c.mu.Unlock()
+}
+func (c *countingHasher) leave() { c.mu.Lock(); c.now--; c.mu.Unlock() }
+
+func (c *countingHasher) Verify(pw, enc string) (bool, bool, error) {
+	c.enter()
+	defer c.leave()
+	return c.Hasher.Verify(pw, enc)
+}
+
+func (c *countingHasher) VerifyDummy(pw string) {
+	c.enter()
+	defer c.leave()
+	c.Hasher.VerifyDummy(pw)
+}
+
+// TestHashingIsBounded: a burst of logins runs at most n argon2id hashes
+// at once; those that cannot get a slot in time fail with ErrBusy.
+func TestHashingIsBounded(t *testing.T) {
+	users := newUsers(t)
+	real, err := password.New(password.OWASP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &countingHasher{Hasher: real}
+	svc := user.NewService(users, h, time.Now).LimitHashing(2, 30*time.Millisecond)
+	ctx := context.Background()
+	if _, err := svc.Register(ctx, "flooded", "password-1"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	results := make(chan error, 24)
+	for i := range 24 {
+		wg.Go(func() {
+			pw := "password-1"
+			if i%2 == 0 {
+				pw = "wrong-pass"
+			}
+			_, err := svc.Authenticate(ctx, "flooded", pw)
+			results <- err
+		})
+	}
+	wg.Wait()
+	close(results)
+	ok, busy := 0, 0
+	for err := range results {
+		switch {
+		case err == nil || errors.Is(err, user.ErrInvalidCredentials):
+			ok++
+		case errors.Is(err, user.ErrBusy):
+			busy++
+		default:
+			t.Errorf("unexpected: %v", err)
+		}
+	}
+	if h.peak > 2 {
+		t.Fatalf("%d hashes ran at once, want at most 2", h.peak)
+	}
+	if ok == 0 || busy == 0 {
+		t.Fatalf("got %d served and %d busy; want both (24 hashes of ~50 ms cannot all queue 30 ms)", ok, busy)
+	}
+	t.Logf("24 concurrent logins, 2 slots, 30 ms queue: %d served, %d busy, peak %d", ok, busy, h.peak)
+}

@@ -158,3 +158,23 @@ func (l *LoginLimiter) Succeeded(ctx context.Context, a Attempt) error {
 	}
 	return nil
 }
+
+// Abandon withdraws an attempt that was neither a success nor a failure:
+// the password was never checked (the server was saturated, or MongoDB
+// was down). It must not count against the account or the IP.
+func (l *LoginLimiter) Abandon(ctx context.Context, a Attempt) error {
+	k := keys(a.account, a.ip)
+	c, err := l.pool.GetContext(ctx)
+	if err != nil {
+		return fmt.Errorf("login limiter: %w", err)
+	}
+	defer c.Close()
+	_ = c.Send("MULTI")
+	for _, key := range k {
+		_ = c.Send("ZREM", key, a.member)
+	}
+	if _, err := redis.DoContext(c, ctx, "EXEC"); err != nil {
+		return fmt.Errorf("login limiter: %w", err)
+	}
+	return nil
+}

@@ -224,3 +224,20 @@ func TestWindowCounter(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestAbandonedAttemptDoesNotCount(t *testing.T) {
+	l, _ := newLimiter(t, redis.LoginLimits{MaxPerAccount: 2, MaxPerIP: 2, Window: time.Minute})
+	for range 5 {
+		d := begin(t, l, "gina", "7.7.7.7")
+		if d.Blocked != redis.BlockedNone {
+			t.Fatal("an abandoned attempt was counted")
+		}
+		if err := l.Abandon(context.Background(), d.Attempt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fail(t, l, "gina", "7.7.7.7", 2)
+	if d := begin(t, l, "gina", "7.7.7.7"); d.Blocked == redis.BlockedNone {
+		t.Fatal("real failures are no longer counted")
+	}
+}

@@ -21,11 +21,48 @@ type Service struct {
 	repo   Repository
 	hasher Hasher
 	now    func() time.Time
+	// slots bounds concurrent password hashing (argon2id takes about
+	// 19 MiB each); wait is how long a caller queues for one.
+	slots chan struct{}
+	wait  time.Duration
 }
 
+// ErrBusy means every password-hashing slot stayed taken for the whole
+// queueing time: the server is saturated with logins. Try again later.
+var ErrBusy = errors.New("too many password checks in progress")
+
 // NewService returns a Service. now is the clock (time.Now outside tests).
+// Password hashing is not bounded until LimitHashing is called.
 func NewService(repo Repository, hasher Hasher, now func() time.Time) *Service {
 	return &Service{repo: repo, hasher: hasher, now: now}
+}
+
+// LimitHashing allows at most n password hashes or verifications at once;
+// others wait up to wait, then fail with ErrBusy. This bounds memory under
+// a login flood. Call it before use.
+func (s *Service) LimitHashing(n int, wait time.Duration) *Service {
+	if n > 0 {
+		s.slots = make(chan struct{}, n)
+		s.wait = wait
+	}
+	return s
+}
+
+// slot takes a hashing slot; call the returned function to give it back.
+func (s *Service) slot(ctx context.Context) (func(), error) {
+	if s.slots == nil {
+		return func() {}, nil
+	}
+	t := time.NewTimer(s.wait)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots }, nil
+	case <-t.C:
+		return nil, ErrBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Register creates an account with role user.
@@ -46,7 +83,12 @@ func (s *Service) Create(ctx context.Context, username, password string, role Ro
 	if err := ValidatePassword(password); err != nil {
 		return nil, err
 	}
+	release, err := s.slot(ctx)
+	if err != nil {
+		return nil, err
+	}
 	hash, err := s.hasher.Hash(password)
+	release()
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
@@ -72,6 +114,11 @@ func (s *Service) Create(ctx context.Context, username, password string, role Ro
 // all return ErrInvalidCredentials after the same amount of hashing work, so
 // that neither the answer nor its timing reveals which it was.
 func (s *Service) Authenticate(ctx context.Context, username, password string) (*User, error) {
+	release, err := s.slot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	// Bound the password before hashing it: argon2 cost grows with input.
 	if !utf8.ValidString(password) || utf8.RuneCountInString(password) > PasswordMaxLen {
 		s.hasher.VerifyDummy("")
@@ -134,6 +181,11 @@ func (s *Service) CheckPassword(ctx context.Context, id, password string) error 
 	if !utf8.ValidString(password) || utf8.RuneCountInString(password) > PasswordMaxLen {
 		return ErrWrongPassword
 	}
+	release, err := s.slot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	match, _, err := s.hasher.Verify(password, u.PasswordHash)
 	if err != nil {
 		return fmt.Errorf("verify password of user %s: %w", id, err)
@@ -153,7 +205,12 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next string) 
 	if err := s.CheckPassword(ctx, id, current); err != nil {
 		return err
 	}
+	release, err := s.slot(ctx)
+	if err != nil {
+		return err
+	}
 	hash, err := s.hasher.Hash(next)
+	release()
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/mongo"
+	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/internal/redis"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/user"
+)
+
+// stdin is where `user add` reads the password; tests replace it.
+var stdin io.Reader = os.Stdin
+
+const userUsage = `Usage: gatehouse user <command>
+
+Commands:
+  add -username NAME [-role user|admin]   create a user; the password is read from stdin
+                                          (or prompted for on a terminal)
+  set-role NAME ROLE                      make NAME a user or an admin; signs NAME out everywhere
+  disable NAME                            disable NAME's account; signs NAME out everywhere
+  enable NAME                             enable NAME's account again
+  list [-q PREFIX]                        list users
+
+They use the same settings as the server (REDIS_URL, MONGO_URI, ...).
+`
+
+// runUser is `gatehouse user ...`: account administration from the
+// command line, for bootstrapping the first admin.
+func runUser(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		_, _ = io.WriteString(stdout, userUsage)
+		if len(args) == 0 {
+			return errUsage
+		}
+		return nil
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	// Logs (audit lines) go to stderr, so stdout stays the command's output.
+	logger := newLogger(cfg, stderr)
+	cmd, rest := args[0], args[1:]
+
+	switch cmd {
+	case "add":
+		fs := flag.NewFlagSet("user add", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		name := fs.String("username", "", "the new user's name")
+		role := fs.String("role", "user", "user or admin")
+		if err := fs.Parse(rest); err != nil || *name == "" || fs.NArg() != 0 {
+			fmt.Fprint(stderr, userUsage)
+			return errUsage
+		}
+		pw, err := readPassword(stdout)
+		if err != nil {
+			return err
+		}
+		return withBackends(ctx, cfg, logger, false, func(b *backends) error {
+			u, err := b.users.Create(ctx, *name, pw, user.Role(*role))
+			if err != nil {
+				return describe(err)
+			}
+			logger.Info("audit", "event", "user_created", "user_id", u.ID, "role", string(u.Role), "session_id", "cli", "ip", "local", "request_id", "")
+			fmt.Fprintf(stdout, "created %s (role %s)\n", u.Username, u.Role)
+			return nil
+		})
+	case "set-role", "disable", "enable":
+		want := map[string]int{"set-role": 2, "disable": 1, "enable": 1}[cmd]
+		if len(rest) != want {
+			fmt.Fprint(stderr, userUsage)
+			return errUsage
+		}
+		return withBackends(ctx, cfg, logger, true, func(b *backends) error {
+			u, err := b.users.ByUsername(ctx, rest[0])
+			if err != nil {
+				return describe(err)
+			}
+			event, revoke := "", true
+			switch cmd {
+			case "set-role":
+				u, err = b.users.SetRole(ctx, u.ID, user.Role(rest[1]))
+				event = "role_changed"
+			case "disable":
+				u, err = b.users.SetDisabled(ctx, u.ID, true)
+				event = "user_disabled"
+			case "enable":
+				u, err = b.users.SetDisabled(ctx, u.ID, false)
+				event, revoke = "user_enabled", false
+			}
+			if err != nil {
+				return describe(err)
+			}
+			logger.Info("audit", "event", event, "user_id", u.ID, "role", string(u.Role), "session_id", "cli", "ip", "local", "request_id", "")
+			if revoke {
+				ids, err := b.index.RevokeAll(ctx, u.ID, "")
+				if err != nil {
+					return fmt.Errorf("%s changed, but signing them out failed (they will be signed out within a minute): %w", u.Username, err)
+				}
+				for _, id := range ids {
+					logger.Info("audit", "event", "session_revoked", "user_id", u.ID, "session_id", id, "ip", "local", "request_id", "", "reason", event)
+				}
+				fmt.Fprintf(stdout, "%s: role %s, %s; %d session(s) signed out\n", u.Username, u.Role, status(u), len(ids))
+				return nil
+			}
+			fmt.Fprintf(stdout, "%s: role %s, %s\n", u.Username, u.Role, status(u))
+			return nil
+		})
+	case "list":
+		fs := flag.NewFlagSet("user list", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		q := fs.String("q", "", "only names starting with this")
+		if err := fs.Parse(rest); err != nil || fs.NArg() != 0 {
+			fmt.Fprint(stderr, userUsage)
+			return errUsage
+		}
+		return withBackends(ctx, cfg, logger, false, func(b *backends) error {
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "USERNAME\tROLE\tSTATUS\tCREATED\tLAST LOGIN")
+			for page := 1; ; page++ {
+				list, total, err := b.users.List(ctx, *q, page, 100)
+				if err != nil {
+					return describe(err)
+				}
+				for _, u := range list {
+					last := "never"
+					if !u.LastLoginAt.IsZero() {
+						last = u.LastLoginAt.Format(time.RFC3339)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.Role, status(u), u.CreatedAt.Format(time.RFC3339), last)
+				}
+				if int64(page*100) >= total {
+					break
+				}
+			}
+			return tw.Flush()
+		})
+	default:
+		fmt.Fprint(stderr, userUsage)
+		return errUsage
+	}
+}
+
+func status(u *user.User) string {
+	if u.Disabled {
+		return "disabled"
+	}
+	return "active"
+}
+
+// describe turns domain errors into messages for the operator.
+func describe(err error) error {
+	var ve *user.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return errors.New(ve.Message)
+	case errors.Is(err, user.ErrNotFound):
+		return errors.New("no such user")
+	case errors.Is(err, user.ErrUsernameTaken):
+		return errors.New("that username is taken")
+	case errors.Is(err, user.ErrLastAdmin):
+		return errors.New("Gatehouse needs at least one enabled admin: promote someone else first")
+	}
+	return err
+}
+
+// readPassword prompts without echo on a terminal, or reads one line from
+// stdin (so that scripts can pipe it in), at most 1 KiB.
+func readPassword(stdout io.Writer) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stdout, "Password: ")
+		pw, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stdout)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprint(stdout, "Again: ")
+		again, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stdout)
+		if err != nil {
+			return "", err
+		}
+		if string(pw) != string(again) {
+			return "", errors.New("the passwords do not match")
+		}
+		return string(pw), nil
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 1024)).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", errors.New("no password on stdin")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// backends are the connections a command needs.
+type backends struct {
+	users *user.Service
+	index *session.Index
+}
+
+// withBackends connects to MongoDB (and Redis when needRedis), runs fn and
+// closes everything.
+func withBackends(ctx context.Context, cfg config.Config, logger *slog.Logger, needRedis bool, fn func(*backends) error) error {
+	if cfg.RedisURL == "" || cfg.MongoURI == "" {
+		stop, err := devServices(ctx, &cfg, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	client, err := mongo.Connect(ctx, cfg.MongoURI, cfg.MongoTimeout)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = client.Disconnect(context.Background()) }()
+	repo := mongo.NewUsers(client.Database(cfg.MongoDB), cfg.MongoTimeout)
+	if err := repo.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	hasher, err := password.New(password.OWASP)
+	if err != nil {
+		return err
+	}
+	b := &backends{users: user.NewService(repo, hasher, time.Now)}
+	if needRedis {
+		pool, err := redis.NewPool(cfg.RedisURL, redis.Options{Timeout: cfg.RedisTimeout, MaxActive: 2})
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		b.index = session.NewIndex(pool, time.Now)
+	}
+	return fn(b)
+}

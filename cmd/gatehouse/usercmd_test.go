@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/testenv"
+)
+
+// runCLI runs `gatehouse args...` with env and input on stdin.
+func runCLI(t *testing.T, env map[string]string, input string, args ...string) (string, error) {
+	t.Helper()
+	old := stdin
+	stdin = strings.NewReader(input)
+	defer func() { stdin = old }()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), append([]string{"gatehouse"}, args...), func(k string) string { return env[k] }, &out, &errOut)
+	if strings.Contains(errOut.String(), "password-1") {
+		t.Fatal("the password reached the log")
+	}
+	return out.String(), err
+}
+
+func TestUserCommands(t *testing.T) {
+	redisURL, _ := testenv.Redis(t)
+	mongoURI, db := testenv.Mongo(t)
+	env := map[string]string{"REDIS_URL": redisURL, "MONGO_URI": mongoURI, "MONGO_DB": db, "LOG_LEVEL": "error"}
+
+	out, err := runCLI(t, env, "password-1\n", "user", "add", "-username", "Root", "-role", "admin")
+	if err != nil || out != "created Root (role admin)\n" {
+		t.Fatalf("add: got %q, %v", out, err)
+	}
+	if _, err := runCLI(t, env, "password-1\n", "user", "add", "-username", "ROOT"); err == nil || !strings.Contains(err.Error(), "taken") {
+		t.Fatalf("duplicate: got %v", err)
+	}
+	if _, err := runCLI(t, env, "", "user", "add", "-username", "nopass"); err == nil {
+		t.Fatal("add without a password succeeded")
+	}
+	if _, err := runCLI(t, env, "short\n", "user", "add", "-username", "weak"); err == nil || !strings.Contains(err.Error(), "at least 8") {
+		t.Fatalf("short password: got %v", err)
+	}
+	if _, err := runCLI(t, env, "password-1\n", "user", "add", "-username", "x", "-role", "god"); err == nil {
+		t.Fatal("bad role accepted")
+	}
+	if _, err := runCLI(t, env, "password-1\n", "user", "add", "-username", "worker"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The worker signs in on a running server; the CLI then disables
+	// them, which signs them out there at once.
+	env2 := map[string]string{}
+	for k, v := range env {
+		env2[k] = v
+	}
+	base, _, _ := startRun(t, env2)
+	c := newAPIClient(t, base)
+	if code := c.post("/auth/login", `{"username":"worker","password":"password-1"}`); code != http.StatusOK {
+		t.Fatalf("login: %d", code)
+	}
+	if code := c.get("/api/dashboard"); code != http.StatusOK {
+		t.Fatalf("dashboard: %d", code)
+	}
+	out, err = runCLI(t, env, "", "user", "disable", "worker")
+	if err != nil || !strings.Contains(out, "1 session(s) signed out") {
+		t.Fatalf("disable: got %q, %v", out, err)
+	}
+	if code := c.get("/api/dashboard"); code != http.StatusUnauthorized {
+		t.Fatalf("after disable: got %d, want 401", code)
+	}
+	if code := c.post("/auth/login", `{"username":"worker","password":"password-1"}`); code != http.StatusUnauthorized {
+		t.Fatalf("disabled login: got %d, want 401", code)
+	}
+	if _, err := runCLI(t, env, "", "user", "enable", "worker"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Roles, and the last admin.
+	if _, err := runCLI(t, env, "", "user", "set-role", "root", "user"); err == nil || !strings.Contains(err.Error(), "at least one enabled admin") {
+		t.Fatalf("demote last admin: got %v", err)
+	}
+	if out, err := runCLI(t, env, "", "user", "set-role", "worker", "admin"); err != nil || !strings.Contains(out, "role admin") {
+		t.Fatalf("promote: got %q, %v", out, err)
+	}
+	if _, err := runCLI(t, env, "", "user", "set-role", "root", "user"); err != nil {
+		t.Fatalf("demote with another admin: %v", err)
+	}
+	if _, err := runCLI(t, env, "", "user", "set-role", "worker", "boss"); err == nil {
+		t.Fatal("bad role accepted")
+	}
+	if _, err := runCLI(t, env, "", "user", "disable", "nobody"); err == nil || !strings.Contains(err.Error(), "no such user") {
+		t.Fatalf("unknown user: got %v", err)
+	}
+
+	out, err = runCLI(t, env, "", "user", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "USERNAME") ||
+		!strings.Contains(lines[1], "Root") || !strings.Contains(lines[1], "user") ||
+		!strings.Contains(lines[2], "worker") || !strings.Contains(lines[2], "admin") {
+		t.Fatalf("list:\n%s", out)
+	}
+	if out, _ := runCLI(t, env, "", "user", "list", "-q", "WORK"); strings.Count(out, "\n") != 2 {
+		t.Fatalf("list -q:\n%s", out)
+	}
+
+	for _, args := range [][]string{{"user"}, {"user", "frob"}, {"user", "disable"}, {"user", "set-role", "x"}, {"user", "add"}} {
+		if _, err := runCLI(t, env, "", args...); !errors.Is(err, errUsage) {
+			t.Errorf("%v: got %v, want errUsage", args, err)
+		}
+	}
+}
+
+// apiClient is a tiny cookie-keeping JSON client for these tests.
+type apiClient struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newAPIClient(t *testing.T, base string) *apiClient {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &apiClient{t: t, base: base, c: &http.Client{Jar: jar}}
+}
+
+func (a *apiClient) post(path, body string) int {
+	a.t.Helper()
+	resp, err := a.c.Post(a.base+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (a *apiClient) get(path string) int {
+	a.t.Helper()
+	resp, err := a.c.Get(a.base + path)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
