@@ -4,13 +4,16 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/metrics"
 )
 
 // auditLog writes one structured line per security event, with who, which
 // session (its public id, never the token), from where, and the request.
 // Passwords and tokens never reach it.
 type auditLog struct {
-	logger *slog.Logger
+	logger  *slog.Logger
+	metrics *metrics.Metrics // counts logins and ended sessions; optional
 }
 
 // Audit events.
@@ -38,6 +41,18 @@ func (a *auditLog) event(r *http.Request, name, userID, sid string, attrs ...slo
 		slog.String("request_id", requestID(r)),
 	}
 	a.logger.LogAttrs(context.Background(), slog.LevelInfo, "audit", append(base, attrs...)...)
+	switch name {
+	case auditLoginSuccess:
+		a.metrics.Login("success")
+	case auditLoginFailure:
+		a.metrics.Login("bad_credentials")
+	case auditLoginThrottled:
+		a.metrics.Login("throttled")
+	case auditLogout:
+		a.metrics.SessionsEnded("logout", 1)
+	case auditSessionRevoked:
+		a.metrics.SessionsEnded("revoked", 1)
+	}
 }
 
 func slogString(k, v string) slog.Attr { return slog.String(k, v) }

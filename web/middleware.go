@@ -11,6 +11,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/cors"
+
+	"github.com/gatehouse/gatehouse/internal/metrics"
 )
 
 // maxBodyBytes bounds every request body. Forms and JSON here are tiny.
@@ -18,7 +20,7 @@ const maxBodyBytes = 64 << 10
 
 // accessLog writes one line per request: id, method, route pattern, status,
 // size and duration. It never logs headers, cookies or bodies.
-func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
+func accessLog(logger *slog.Logger, m *metrics.Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -32,6 +34,11 @@ func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
+			elapsed := time.Since(start)
+			m.Request(route, r.Method, status, elapsed)
+			if !logger.Enabled(r.Context(), slog.LevelInfo) {
+				return
+			}
 			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("request_id", requestID(r)),
 				slog.String("ip", clientIP(r)),
@@ -40,7 +47,7 @@ func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 				slog.String("path", truncate(r.URL.Path, 200)),
 				slog.Int("status", status),
 				slog.Int("bytes", ww.BytesWritten()),
-				slog.Duration("duration", time.Since(start)),
+				slog.Duration("duration", elapsed),
 			)
 		})
 	}

@@ -17,7 +17,7 @@ func routes(d Deps, r *renderer, s *sessions) (http.Handler, error) {
 	mux := chi.NewRouter()
 	mux.Use(middleware.RequestID)
 	mux.Use(clientIPMiddleware(d.TrustedProxies, d.ClientIPHeader))
-	mux.Use(accessLog(d.Logger))
+	mux.Use(accessLog(d.Logger, d.Metrics))
 	mux.Use(recoverPanics(r))
 	mux.Use(securityHeaders(d.Production))
 	mux.Use(limitBody(maxBodyBytes, r))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
@@ -72,6 +73,8 @@ type Deps struct {
 	CORSAllowedOrigins []string
 	// Now is the clock. Optional: time.Now.
 	Now func() time.Time
+	// Metrics records Prometheus metrics. Optional.
+	Metrics *metrics.Metrics
 
 	// LoginLimiter throttles failed logins.
 	LoginLimiter LoginLimiter
@@ -101,7 +104,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	s := &sessions{
 		sm: d.Sessions, index: d.SessionIndex, users: d.Users, policy: d.Policy,
-		now: d.Now, logger: d.Logger, audit: &auditLog{logger: d.Logger},
+		now: d.Now, logger: d.Logger, audit: &auditLog{logger: d.Logger, metrics: d.Metrics}, metrics: d.Metrics,
 	}
 	r.sessions = s
 	return routes(d, r, s)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
@@ -77,13 +78,14 @@ const sessionLoadedKey ctxKey = 0
 // sessions is the session layer the handlers use: scs for the data, the
 // per-user index for listing and revoking, and the lifetime policy.
 type sessions struct {
-	sm     *scs.SessionManager
-	index  SessionIndex
-	users  Users
-	policy SessionPolicy
-	now    func() time.Time
-	logger *slog.Logger
-	audit  *auditLog
+	sm      *scs.SessionManager
+	index   SessionIndex
+	users   Users
+	policy  SessionPolicy
+	now     func() time.Time
+	logger  *slog.Logger
+	audit   *auditLog
+	metrics *metrics.Metrics
 }
 
 // loaded reports whether the request went through loadSession.
@@ -149,6 +151,7 @@ func (s *sessions) signIn(r *http.Request, u *user.User, remember bool) error {
 	s.sm.RememberMe(ctx, remember)
 	s.sm.SetDeadline(ctx, now.Add(s.lifetime(ctx)))
 	s.capExpiry(ctx)
+	s.metrics.SessionCreated()
 	return s.index.Add(ctx, session.Info{
 		ID: sid, UserID: u.ID, Created: now, AuthAt: now, LastSeen: now, ExpiresAt: s.expiry(ctx),
 		IP: clientIP(r), Device: session.Device(r.UserAgent()), Remember: remember,
@@ -238,6 +241,7 @@ func (s *sessions) capExpiry(ctx context.Context) {
 
 // end destroys an expired session; the request goes on as anonymous.
 func (s *sessions) end(r *http.Request, reason string) error {
+	s.metrics.SessionsEnded("expired", 1)
 	s.logger.Info("session ended", "reason", reason, "user_id", s.sm.GetString(r.Context(), keyUserID),
 		"session_id", s.sm.GetString(r.Context(), keySID), "request_id", requestID(r))
 	return s.signOut(r)

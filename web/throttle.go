@@ -64,6 +64,11 @@ func authenticate(r *http.Request, s *sessions, users Users, limiter LoginLimite
 	}
 	u, err := users.Authenticate(r.Context(), username, password)
 	if err != nil && !errors.Is(err, user.ErrInvalidCredentials) {
+		if errors.Is(err, user.ErrBusy) {
+			s.metrics.Login("busy")
+		} else {
+			s.metrics.Login("error")
+		}
 		// Not a verdict on the password: do not count it.
 		if aerr := limiter.Abandon(context.WithoutCancel(r.Context()), d.Attempt); aerr != nil {
 			logger.Warn("could not withdraw a login attempt", "err", aerr, "request_id", requestID(r))

@@ -46,6 +46,9 @@ func startRun(t *testing.T, env map[string]string) (base string, out *syncBuffer
 	if env["PORT"] == "" {
 		env["PORT"] = fmt.Sprint(testenv.FreePort(t))
 	}
+	if _, ok := env["METRICS_ADDR"]; !ok {
+		env["METRICS_ADDR"] = "off" // many instances run at once
+	}
 	port := env["PORT"]
 	ctx, cancel := context.WithCancel(context.Background())
 	out = &syncBuffer{}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/mongo"
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/redis"
@@ -67,7 +68,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	defer pool.Close()
 
-	client, err := mongo.Connect(ctx, cfg.MongoURI, cfg.MongoTimeout)
+	m := metrics.New()
+	m.RedisPool(pool)
+	client, err := mongo.Connect(ctx, cfg.MongoURI, cfg.MongoTimeout, m.MongoMonitor())
 	if err != nil {
 		return err
 	}
@@ -119,6 +122,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		SessionGuessLimit: cfg.SessionGuessLimit,
 		TrustedProxies:    cfg.TrustedProxies,
 		ClientIPHeader:    cfg.ClientIPHeader,
+		Metrics:           m,
 		Checks: []web.Check{
 			{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ping(ctx, pool, cfg.RedisTimeout) }},
 			{Name: "mongodb", Ping: func(ctx context.Context) error { return mongo.Ping(ctx, client, cfg.MongoTimeout) }},
@@ -127,6 +131,13 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
+
+	stopInternal := startInternal(cfg.MetricsAddr, m, logger)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		stopInternal(ctx)
+	}()
 
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {

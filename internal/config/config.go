@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -69,6 +70,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix // TRUSTED_PROXIES
 	ClientIPHeader string         // CLIENT_IP_HEADER: X-Forwarded-For or X-Real-IP
 
+	// MetricsAddr serves /metrics and /debug/pprof/; empty disables.
+	MetricsAddr string // METRICS_ADDR
+
 	DataDir  string     // DATA_DIR: where embedded development services keep their files
 	LogLevel slog.Level // LOG_LEVEL
 	// ShutdownTimeout bounds the wait for in-flight requests on SIGTERM.
@@ -123,6 +127,16 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ClientIPHeader = p.str("CLIENT_IP_HEADER", "X-Forwarded-For")
 	if h := http.CanonicalHeaderKey(c.ClientIPHeader); h != "X-Forwarded-For" && h != "X-Real-Ip" {
 		p.fail("CLIENT_IP_HEADER", c.ClientIPHeader, "must be X-Forwarded-For or X-Real-IP")
+	}
+	c.MetricsAddr = p.str("METRICS_ADDR", "127.0.0.1:9090")
+	switch strings.ToLower(c.MetricsAddr) {
+	case "off", "none", "-":
+		// The environment cannot tell "set to empty" from "unset".
+		c.MetricsAddr = ""
+	default:
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			p.fail("METRICS_ADDR", c.MetricsAddr, "must be host:port (127.0.0.1:9090), or off")
+		}
 	}
 	c.DataDir = p.str("DATA_DIR", "data")
 	c.LogLevel = p.level("LOG_LEVEL", slog.LevelInfo)

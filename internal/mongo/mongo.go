@@ -13,6 +13,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/event"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
@@ -22,12 +23,17 @@ import (
 // Connect opens a client to uri and checks it with a ping, all within
 // timeout. The client's own server selection and socket timeouts are bounded
 // too, so that no operation waits forever on a lost server.
-func Connect(ctx context.Context, uri string, timeout time.Duration) (*mongo.Client, error) {
+//
+// A monitor, when given, observes every command (for latency metrics).
+func Connect(ctx context.Context, uri string, timeout time.Duration, monitor ...*event.CommandMonitor) (*mongo.Client, error) {
 	opts := options.Client().ApplyURI(uri).
 		SetConnectTimeout(timeout).
 		SetServerSelectionTimeout(timeout).
 		SetTimeout(timeout).
 		SetAppName("gatehouse")
+	if len(monitor) > 0 && monitor[0] != nil {
+		opts.SetMonitor(monitor[0])
+	}
 	client, err := mongo.Connect(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to mongodb: %w", err)
