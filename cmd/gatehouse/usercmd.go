@@ -174,7 +174,7 @@ func describe(err error) error {
 	case errors.Is(err, user.ErrUsernameTaken):
 		return errors.New("that username is taken")
 	case errors.Is(err, user.ErrLastAdmin):
-		return errors.New("Gatehouse needs at least one enabled admin: promote someone else first")
+		return errors.New("at least one enabled admin is needed: promote someone else first")
 	}
 	return err
 }
