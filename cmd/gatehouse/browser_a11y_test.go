@@ -37,8 +37,12 @@ func TestBrowserAccessibility(t *testing.T) {
 	if err != nil {
 		skipOrFail(t, axeHint)
 	}
-	base, _ := startApp(t)
+	base, env := startApp(t)
 	register(t, base, "alan", "correct horse battery")
+	// An admin sees every page there is.
+	if _, err := runCLI(t, env, "", "user", "set-role", "alan", "admin"); err != nil {
+		t.Fatal(err)
+	}
 	b := newBrowser(t)
 
 	// axe returns the violations on the page that the browser shows.
@@ -87,6 +91,24 @@ func TestBrowserAccessibility(t *testing.T) {
 
 	b.logIn(base, "alan", "correct horse battery")
 	check("dashboard")
+
+	b.open(base + "/account/sessions")
+	b.wantText("h1", "Your sessions")
+	check("sessions")
+	b.open(base + "/account/password")
+	b.wantText("h1", "Change your password")
+	check("password")
+	b.fill("current_password", "wrong horse battery")
+	b.fill("new_password", "short")
+	b.submit()
+	b.wantText("#new_password-error", "Password must be at least 8 characters")
+	check("password-errors")
+	b.open(base + "/account/confirm?next=%2Fadmin%2Fusers")
+	b.wantText("h1", "Confirm your password")
+	check("confirm")
+	b.open(base + "/admin/users")
+	b.wantText("h1", "Users")
+	check("admin-users")
 
 	b.load(chromedp.Click(chromedp.CSS("header nav button[type=submit]")))
 	b.wantText("#flash", "You have been signed out.")
