@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -22,8 +23,15 @@ func handleHealthz() http.Handler {
 // readyTimeout bounds each dependency's ping in /readyz.
 const readyTimeout = time.Second
 
+// ErrDraining is what a Check returns once the instance has begun to shut
+// down: /readyz then answers 503 with status "draining", so that load
+// balancers stop sending it new requests while it still serves those that
+// arrive.
+var ErrDraining = errors.New("shutting down")
+
 // handleReadyz pings every dependency in parallel and answers 503 naming
-// those that failed, so that a load balancer sends traffic elsewhere.
+// those that failed, so that a load balancer sends traffic elsewhere. A
+// check that returns ErrDraining is named too, without a warning in the log.
 func handleReadyz(checks []Check, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
@@ -34,7 +42,9 @@ func handleReadyz(checks []Check, logger *slog.Logger) http.Handler {
 		for _, c := range checks {
 			wg.Go(func() {
 				status := "ok"
-				if err := c.Ping(ctx); err != nil {
+				if err := c.Ping(ctx); errors.Is(err, ErrDraining) {
+					status = "draining"
+				} else if err != nil {
 					logger.Warn("readiness check failed", "dependency", c.Name, "err", err, "request_id", requestID(r))
 					status = "unavailable"
 				}
@@ -46,13 +56,18 @@ func handleReadyz(checks []Check, logger *slog.Logger) http.Handler {
 		wg.Wait()
 		code, overall := http.StatusOK, "ready"
 		var failed []string
+		draining := false
 		for _, c := range checks {
 			if results[c.Name] != "ok" {
 				failed = append(failed, c.Name)
+				draining = draining || results[c.Name] == "draining"
 			}
 		}
 		if len(failed) > 0 {
 			code, overall = http.StatusServiceUnavailable, "unavailable"
+		}
+		if draining {
+			overall = "draining"
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, code, struct {

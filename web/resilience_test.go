@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,8 +109,9 @@ func TestRedisOutage(t *testing.T) {
 	wantStatus(t, b.get("/readyz"), http.StatusOK)
 }
 
-// TestMongoOutage: sign-in needs MongoDB and says so politely; pages that
-// only need the session keep working.
+// TestMongoOutage: sign-in and sign-up need MongoDB and say so politely (a
+// 503 page or JSON with Retry-After, never a 500); pages that only need the
+// session keep working.
 func TestMongoOutage(t *testing.T) {
 	redisURL, _ := testenv.Redis(t)
 	m := testenv.MongoServer(t)
@@ -121,9 +123,25 @@ func TestMongoOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, b.get("/dashboard"), http.StatusOK)
-	wantStatus(t, newBrowser(t, a.URL).login("leo", "password-1"), http.StatusServiceUnavailable)
-	wantStatus(t, newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"mia","password":"password-1"}`), http.StatusServiceUnavailable)
-	r := b.get("/readyz")
+	wantStatus(t, b.get("/api/dashboard"), http.StatusOK)
+	for name, r := range map[string]response{
+		"login form":  newBrowser(t, a.URL).login("leo", "password-1"),
+		"signup form": newBrowser(t, a.URL).signup("mia", "password-1"),
+	} {
+		wantStatus(t, r, http.StatusServiceUnavailable)
+		if r.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: 503 without Retry-After", name)
+		}
+		if got := text(doc(t, r), "h1"); got != "Temporarily unavailable" {
+			t.Errorf("%s: got heading %q, want Temporarily unavailable", name, got)
+		}
+	}
+	r := newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"mia","password":"password-1"}`)
+	wantStatus(t, r, http.StatusServiceUnavailable)
+	if msg, _ := jsonBody(t, r)["error"].(string); r.Header.Get("Retry-After") == "" || !strings.Contains(msg, "try again") {
+		t.Errorf("register: got error %q, Retry-After %q; want a message that says to try again", msg, r.Header.Get("Retry-After"))
+	}
+	r = b.get("/readyz")
 	wantStatus(t, r, http.StatusServiceUnavailable)
 	if m := jsonBody(t, r); fmt.Sprint(m["failed"]) != "[mongodb]" {
 		t.Errorf("readyz: got %v, want mongodb named as failed", m)

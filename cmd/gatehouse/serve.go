@@ -10,7 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
+
+	redigo "github.com/gomodule/redigo/redis"
 
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/metrics"
@@ -45,9 +48,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	logger := newLogger(cfg, stdout)
 	logger.Info("starting gatehouse", "config", cfg.String())
 
-	if cfg.RedisURL == "" || cfg.MongoURI == "" {
+	if (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0) || cfg.MongoURI == "" {
 		if embeddedServices == nil {
-			return errors.New("REDIS_URL and MONGO_URI must be set in this build; " +
+			return errors.New("REDIS_URL (or REDIS_SENTINEL_ADDRS) and MONGO_URI must be set in this build; " +
 				"`make run` (go run -tags dev) starts embedded services when they are empty")
 		}
 		stop, err := embeddedServices(ctx, &cfg, logger)
@@ -62,7 +65,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		defer remove()
 	}
 
-	pool, err := redis.NewPool(cfg.RedisURL, redis.Options{Timeout: cfg.RedisTimeout, MaxActive: cfg.RedisMaxActive})
+	pool, err := newRedisPool(cfg)
 	if err != nil {
 		return err
 	}
@@ -96,6 +99,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	})
 
 	tmpl, reload := templateFS(cfg)
+	// draining is set once shutdown begins: /readyz then fails.
+	var draining atomic.Bool
 	handler, err := web.NewServer(web.Deps{
 		Logger:       logger,
 		Sessions:     sm,
@@ -126,6 +131,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		Checks: []web.Check{
 			{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ping(ctx, pool, cfg.RedisTimeout) }},
 			{Name: "mongodb", Ping: func(ctx context.Context) error { return mongo.Ping(ctx, client, cfg.MongoTimeout) }},
+			{Name: "shutdown", Ping: func(context.Context) error {
+				if draining.Load() {
+					return web.ErrDraining
+				}
+				return nil
+			}},
 		},
 	})
 	if err != nil {
@@ -144,7 +155,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           closeWhileDraining(handler, &draining),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -162,6 +173,20 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	case <-ctx.Done():
 	}
 
+	// Drain: /readyz answers 503 so that load balancers stop sending
+	// requests here, while those that still arrive are served.
+	draining.Store(true)
+	if cfg.ShutdownDrain > 0 {
+		logger.Info("draining", "for", cfg.ShutdownDrain)
+		t := time.NewTimer(cfg.ShutdownDrain)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+
 	// A fresh context: the parent is already cancelled.
 	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -171,6 +196,32 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// newRedisPool follows the master through Redis Sentinel when
+// REDIS_SENTINEL_ADDRS is set, and dials REDIS_URL otherwise.
+func newRedisPool(cfg config.Config) (*redigo.Pool, error) {
+	o := redis.Options{Timeout: cfg.RedisTimeout, MaxActive: cfg.RedisMaxActive}
+	if len(cfg.RedisSentinelAddrs) > 0 {
+		return redis.NewSentinelPool(redis.Sentinel{
+			Addrs:      cfg.RedisSentinelAddrs,
+			MasterName: cfg.RedisSentinelMaster,
+			Password:   cfg.RedisSentinelPassword,
+		}, cfg.RedisURL, o)
+	}
+	return redis.NewPool(cfg.RedisURL, o)
+}
+
+// closeWhileDraining asks clients to close their connection after each
+// response once draining is set, so that a load balancer does not keep
+// reusing a connection to an instance about to close it.
+func closeWhileDraining(h http.Handler, draining *atomic.Bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // browsable turns a listen address into one a browser can open.

@@ -18,7 +18,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/mongo"
 	"github.com/gatehouse/gatehouse/internal/password"
-	"github.com/gatehouse/gatehouse/internal/redis"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
@@ -216,7 +215,7 @@ type backends struct {
 // withBackends connects to MongoDB (and Redis when needRedis), runs fn and
 // closes everything.
 func withBackends(ctx context.Context, cfg config.Config, logger *slog.Logger, needRedis bool, fn func(*backends) error) error {
-	if cfg.RedisURL == "" || cfg.MongoURI == "" {
+	if (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0) || cfg.MongoURI == "" {
 		stop, err := devServices(ctx, &cfg, logger)
 		if err != nil {
 			return err
@@ -238,7 +237,7 @@ func withBackends(ctx context.Context, cfg config.Config, logger *slog.Logger, n
 	}
 	b := &backends{users: user.NewService(repo, hasher, time.Now)}
 	if needRedis {
-		pool, err := redis.NewPool(cfg.RedisURL, redis.Options{Timeout: cfg.RedisTimeout, MaxActive: 2})
+		pool, err := newRedisPool(cfg)
 		if err != nil {
 			return err
 		}

@@ -35,6 +35,12 @@ type Config struct {
 	// RedisTimeout bounds dialling, reading and writing each Redis command.
 	RedisTimeout   time.Duration // REDIS_TIMEOUT
 	RedisMaxActive int           // REDIS_MAX_ACTIVE: pool size
+	// With RedisSentinelAddrs set, the pool follows the master that Redis
+	// Sentinel names, and REDIS_URL (optional then) only supplies the
+	// master's password, database and TLS.
+	RedisSentinelAddrs    []string // REDIS_SENTINEL_ADDRS: host:port of each sentinel
+	RedisSentinelMaster   string   // REDIS_SENTINEL_MASTER: the monitored master's name
+	RedisSentinelPassword string   // REDIS_SENTINEL_PASSWORD: the sentinels' own password
 
 	MongoURI     string        // MONGO_URI: empty in development starts an embedded FerretDB
 	MongoDB      string        // MONGO_DB
@@ -77,6 +83,9 @@ type Config struct {
 	LogLevel slog.Level // LOG_LEVEL
 	// ShutdownTimeout bounds the wait for in-flight requests on SIGTERM.
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT
+	// ShutdownDrain is how long /readyz answers 503 before the listener
+	// closes, so that load balancers stop sending traffic first.
+	ShutdownDrain time.Duration // SHUTDOWN_DRAIN
 }
 
 // Production reports whether the app runs in production mode.
@@ -99,6 +108,9 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Host = p.str("HOST", "")
 	c.Port = p.integer("PORT", 8080, 0, 65535)
 	c.RedisURL = p.str("REDIS_URL", "")
+	c.RedisSentinelAddrs = p.list("REDIS_SENTINEL_ADDRS")
+	c.RedisSentinelMaster = p.str("REDIS_SENTINEL_MASTER", "mymaster")
+	c.RedisSentinelPassword = p.str("REDIS_SENTINEL_PASSWORD", "")
 	c.RedisTimeout = p.duration("REDIS_TIMEOUT", time.Second, 10*time.Millisecond, 30*time.Second)
 	c.RedisMaxActive = p.integer("REDIS_MAX_ACTIVE", 64, 1, 10000)
 	c.MongoURI = p.str("MONGO_URI", "")
@@ -141,9 +153,14 @@ func Load(getenv func(string) string) (Config, error) {
 	c.DataDir = p.str("DATA_DIR", "data")
 	c.LogLevel = p.level("LOG_LEVEL", slog.LevelInfo)
 	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 15*time.Second, 0, 10*time.Minute)
+	defDrain := time.Duration(0)
+	if prod {
+		defDrain = 5 * time.Second
+	}
+	c.ShutdownDrain = p.duration("SHUTDOWN_DRAIN", defDrain, 0, 10*time.Minute)
 
-	if prod && c.RedisURL == "" {
-		p.fail("REDIS_URL", "", "is required in production")
+	if prod && c.RedisURL == "" && len(c.RedisSentinelAddrs) == 0 {
+		p.fail("REDIS_URL", "", "(or REDIS_SENTINEL_ADDRS) is required in production")
 	}
 	if prod && c.MongoURI == "" {
 		p.fail("MONGO_URI", "", "is required in production")
@@ -152,6 +169,18 @@ func Load(getenv func(string) string) (Config, error) {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
 			p.fail("REDIS_URL", "(hidden)", "must look like redis://[:password@]host:port[/db] or rediss://...")
 		}
+	}
+	for _, a := range c.RedisSentinelAddrs {
+		host, port, err := net.SplitHostPort(a)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			p.fail("REDIS_SENTINEL_ADDRS", a, "each address must look like host:port")
+		}
+	}
+	if !validSentinelName(c.RedisSentinelMaster) {
+		p.fail("REDIS_SENTINEL_MASTER", c.RedisSentinelMaster, "must be 1-64 characters without spaces or quotes")
+	}
+	if c.RedisSentinelPassword != "" && len(c.RedisSentinelAddrs) == 0 {
+		p.fail("REDIS_SENTINEL_PASSWORD", "", "is set but REDIS_SENTINEL_ADDRS is empty")
 	}
 	if c.MongoURI != "" {
 		if u, err := url.Parse(c.MongoURI); err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") || u.Host == "" {
@@ -188,9 +217,21 @@ func Load(getenv func(string) string) (Config, error) {
 func (c Config) String() string {
 	return fmt.Sprintf("env=%s addr=%s redis=%s mongo=%s db=%s lifetime=%s idle=%s cookie=%s secure=%t cors=%v "+
 		"login_limits=%d/account,%d/ip per %s trusted_proxies=%v",
-		c.Env, c.Addr(), redactURL(c.RedisURL), redactURL(c.MongoURI), c.MongoDB,
+		c.Env, c.Addr(), c.redisString(), redactURL(c.MongoURI), c.MongoDB,
 		c.SessionLifetime, c.SessionIdleTimeout, c.CookieName, c.CookieSecure, c.CORSAllowedOrigins,
 		c.LoginMaxFailuresAccount, c.LoginMaxFailuresIP, c.LoginFailureWindow, c.TrustedProxies)
+}
+
+// redisString describes where Redis is, without passwords.
+func (c Config) redisString() string {
+	if len(c.RedisSentinelAddrs) == 0 {
+		return redactURL(c.RedisURL)
+	}
+	s := fmt.Sprintf("sentinel(master=%s addrs=%v", c.RedisSentinelMaster, c.RedisSentinelAddrs)
+	if c.RedisURL != "" {
+		s += " url=" + redactURL(c.RedisURL)
+	}
+	return s + ")"
 }
 
 // redactURL hides the password of a connection string.
@@ -203,6 +244,12 @@ func redactURL(s string) string {
 		return "(unparsable)"
 	}
 	return u.Redacted()
+}
+
+// validSentinelName accepts what a sentinel configuration file can name a
+// master.
+func validSentinelName(s string) bool {
+	return len(s) > 0 && len(s) <= 64 && !strings.ContainsAny(s, " \t\r\n\"'")
 }
 
 func validDBName(s string) bool {

@@ -45,6 +45,8 @@ type Redis struct {
 	// URL is the server's address with database 0, e.g.
 	// redis://127.0.0.1:6379/0, as the app's REDIS_URL expects it.
 	URL string
+	// Addr is the server's host:port.
+	Addr string
 	// Persistent is true for redis-server, which keeps its files in the
 	// data folder, and false for the in-memory fallback, which loses
 	// everything on Stop.
@@ -77,6 +79,40 @@ func (r *Redis) Stop() error {
 	return r.stopErr
 }
 
+// Pid returns the process id of the redis-server child, or 0 for the
+// in-memory fallback.
+func (r *Redis) Pid() int {
+	if r == nil || r.proc == nil {
+		return 0
+	}
+	return r.proc.cmd.Process.Pid
+}
+
+// Signal sends sig to the redis-server child, for tests that pause it
+// (SIGSTOP, then SIGCONT) to play a hung server. A paused server does not
+// act on Stop's SIGTERM: continue it first, or Stop kills it and says so.
+// It fails for the in-memory fallback.
+func (r *Redis) Signal(sig os.Signal) error {
+	if r == nil || r.proc == nil {
+		return errors.New("redis: not a redis-server child")
+	}
+	return r.proc.cmd.Process.Signal(sig)
+}
+
+// Kill kills the redis-server child at once (SIGKILL), as a crash would,
+// and returns once it is gone, for failover tests. A later Stop returns
+// nil. It fails for the in-memory fallback.
+func (r *Redis) Kill() error {
+	if r == nil || r.proc == nil {
+		return errors.New("redis: not a redis-server child")
+	}
+	if err := r.proc.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	<-r.proc.done
+	return nil
+}
+
 // StartRedis starts redis-server from PATH as a child process on a free
 // 127.0.0.1 port, with append-only persistence (fsync every second) and its
 // files under dir (created if missing), and waits until it answers PING, for
@@ -102,7 +138,7 @@ func StartRedis(ctx context.Context, dir string, logger *slog.Logger) (*Redis, e
 		if err := m.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("start miniredis: %w", err)
 		}
-		r := &Redis{URL: "redis://" + m.Addr() + "/0", mini: m}
+		r := &Redis{URL: "redis://" + m.Addr() + "/0", Addr: m.Addr(), mini: m}
 		logger.Warn("redis-server not on PATH; using in-memory miniredis, data is lost on exit",
 			slog.String("url", r.URL))
 		return r, nil
@@ -160,7 +196,17 @@ func StartRedisServer(ctx context.Context, dir string, port int, logger *slog.Lo
 				return nil, fmt.Errorf("start redis-server: %w", err)
 			}
 		}
-		r, err := startRedisServer(ctx, bin, dir, p, password, extraArgs)
+		args := []string{
+			"--bind", "127.0.0.1",
+			"--port", strconv.Itoa(p),
+			"--dir", dir,
+			"--daemonize", "no",
+			"--save", "",
+			"--appendonly", "yes",
+			"--appendfsync", "everysec",
+			"--protected-mode", "yes",
+		}
+		r, err := startChild(ctx, bin, dir, p, password, append(args, extraArgs...))
 		if err == nil {
 			logger.Info("redis-server started", slog.String("url", r.redactedURL()),
 				slog.Int("pid", r.proc.cmd.Process.Pid), slog.String("dir", dir))
@@ -189,8 +235,9 @@ func checkRedisArgs(args []string) (password string, err error) {
 	return password, nil
 }
 
-// startRedisServer makes one attempt to start redis-server on port.
-func startRedisServer(ctx context.Context, bin, dir string, port int, password string, extraArgs []string) (*Redis, error) {
+// startChild makes one attempt to start redis-server with args, which make
+// it listen on 127.0.0.1:port, and waits until it answers there.
+func startChild(ctx context.Context, bin, dir string, port int, password string, args []string) (*Redis, error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	logPath := filepath.Join(dir, redisLogName)
 	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -203,17 +250,6 @@ func startRedisServer(ctx context.Context, bin, dir string, port int, password s
 		return nil, fmt.Errorf("start redis-server: %w", err)
 	}
 
-	args := []string{
-		"--bind", "127.0.0.1",
-		"--port", strconv.Itoa(port),
-		"--dir", dir,
-		"--daemonize", "no",
-		"--save", "",
-		"--appendonly", "yes",
-		"--appendfsync", "everysec",
-		"--protected-mode", "yes",
-	}
-	args = append(args, extraArgs...)
 	// Not exec.CommandContext: the caller's context must not kill the
 	// server behind its back; Stop does.
 	cmd := exec.Command(bin, args...)
@@ -234,6 +270,7 @@ func startRedisServer(ctx context.Context, bin, dir string, port int, password s
 
 	r := &Redis{
 		URL:         redisURL(addr, password),
+		Addr:        addr,
 		Persistent:  true,
 		proc:        p,
 		stopTimeout: redisStopTimeout,
@@ -323,7 +360,8 @@ func probeRedis(ctx context.Context, addr, password string, pid int) error {
 	if got := fields["process_id"]; got != strconv.Itoa(pid) {
 		return fmt.Errorf("%s is served by process %s, not by the child %d", addr, got, pid)
 	}
-	if fields["loading"] != "0" {
+	// A sentinel has no data and no such field.
+	if v, ok := fields["loading"]; ok && v != "0" {
 		return errors.New("still loading its data")
 	}
 	return nil

@@ -30,19 +30,9 @@ func NewPool(url string, o Options) (*redis.Pool, error) {
 	if o.MaxActive <= 0 {
 		o.MaxActive = 64
 	}
-	dialOpts := []redis.DialOption{
-		redis.DialConnectTimeout(o.Timeout),
-		redis.DialReadTimeout(o.Timeout),
-		redis.DialWriteTimeout(o.Timeout),
-		redis.DialClientName("gatehouse"),
-	}
-	// Parse once up front so that a bad URL fails at start-up, not on the
-	// first request.
-	if c, err := redis.DialURL(url, append(dialOpts, redis.DialContextFunc(refuse))...); err == nil {
-		_ = c.Close()
-	} else if !errors.Is(err, errNoDial) {
-		// The driver's message may quote the URL, password included.
-		return nil, errors.New("REDIS_URL is not a valid redis:// or rediss:// URL")
+	dialOpts := timeouts(o.Timeout)
+	if err := checkURL(url); err != nil {
+		return nil, err
 	}
 	return &redis.Pool{
 		MaxIdle:     o.MaxActive,
@@ -50,11 +40,16 @@ func NewPool(url string, o Options) (*redis.Pool, error) {
 		Wait:        true,
 		IdleTimeout: 5 * time.Minute,
 		DialContext: func(ctx context.Context) (redis.Conn, error) {
-			return redis.DialURLContext(ctx, url, dialOpts...)
+			return dialLive(ctx, url, o.Timeout, dialOpts)
 		},
-		// A connection idle for over a minute may have been cut by a
-		// firewall or a Redis restart: check it before use.
 		TestOnBorrow: func(c redis.Conn, idleSince time.Time) error {
+			// Closed by Redis, say by a restart: dial a fresh one
+			// rather than fail a request.
+			if lc, ok := c.(*liveConn); ok && !lc.alive() {
+				return errClosedByServer
+			}
+			// Idle for over a minute, it may have been cut silently by
+			// a firewall: check it with a round trip.
 			if time.Since(idleSince) < time.Minute {
 				return nil
 			}
@@ -65,6 +60,24 @@ func NewPool(url string, o Options) (*redis.Pool, error) {
 }
 
 var errNoDial = errors.New("parse only")
+
+// errBadURL says that a REDIS_URL cannot be used. The driver's own message
+// may quote the URL, password included.
+var errBadURL = errors.New("REDIS_URL is not a valid redis:// or rediss:// URL")
+
+// checkURL parses url as the driver will, without connecting, so that a bad
+// URL fails at start-up rather than on the first request.
+func checkURL(url string) error {
+	c, err := redis.DialURL(url, redis.DialContextFunc(refuse))
+	if err == nil {
+		_ = c.Close()
+		return nil
+	}
+	if !errors.Is(err, errNoDial) {
+		return errBadURL
+	}
+	return nil
+}
 
 func refuse(context.Context, string, string) (net.Conn, error) { return nil, errNoDial }
 

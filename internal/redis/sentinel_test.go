@@ -1,0 +1,153 @@
+package redis_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	redigo "github.com/gomodule/redigo/redis"
+
+	"github.com/gatehouse/gatehouse/internal/redis"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+)
+
+func TestNewSentinelPoolRejectsBadInput(t *testing.T) {
+	good := redis.Sentinel{Addrs: []string{"127.0.0.1:26379"}, MasterName: "m"}
+	tests := []struct {
+		name string
+		s    redis.Sentinel
+		url  string
+	}{
+		{"no sentinels", redis.Sentinel{MasterName: "m"}, ""},
+		{"no port", redis.Sentinel{Addrs: []string{"127.0.0.1"}, MasterName: "m"}, ""},
+		{"bad port", redis.Sentinel{Addrs: []string{"127.0.0.1:99999"}, MasterName: "m"}, ""},
+		{"no master name", redis.Sentinel{Addrs: []string{"127.0.0.1:26379"}}, ""},
+		{"bad URL scheme", good, "http://:hunter2@h:1"},
+		{"bad database", good, "redis://:hunter2@h:1/notadb"},
+	}
+	for _, tt := range tests {
+		_, err := redis.NewSentinelPool(tt.s, tt.url, redis.Options{})
+		if err == nil {
+			t.Errorf("%s: got nil error", tt.name)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: error leaks the password: %v", tt.name, err)
+		}
+	}
+	if _, err := redis.NewSentinelPool(good, "", redis.Options{}); err != nil {
+		t.Errorf("without a URL: %v", err)
+	}
+}
+
+// TestSentinelPoolNoSentinelAnswers: with every sentinel unreachable, a
+// ping fails, promptly, instead of waiting.
+func TestSentinelPoolNoSentinelAnswers(t *testing.T) {
+	addrs := []string{
+		fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
+		fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
+	}
+	pool, err := redis.NewSentinelPool(redis.Sentinel{Addrs: addrs, MasterName: "m"}, "", redis.Options{Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	start := time.Now()
+	err = redis.Ping(context.Background(), pool, time.Second)
+	if err == nil || !strings.Contains(err.Error(), "sentinels") {
+		t.Fatalf("got %v, want an error about the sentinels", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Ping took %v", d)
+	}
+}
+
+// TestSentinelPoolFollowsTheMaster: the pool reaches the master through the
+// sentinels, with REDIS_URL's password and database; after a failover that
+// demotes the old master (SENTINEL FAILOVER), a pooled connection to it is
+// dropped when borrowed and writes go to the new master.
+func TestSentinelPoolFollowsTheMaster(t *testing.T) {
+	set := testenv.RedisSentinels(t, "data-pw", "sentinel-pw")
+	pool, err := redis.NewSentinelPool(redis.Sentinel{
+		Addrs: set.Addrs, MasterName: set.MasterName, Password: set.SentinelPassword,
+	}, "redis://:data-pw@ignored:1/3", redis.Options{Timeout: time.Second, MaxActive: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+
+	c := pool.Get()
+	if _, err := c.Do("SET", "before", "1"); err != nil {
+		t.Fatalf("SET on the master: %v", err)
+	}
+	_ = c.Close() // back to the pool, still connected to the old master
+	direct := dialDB(t, set.Master.Addr, set.Password, 3)
+	if got, err := redigo.String(direct.Do("GET", "before")); err != nil || got != "1" {
+		t.Fatalf("the master's database 3 has before = %q, %v; want 1", got, err)
+	}
+	set.WaitReplicated(t, set.Master.Addr)
+
+	sentinel := dialDB(t, set.Addrs[0], set.SentinelPassword, 0)
+	if _, err := sentinel.Do("SENTINEL", "FAILOVER", set.MasterName); err != nil {
+		t.Fatalf("SENTINEL FAILOVER: %v", err)
+	}
+	waitFor(t, 20*time.Second, func() error {
+		if addr := set.MasterAddr(t); addr != set.Replica.Addr {
+			return fmt.Errorf("sentinels name %s, want the replica %s", addr, set.Replica.Addr)
+		}
+		return nil
+	})
+	// The sentinels demote the old master to a replica of the new one when
+	// they next look at it, within ten seconds; do it now.
+	host, port, _ := strings.Cut(set.Replica.Addr, ":")
+	if _, err := direct.Do("REPLICAOF", host, port); err != nil {
+		t.Fatalf("REPLICAOF on the old master: %v", err)
+	}
+	if role, err := set.Role(set.Master.Addr); err != nil || role != "slave" {
+		t.Fatalf("old master's role %q, %v; want slave", role, err)
+	}
+
+	c = pool.Get()
+	defer c.Close()
+	if _, err := c.Do("SET", "after", "1"); err != nil {
+		t.Fatalf("SET after the failover: %v", err)
+	}
+	if got, err := redigo.String(c.Do("GET", "before")); err != nil || got != "1" {
+		t.Fatalf("after the failover before = %q, %v; want 1", got, err)
+	}
+	onNew := dialDB(t, set.Replica.Addr, set.Password, 3)
+	if got, err := redigo.String(onNew.Do("GET", "after")); err != nil || got != "1" {
+		t.Fatalf("the new master's database 3 has after = %q, %v; want 1", got, err)
+	}
+}
+
+// dialDB connects to addr, selects db and closes the connection when the
+// test ends.
+func dialDB(t *testing.T, addr, password string, db int) redigo.Conn {
+	t.Helper()
+	c, err := redigo.Dial("tcp", addr, redigo.DialPassword(password), redigo.DialDatabase(db),
+		redigo.DialConnectTimeout(time.Second), redigo.DialReadTimeout(5*time.Second), redigo.DialWriteTimeout(time.Second))
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// waitFor polls check until it returns nil, failing the test after timeout.
+func waitFor(t *testing.T, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
