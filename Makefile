@@ -25,10 +25,12 @@ test:
 test/short:
 	go test -tags dev -count=1 ./...
 
-## bench: run the Go benchmarks
+## bench: load-test the production binary (table on stdout, JSON in bin/bench.json), then the Go benchmarks
 .PHONY: bench
 bench:
-	go test -tags dev -run '^$$' -bench . -benchmem -count 5 ./...
+	go build -o bin/gatehouse-bench ./cmd/gatehouse-bench
+	bin/gatehouse-bench -out bin/bench.json $(BENCH_FLAGS)
+	go test -tags dev -run '^$$' -bench . -benchmem -benchtime 1s -count 1 ./...
 
 ## audit: tidy check, module verification, vet, staticcheck, race tests
 .PHONY: audit

@@ -1,0 +1,118 @@
+// Command gatehouse-bench measures Gatehouse under load, for `make bench`.
+//
+// It builds the production binary, starts it in production mode on a private
+// redis-server and an embedded FerretDB, signs a user in, and drives load at a
+// fixed number of keep-alive connections with a load generator of its own:
+// the authenticated GET /dashboard and GET /api/dashboard, POST /auth/login,
+// and a floor (a bare net/http handler in this process doing one redigo GET
+// on the same redis-server). It reports requests per second and latency, Redis
+// commands per request, Redis bytes per session, the app's peak RSS (also
+// under a flood of concurrent logins), and the ratio of Gatehouse to the
+// floor. It prints a table, writes the same as JSON, and stops everything it
+// started, also on Ctrl-C or an error.
+//
+// This is a harness, not the production binary, so it may link FerretDB.
+// Everything listens on 127.0.0.1 only.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gatehouse-bench:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// settings are the command-line flags.
+type settings struct {
+	warmup, duration time.Duration // per load scenario
+	loginDuration    time.Duration // the POST /auth/login scenario
+	conns            int           // concurrent keep-alive connections
+	flood            int           // concurrent logins in the flood
+	out              string        // JSON file
+	appBin           string        // a prebuilt production binary; empty builds one
+	keep             bool          // keep the temporary folder (logs)
+}
+
+func parseFlags(args []string, stderr io.Writer) (settings, error) {
+	var s settings
+	fs := flag.NewFlagSet("gatehouse-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&s.warmup, "warmup", 2*time.Second, "warm-up before each load scenario (not measured)")
+	fs.DurationVar(&s.duration, "duration", 10*time.Second, "measured time of each GET scenario and the floor")
+	fs.DurationVar(&s.loginDuration, "login-duration", 10*time.Second, "measured time of the POST /auth/login scenario")
+	fs.IntVar(&s.conns, "conns", 64, "concurrent keep-alive connections")
+	fs.IntVar(&s.flood, "flood", 500, "concurrent logins in the login flood")
+	fs.StringVar(&s.out, "out", "bin/bench.json", "write the results as JSON to this file")
+	fs.StringVar(&s.appBin, "app", "", "use this production binary instead of building ./cmd/gatehouse")
+	fs.BoolVar(&s.keep, "keep", false, "keep the temporary folder with the app's and redis-server's logs")
+	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	if fs.NArg() > 0 {
+		return s, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if s.conns < 1 || s.flood < 1 || s.duration <= 0 || s.loginDuration <= 0 || s.warmup < 0 {
+		return s, fmt.Errorf("-conns and -flood must be positive, -duration and -login-duration too, -warmup not negative")
+	}
+	return s, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	s, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+
+	dir, err := os.MkdirTemp("", "gatehouse-bench-")
+	if err != nil {
+		return err
+	}
+	if s.keep {
+		defer progress("kept %s", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+
+	env, err := startEnv(ctx, s, dir, logger, progress)
+	// stop runs even when startEnv failed half-way.
+	defer env.stop(progress)
+	if err != nil {
+		return err
+	}
+
+	res, err := measure(ctx, s, env, progress)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted (%w); stopped everything it had started", err)
+		}
+		return err
+	}
+	res.print(stdout)
+	if err := res.writeJSON(s.out); err != nil {
+		return err
+	}
+	progress("wrote %s", s.out)
+	return nil
+}

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/gatehouse/gatehouse/internal/session"
+)
+
+// The bench's account.
+const (
+	benchUser     = "bench"
+	benchPassword = "bench-password-1"
+)
+
+// Targets from issue 7, "Figures to reach".
+const (
+	targetThroughput = 0.8 // Gatehouse /dashboard req/s over the floor's, at least
+	targetP99        = 1.5 // Gatehouse /dashboard p99 over the floor's, at most
+	targetMemory     = 1.5 // Redis bytes per session over a bare token key, at most
+)
+
+// measure runs every scenario against the started env.
+func measure(ctx context.Context, s settings, e *env, progress func(string, ...any)) (*results, error) {
+	probe, err := dialProbe(ctx, e.redis.URL)
+	if err != nil {
+		return nil, err
+	}
+	defer probe.close()
+	app := e.app.base
+	pid := e.app.pid()
+
+	res := &results{
+		Settings: runSettings{
+			Conns: s.conns, WarmupS: s.warmup.Seconds(), DurationS: s.duration.Seconds(),
+			LoginDurationS: s.loginDuration.Seconds(), Flood: s.flood,
+			CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Started: time.Now().UTC().Format(time.RFC3339),
+			LoadAverage: loadAverage(),
+		},
+	}
+
+	progress("registering and signing in %q", benchUser)
+	cookie, err := signIn(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	if res.Memory, err = sessionMemory(ctx, probe, app, cookie, e.floor.token); err != nil {
+		return nil, err
+	}
+	res.RSS.AfterLoginMiB = readRSS(pid, false)
+
+	getWith := func(url, cookieHeader string) func(context.Context) (*http.Request, error) {
+		return func(ctx context.Context) (*http.Request, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err == nil {
+				req.Header.Set("Cookie", cookieHeader)
+			}
+			return req, err
+		}
+	}
+	loginBody, _ := json.Marshal(map[string]string{"username": benchUser, "password": benchPassword})
+	postLogin := func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, app+"/auth/login", bytes.NewReader(loginBody))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		return req, err
+	}
+
+	floorCookieHeader := (&http.Cookie{Name: floorCookie, Value: e.floor.token}).String()
+	gets := []struct {
+		key, name string
+		req       func(context.Context) (*http.Request, error)
+	}{
+		{keyDashboard, "GET /dashboard (HTML)", getWith(app+"/dashboard", cookie.String())},
+		{keyAPI, "GET /api/dashboard (JSON)", getWith(app+"/api/dashboard", cookie.String())},
+		{keyFloor, "floor: net/http + 1 redigo GET", getWith(e.floor.base+"/", floorCookieHeader)},
+	}
+	// newPhase starts a phase of the app's peak RSS.
+	newPhase := func() {
+		if err := resetPeak(pid); err != nil {
+			progress("cannot reset the app's peak RSS; each peak includes the phases before it: %v", err)
+		}
+	}
+	// counted runs f and returns the Redis commands sent meanwhile.
+	counted := func(f func() outcome) (outcome, commandDelta, error) {
+		before, err := probe.calls()
+		if err != nil {
+			return outcome{}, nil, err
+		}
+		o := f()
+		if err := ctx.Err(); err != nil {
+			return outcome{}, nil, err
+		}
+		after, err := probe.calls()
+		if err != nil {
+			return outcome{}, nil, err
+		}
+		return o, delta(before, after), nil
+	}
+	sustained := func(key, name string, d time.Duration, req func(context.Context) (*http.Request, error)) error {
+		progress("%s: %d connections, %s warm-up + %s", name, s.conns, s.warmup, d)
+		client := newClient(s.conns)
+		defer client.CloseIdleConnections()
+		o, cmds, err := counted(func() outcome {
+			return load{conns: s.conns, warmup: s.warmup, duration: d, client: client, newRequest: req}.run(ctx)
+		})
+		if err != nil {
+			return err
+		}
+		res.Scenarios = append(res.Scenarios, newScenario(key, name, o, cmds))
+		return nil
+	}
+
+	// Page views and the floor; then the login flood, before the
+	// sustained logins, so that its peak RSS starts from the page views'.
+	newPhase()
+	for _, g := range gets {
+		if err := sustained(g.key, g.name, s.duration, g.req); err != nil {
+			return nil, err
+		}
+	}
+	res.RSS.PeakGetMiB = readRSS(pid, true)
+
+	progress("login flood: %d concurrent POST /auth/login", s.flood)
+	newPhase()
+	o, cmds, err := counted(func() outcome { return flood(ctx, s.flood, postLogin) })
+	if err != nil {
+		return nil, err
+	}
+	res.Flood = newScenario(keyFlood, fmt.Sprintf("login flood (%d at once)", s.flood), o, cmds)
+	res.RSS.PeakFloodMiB = readRSS(pid, true)
+
+	newPhase()
+	if err := sustained(keyLogin, "POST /auth/login (JSON)", s.loginDuration, postLogin); err != nil {
+		return nil, err
+	}
+	res.RSS.PeakLoginMiB = readRSS(pid, true)
+	res.RSS.EndMiB = readRSS(pid, false)
+
+	res.Memory.IndexSetSessionsAtEnd, res.Memory.IndexSetBytesPerSessionAtEnd = indexSetShare(probe, res.Memory.userID)
+	res.compare()
+	return res, nil
+}
+
+// signIn registers the bench user and signs in through the JSON API,
+// returning the session cookie.
+func signIn(ctx context.Context, app string) (*http.Cookie, error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	post := func(path string, want int) (*http.Response, error) {
+		body, _ := json.Marshal(map[string]string{"username": benchUser, "password": benchPassword})
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, app+path, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("POST %s: %w", path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			return nil, fmt.Errorf("POST %s: got %s, want %d: %s", path, resp.Status, want, b)
+		}
+		return resp, nil
+	}
+	if _, err := post("/auth/register", http.StatusCreated); err != nil {
+		return nil, err
+	}
+	resp, err := post("/auth/login", http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	cookies := resp.Cookies()
+	if len(cookies) != 1 || cookies[0].Value == "" {
+		return nil, fmt.Errorf("POST /auth/login: got cookies %v, want one session cookie", cookies)
+	}
+	return &http.Cookie{Name: cookies[0].Name, Value: cookies[0].Value}, nil
+}
+
+// sessionMemory measures the Redis memory of the bench user's one session:
+// the scs data under the SHA-256 of the token, the index's hash for the
+// session and the user's index set (its whole size while it holds this one
+// session), against a bare token-to-username key. The key names are
+// internal/session's (index.go).
+func sessionMemory(ctx context.Context, probe *redisProbe, app string, cookie *http.Cookie, bareToken string) (memoryResult, error) {
+	var m memoryResult
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, app+"/api/dashboard", nil)
+	req.AddCookie(cookie)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return m, fmt.Errorf("GET /api/dashboard: %w", err)
+	}
+	var body struct {
+		User struct {
+			ID string `json:"id"`
+		} `json:"user"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || body.User.ID == "" {
+		return m, fmt.Errorf("GET /api/dashboard: status %d, user id %q, %v", resp.StatusCode, body.User.ID, err)
+	}
+	m.userID = body.User.ID
+	setKey := "gatehouse:user:" + m.userID + ":sessions"
+	sids, err := redis.Strings(probe.c.Do("ZRANGE", setKey, 0, -1))
+	if err != nil || len(sids) != 1 {
+		return m, fmt.Errorf("ZRANGE %s: got %v, %v; want one session id", setKey, sids, err)
+	}
+	keys := []struct {
+		key string
+		dst *int64
+	}{
+		{"scs:session:" + session.StoreKey(cookie.Value), &m.StoreBytes},
+		{"gatehouse:session:" + sids[0], &m.IndexHashBytes},
+		{setKey, &m.IndexSetBytes},
+		{bareKey(bareToken), &m.BareKeyBytes},
+	}
+	for _, k := range keys {
+		if *k.dst, err = probe.memoryUsage(k.key); err != nil {
+			return m, err
+		}
+		if *k.dst == 0 {
+			return m, fmt.Errorf("MEMORY USAGE %s: no such key", k.key)
+		}
+	}
+	if m.StoreValueBytes, err = redis.Int64(probe.c.Do("STRLEN", keys[0].key)); err != nil {
+		return m, err
+	}
+	m.Total = m.StoreBytes + m.IndexHashBytes + m.IndexSetBytes
+	m.Ratio = float64(m.Total) / float64(m.BareKeyBytes)
+	m.StoreOnlyRatio = float64(m.StoreBytes) / float64(m.BareKeyBytes)
+	m.TargetMet = m.Ratio <= targetMemory
+	return m, nil
+}
+
+// indexSetShare returns the user's index set's size per session at the end,
+// when the logins have given it many members.
+func indexSetShare(probe *redisProbe, userID string) (int64, float64) {
+	key := "gatehouse:user:" + userID + ":sessions"
+	n, err := redis.Int64(probe.c.Do("ZCARD", key))
+	if err != nil || n == 0 {
+		return 0, 0
+	}
+	b, err := probe.memoryUsage(key)
+	if err != nil {
+		return n, 0
+	}
+	return n, float64(b) / float64(n)
+}
+
+// readRSS returns the app's peak RSS (VmHWM), or its current RSS, in MiB.
+func readRSS(pid int, peak bool) float64 {
+	rss, hwm, err := memory(pid)
+	if err != nil {
+		return 0
+	}
+	if peak {
+		return float64(hwm) / (1 << 20)
+	}
+	return float64(rss) / (1 << 20)
+}
+
+func newScenario(key, name string, o outcome, cmds commandDelta) scenarioResult {
+	sc := scenarioResult{Key: key, Name: name, Status: map[string]int{}, SetCookie: o.setCookie, TotalRequests: o.total}
+	for status, lat := range o.byStatus {
+		key := strconv.Itoa(status)
+		if status == 0 {
+			key = "error"
+		}
+		sc.Status[key] = len(lat)
+		switch status {
+		case http.StatusOK:
+			sc.OK = summarise(lat, o.window)
+		case http.StatusServiceUnavailable:
+			st := summarise(lat, o.window)
+			sc.Unavailable = &st
+		default:
+			sc.Other += len(lat)
+		}
+	}
+	if o.total > 0 {
+		sc.RedisCommandsPerRequest = float64(cmds.total()) / float64(o.total)
+		sc.RedisCommands = cmds.perRequest(o.total)
+	}
+	return sc
+}

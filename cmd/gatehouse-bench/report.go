@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// Scenario keys, stable for tools that read the JSON.
+const (
+	keyDashboard = "dashboard"
+	keyAPI       = "api_dashboard"
+	keyFloor     = "floor"
+	keyLogin     = "login"
+	keyFlood     = "login_flood"
+)
+
+// results is everything one run measured; it is printed as a table and
+// written as JSON.
+type results struct {
+	Settings  runSettings      `json:"settings"`
+	Scenarios []scenarioResult `json:"scenarios"`
+	Flood     scenarioResult   `json:"login_flood"`
+	Floor     floorRatio       `json:"gatehouse_vs_floor"`
+	Memory    memoryResult     `json:"redis_bytes_per_session"`
+	RSS       rssResult        `json:"app_rss"`
+}
+
+type runSettings struct {
+	Started        string  `json:"started"`
+	GoVersion      string  `json:"go_version"`
+	CPUs           int     `json:"cpus"`
+	Conns          int     `json:"connections"`
+	WarmupS        float64 `json:"warmup_seconds"`
+	DurationS      float64 `json:"duration_seconds"`
+	LoginDurationS float64 `json:"login_duration_seconds"`
+	Flood          int     `json:"flood_logins"`
+	// LoadAverage is the machine's 1, 5 and 15 minute load before the
+	// run: other work on the machine skews the numbers.
+	LoadAverage string `json:"load_average,omitempty"`
+}
+
+type scenarioResult struct {
+	Key  string `json:"key"`
+	Name string `json:"name"`
+	// OK summarises the 200 responses of the measured window, Unavailable
+	// the 503s; Other counts the rest (Status has them all).
+	OK          stats          `json:"ok"`
+	Unavailable *stats         `json:"unavailable,omitempty"`
+	Other       int            `json:"other"`
+	Status      map[string]int `json:"status"`
+	SetCookie   int            `json:"responses_with_set_cookie"`
+	// Redis commands over every request sent, warm-up included.
+	TotalRequests           int                `json:"total_requests"`
+	RedisCommandsPerRequest float64            `json:"redis_commands_per_request"`
+	RedisCommands           map[string]float64 `json:"redis_commands_per_request_by_command"`
+}
+
+type floorRatio struct {
+	Throughput    float64 `json:"throughput_ratio"`
+	ThroughputMet bool    `json:"throughput_target_met"`
+	P99           float64 `json:"p99_ratio"`
+	P99Met        bool    `json:"p99_target_met"`
+}
+
+type memoryResult struct {
+	StoreBytes      int64   `json:"scs_data_bytes"`
+	StoreValueBytes int64   `json:"scs_value_length"`
+	IndexHashBytes  int64   `json:"index_hash_bytes"`
+	IndexSetBytes   int64   `json:"index_set_bytes_one_session"`
+	Total           int64   `json:"total_bytes"`
+	BareKeyBytes    int64   `json:"bare_token_key_bytes"`
+	Ratio           float64 `json:"ratio"`
+	StoreOnlyRatio  float64 `json:"scs_data_only_ratio"`
+	TargetMet       bool    `json:"target_met"`
+	// The index set's size per member once the logins have filled it.
+	IndexSetSessionsAtEnd        int64   `json:"index_set_sessions_at_end"`
+	IndexSetBytesPerSessionAtEnd float64 `json:"index_set_bytes_per_session_at_end"`
+
+	userID string
+}
+
+// rssResult is the app's resident memory: now, after signing in, and the
+// peak (VmHWM) of each phase, reset before it.
+type rssResult struct {
+	AfterLoginMiB float64 `json:"after_sign_in_mib"`
+	PeakGetMiB    float64 `json:"peak_get_scenarios_mib"`
+	PeakLoginMiB  float64 `json:"peak_login_scenario_mib"`
+	PeakFloodMiB  float64 `json:"peak_login_flood_mib"`
+	EndMiB        float64 `json:"end_mib"`
+}
+
+func (r *results) scenario(key string) *scenarioResult {
+	for i := range r.Scenarios {
+		if r.Scenarios[i].Key == key {
+			return &r.Scenarios[i]
+		}
+	}
+	return nil
+}
+
+// ordered returns the scenarios in the order they ran: the sustained ones
+// but the last (the logins), the flood, then the logins.
+func (r *results) ordered() []scenarioResult {
+	out := slices.Clone(r.Scenarios)
+	if i := slices.IndexFunc(out, func(s scenarioResult) bool { return s.Key == keyLogin }); i >= 0 {
+		return slices.Insert(out, i, r.Flood)
+	}
+	return append(out, r.Flood)
+}
+
+// compare sets Gatehouse's ratios to the floor.
+func (r *results) compare() {
+	g, f := r.scenario(keyDashboard), r.scenario(keyFloor)
+	if g == nil || f == nil || f.OK.RPS == 0 || f.OK.P99ms == 0 {
+		return
+	}
+	r.Floor.Throughput = g.OK.RPS / f.OK.RPS
+	r.Floor.P99 = g.OK.P99ms / f.OK.P99ms
+	r.Floor.ThroughputMet = r.Floor.Throughput >= targetThroughput
+	r.Floor.P99Met = r.Floor.P99 <= targetP99
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// print writes the table, without trailing spaces.
+func (r *results) print(out io.Writer) {
+	var buf bytes.Buffer
+	r.format(&buf)
+	for line := range strings.Lines(buf.String()) {
+		fmt.Fprintln(out, strings.TrimRight(line, " \n"))
+	}
+}
+
+func (r *results) format(w io.Writer) {
+	s := r.Settings
+	fmt.Fprintf(w, "\nGatehouse bench, %s, %s, %d CPUs (load average %s): %d connections, %gs warm-up + %gs per scenario (login %gs)\n\n",
+		s.Started, s.GoVersion, s.CPUs, s.LoadAverage, s.Conns, s.WarmupS, s.DurationS, s.LoginDurationS)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tstatus\treq/s\tp50 ms\tp99 ms\tmax ms\tresponses\tSet-Cookie\tRedis cmds/req\t")
+	row := func(sc scenarioResult, label string, st stats, first, rate bool) {
+		rps, cmds, setCookie := "-", "", ""
+		if rate {
+			rps = fmt.Sprintf("%.0f", st.RPS)
+			if st.RPS < 100 {
+				rps = fmt.Sprintf("%.1f", st.RPS)
+			}
+		}
+		if first {
+			cmds = fmt.Sprintf("%.2f", sc.RedisCommandsPerRequest)
+			setCookie = fmt.Sprint(sc.SetCookie)
+		}
+		name := sc.Name
+		if !first {
+			name = ""
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%d\t%s\t%s\t\n", name, label, rps, st.P50ms, st.P99ms, st.MaxMs, st.Count, setCookie, cmds)
+	}
+	for _, sc := range r.ordered() {
+		rate := sc.Key != keyFlood
+		row(sc, "200", sc.OK, true, rate)
+		if sc.Unavailable != nil {
+			row(sc, "503", *sc.Unavailable, false, rate)
+		}
+		if sc.Other > 0 {
+			fmt.Fprintf(tw, "\tother\t\t\t\t\t%d\t\t%s\t\n", sc.Other, statusList(sc.Status))
+		}
+	}
+	_ = tw.Flush()
+
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Redis commands per request, warm-up included (INFO commandstats; commands inside Lua scripts count too):")
+	for _, sc := range r.ordered() {
+		fmt.Fprintf(tw, "  %s\t%s\n", sc.Name, commandList(sc.RedisCommands))
+	}
+	_ = tw.Flush()
+
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if r.Floor.Throughput > 0 {
+		fmt.Fprintf(tw, "Gatehouse / floor\tthroughput %.2fx (target >= %.1fx: %s), p99 %.2fx (target <= %.1fx: %s)\n",
+			r.Floor.Throughput, targetThroughput, met(r.Floor.ThroughputMet), r.Floor.P99, targetP99, met(r.Floor.P99Met))
+	}
+	m := r.Memory
+	fmt.Fprintf(tw, "Redis bytes per session\tscs data %d (value %d) + index hash %d + index set %d (one session) = %d\n",
+		m.StoreBytes, m.StoreValueBytes, m.IndexHashBytes, m.IndexSetBytes, m.Total)
+	fmt.Fprintf(tw, "\tbare token-to-username key %d: ratio %.1fx (target <= %.1fx: %s); scs data alone %.1fx\n",
+		m.BareKeyBytes, m.Ratio, targetMemory, met(m.TargetMet), m.StoreOnlyRatio)
+	if m.IndexSetSessionsAtEnd > 0 {
+		fmt.Fprintf(tw, "\tindex set at the end: %d sessions, %.0f bytes each\n", m.IndexSetSessionsAtEnd, m.IndexSetBytesPerSessionAtEnd)
+	}
+	fl := r.Flood
+	fmt.Fprintf(tw, "App RSS (MiB)\t%.1f after sign-in; peak %.1f over the GET scenarios and the floor\n", r.RSS.AfterLoginMiB, r.RSS.PeakGetMiB)
+	fmt.Fprintf(tw, "\tpeak %.1f in the flood of %d logins at once (%d ok, %d 503, %d other)\n",
+		r.RSS.PeakFloodMiB, r.Settings.Flood, fl.OK.Count, countOf(fl.Unavailable), fl.Other)
+	fmt.Fprintf(tw, "\tpeak %.1f over the sustained logins; %.1f at the end\n", r.RSS.PeakLoginMiB, r.RSS.EndMiB)
+	_ = tw.Flush()
+}
+
+func countOf(s *stats) int {
+	if s == nil {
+		return 0
+	}
+	return s.Count
+}
+
+// commandList formats per-command rates, e.g. "GET 1.00, MULTI 0.50".
+func commandList(m map[string]float64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		f := "%s %.2f"
+		if m[k] < 0.005 {
+			f = "%s %.4f"
+		}
+		parts = append(parts, fmt.Sprintf(f, k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func statusList(m map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if k != "200" && k != "503" {
+			parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// writeJSON writes the results to path, creating its folder.
+func (r *results) writeJSON(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
