@@ -42,7 +42,13 @@ type Options struct {
 // New returns a session manager storing sessions in pool.
 func New(pool *redis.Pool, o Options) *scs.SessionManager {
 	sm := scs.New()
+	// scs.New starts a cleanup goroutine for its default memory store;
+	// stop it before replacing the store, or it runs for ever.
+	if m, ok := sm.Store.(interface{ StopCleanup() }); ok {
+		m.StopCleanup()
+	}
 	sm.Store = NewStore(pool, o.MaxActive)
+	sm.Codec = Codec{}
 	sm.Lifetime = o.Lifetime
 	// Zero: scs would otherwise re-save the session and send a cookie on
 	// every request.

@@ -114,46 +114,54 @@ func (s *Service) Create(ctx context.Context, username, password string, role Ro
 // all return ErrInvalidCredentials after the same amount of hashing work, so
 // that neither the answer nor its timing reveals which it was.
 func (s *Service) Authenticate(ctx context.Context, username, password string) (*User, error) {
-	release, err := s.slot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
 	// Bound the password before hashing it: argon2 cost grows with input.
 	if !utf8.ValidString(password) || utf8.RuneCountInString(password) > PasswordMaxLen {
-		s.hasher.VerifyDummy("")
-		return nil, ErrInvalidCredentials
+		return nil, s.dummy(ctx, "")
 	}
 	norm, err := NormalizeUsername(username)
 	if err != nil {
-		s.hasher.VerifyDummy(password)
-		return nil, ErrInvalidCredentials
+		return nil, s.dummy(ctx, password)
 	}
 	u, err := s.repo.ByUsernameNorm(ctx, norm)
 	if errors.Is(err, ErrNotFound) {
-		s.hasher.VerifyDummy(password)
-		return nil, ErrInvalidCredentials
+		return nil, s.dummy(ctx, password)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("find user %q: %w", norm, err)
 	}
+	// Hold a hashing slot only while hashing, not across MongoDB calls.
+	release, err := s.slot(ctx)
+	if err != nil {
+		return nil, err
+	}
 	match, rehash, err := s.hasher.Verify(password, u.PasswordHash)
+	var newHash string
+	if err == nil && match && rehash {
+		newHash, err = s.hasher.Hash(password)
+	}
+	release()
 	if err != nil {
 		return nil, fmt.Errorf("verify password of user %s: %w", u.ID, err)
 	}
 	if !match || u.Disabled {
 		return nil, ErrInvalidCredentials
 	}
-	var newHash string
-	if rehash {
-		if newHash, err = s.hasher.Hash(password); err != nil {
-			return nil, fmt.Errorf("rehash password: %w", err)
-		}
-	}
 	if err := s.repo.RecordLogin(ctx, u.ID, s.now().UTC(), newHash); err != nil {
 		return nil, fmt.Errorf("record login of user %s: %w", u.ID, err)
 	}
 	return u, nil
+}
+
+// dummy spends one verification's time (in a hashing slot, like a real
+// one) and returns ErrInvalidCredentials, or ErrBusy.
+func (s *Service) dummy(ctx context.Context, password string) error {
+	release, err := s.slot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	s.hasher.VerifyDummy(password)
+	return ErrInvalidCredentials
 }
 
 // ByID returns the user with id.

@@ -1,0 +1,117 @@
+package session
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+func TestCodecRoundTrip(t *testing.T) {
+	deadline := time.Date(2026, 11, 28, 5, 0, 0, 123456789, time.UTC)
+	values := map[string]any{
+		"user_id":      "6b091785de5046d2494114b2",
+		"username":     "Ｊosé",
+		"remember":     true,
+		"off":          false,
+		"count":        -42,
+		"auth_at":      time.Date(2026, 11, 27, 5, 0, 0, 987654321, time.UTC),
+		"previous":     time.Time{},
+		"__rememberMe": false,
+		"":             "empty key",
+	}
+	b, err := Codec{}.Encode(deadline, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotDeadline, got, err := Codec{}.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !gotDeadline.Equal(deadline) || len(got) != len(values) {
+		t.Fatalf("got %v %v", gotDeadline, got)
+	}
+	for k, want := range values {
+		switch w := want.(type) {
+		case time.Time:
+			if g, ok := got[k].(time.Time); !ok || !g.Equal(w) || g.IsZero() != w.IsZero() {
+				t.Errorf("%q: got %#v, want %v", k, got[k], w)
+			}
+		default:
+			if got[k] != want {
+				t.Errorf("%q: got %#v, want %#v", k, got[k], want)
+			}
+		}
+	}
+	// Deterministic.
+	b2, _ := Codec{}.Encode(deadline, values)
+	if !bytes.Equal(b, b2) {
+		t.Fatal("two encodings of the same session differ")
+	}
+	// Smaller than gob.
+	g, _ := scs.GobCodec{}.Encode(deadline, values)
+	t.Logf("compact %d bytes, gob %d bytes", len(b), len(g))
+	if len(b)*2 > len(g) {
+		t.Errorf("compact encoding (%d bytes) is not under half of gob's (%d)", len(b), len(g))
+	}
+}
+
+func TestCodecRejectsUnknownTypes(t *testing.T) {
+	if _, err := (Codec{}).Encode(time.Now(), map[string]any{"x": 1.5}); err == nil {
+		t.Fatal("a float was encoded")
+	}
+}
+
+// TestCodecReadsGob: sessions written by scs's GobCodec before the switch
+// still load.
+func TestCodecReadsGob(t *testing.T) {
+	deadline := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	b, err := scs.GobCodec{}.Encode(deadline, map[string]any{"user_id": "u1", "auth_at": deadline})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, v, err := Codec{}.Decode(b)
+	if err != nil || !d.Equal(deadline) || v["user_id"] != "u1" {
+		t.Fatalf("got %v %v %v", d, v, err)
+	}
+}
+
+func TestCodecRejectsCorruptData(t *testing.T) {
+	good, _ := Codec{}.Encode(time.Now(), map[string]any{"user_id": "u1", "n": 3, "t": time.Now()})
+	for i := range len(good) {
+		if _, _, err := (Codec{}).Decode(good[:i]); err == nil && i > 0 {
+			t.Errorf("truncated to %d bytes: decoded", i)
+		}
+	}
+	for _, b := range [][]byte{
+		{'G'}, {'G', 9}, {'G', 1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		append(append([]byte{}, good...), 0),
+	} {
+		if _, _, err := (Codec{}).Decode(b); err == nil {
+			t.Errorf("Decode(%x) succeeded", b)
+		}
+	}
+}
+
+func FuzzCodecDecode(f *testing.F) {
+	good, _ := Codec{}.Encode(time.Unix(1e9, 0), map[string]any{"user_id": "u1", "remember": true, "auth_at": time.Unix(2e9, 5)})
+	f.Add(good)
+	f.Add([]byte{})
+	f.Add([]byte("G\x01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, v, err := Codec{}.Decode(b)
+		if err != nil {
+			return
+		}
+		// What decodes re-encodes and decodes to the same.
+		again, err := Codec{}.Encode(d, v)
+		if err != nil {
+			t.Fatalf("decoded values do not re-encode: %v", err)
+		}
+		d2, v2, err := Codec{}.Decode(again)
+		if err != nil || !d2.Equal(d) || len(v2) != len(v) {
+			t.Fatalf("round trip changed the session: %v %v -> %v %v (%v)", d, v, d2, v2, err)
+		}
+	})
+}
