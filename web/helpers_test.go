@@ -59,6 +59,7 @@ type options struct {
 	policy                  web.SessionPolicy
 	hashSlots               int // bound on concurrent password hashes; 0: none
 	hashWait                time.Duration
+	hashParams              *password.Params // default fastHash
 }
 
 // app is one running instance of the real router on real backends.
@@ -105,7 +106,11 @@ func newApp(t *testing.T, b backends, o options) *app {
 	if err := repo.EnsureIndexes(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	hasher, err := password.New(fastHash)
+	params := fastHash
+	if o.hashParams != nil {
+		params = *o.hashParams
+	}
+	hasher, err := password.New(params)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,8 @@ import (
 	"time"
 
 	redigo "github.com/gomodule/redigo/redis"
+
+	"github.com/gatehouse/gatehouse/internal/password"
 )
 
 // TestAttackSessionFixation: an attacker plants a session cookie of their
@@ -460,7 +462,9 @@ func TestAttackMalformedInput(t *testing.T) {
 // TestAttackLoginFlood: a burst of logins larger than the hashing slots
 // gets polite 503s with Retry-After, never a 500, so memory stays bounded.
 func TestAttackLoginFlood(t *testing.T) {
-	a := newApp(t, newBackends(t), options{hashSlots: 1, hashWait: time.Millisecond, maxPerIP: 1000, maxPerAccount: 1000})
+	// The production parameters: a hash takes tens of milliseconds.
+	owasp := password.OWASP
+	a := newApp(t, newBackends(t), options{hashSlots: 1, hashWait: time.Millisecond, maxPerIP: 1000, maxPerAccount: 1000, hashParams: &owasp})
 	wantRedirect(t, newBrowser(t, a.URL).signup("popular", "password-1"), "/dashboard")
 	const n = 12
 	codes := make(chan response, n)
