@@ -134,6 +134,12 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	b.do(chromedp.KeyEvent("linus"))
 	b.tabTo("password")
 	b.do(chromedp.KeyEvent("correct horse battery"))
+	// What the keys typed, so that a lost keystroke fails here, clearly,
+	// rather than as a 422 from the server.
+	typed := get(b, chromedp.Evaluate[[]string](`[document.getElementById("username").value, document.getElementById("password").value]`))
+	if len(typed) != 2 || typed[0] != "linus" || typed[1] != "correct horse battery" {
+		t.Fatalf("the fields hold %q, want linus and the password", typed)
+	}
 	if resp := b.load(chromedp.KeyEvent(kb.Enter)); resp.Status != http.StatusOK {
 		t.Fatalf("Enter in the login form: got %d, want 200", resp.Status)
 	}
