@@ -76,6 +76,7 @@ func dashboardFor(s *sessions, r *http.Request) *dashboardView {
 	if !remember {
 		d.IdleTimeout = humanDuration(s.policy.IdleTimeout)
 	}
+	d.format()
 	return d
 }
 
@@ -94,5 +95,14 @@ func humanDuration(d time.Duration) string {
 		return "1 minute"
 	default:
 		return d.String()
+	}
+}
+
+// format fills in the text forms of the times.
+func (d *dashboardView) format() {
+	d.MemberSinceText, d.SessionStartedText, d.SessionExpiresText = when(d.MemberSince), when(d.SessionStarted), when(d.SessionExpires)
+	d.LastLoginText = ""
+	if !d.LastLogin.IsZero() {
+		d.LastLoginText = when(d.LastLogin)
 	}
 }

@@ -41,15 +41,17 @@ func newRenderer(fsys fs.FS, reload bool, logger *slog.Logger, now func() time.T
 	return r, nil
 }
 
+// when formats a time for people, in UTC, with the zone spelt out.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format("2 January 2006, 15:04 MST")
+}
+
 // funcs are the helpers templates may call.
 var funcs = template.FuncMap{
-	// when formats a time for people, in UTC, with the zone spelt out.
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return "unknown"
-		}
-		return t.UTC().Format("2 January 2006, 15:04 MST")
-	},
+	"when": when,
 	// field bundles the arguments of the "field" partial.
 	"field": func(v view, name, label, typ, autocomplete, hint string, autofocus bool) fieldView {
 		return fieldView{Form: v.Form, Name: name, Label: label, Type: typ, Autocomplete: autocomplete, Hint: hint, Autofocus: autofocus}
@@ -71,7 +73,9 @@ func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
 
 // view is the data every page gets.
 type view struct {
-	Page      string // page name, for marking the current navigation link
+	Page      string  // page name
+	Current   navView // which navigation link is the current page
+
 	User      *sessionUser
 	Flash     string
 	Year      int
@@ -97,9 +101,19 @@ type fieldView struct {
 	Autofocus                             bool
 }
 
+// navView marks the current page in the navigation. Plain booleans:
+// comparing strings in the template costs a reflective call each.
+type navView struct {
+	Dashboard, Sessions, Password, Users, Login, Signup bool
+}
+
 type dashboardView struct {
 	MemberSince, LastLogin         time.Time
 	SessionStarted, SessionExpires time.Time
+	// The same, formatted for people ("" for a zero LastLogin): formatting
+	// here spares the template a reflective call per value.
+	MemberSinceText, LastLoginText         string
+	SessionStartedText, SessionExpiresText string
 	IdleTimeout                    string // empty with "remember me"
 	Remember                       bool
 }
@@ -127,6 +141,10 @@ func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, p
 		return
 	}
 	v.Page = page
+	v.Current = navView{
+		Dashboard: page == "dashboard", Sessions: page == "sessions", Password: page == "password",
+		Users: page == "admin_users", Login: page == "login", Signup: page == "signup",
+	}
 	v.Year = rd.now().Year()
 	if v.Form == nil {
 		v.Form = &formView{}

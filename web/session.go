@@ -66,10 +66,8 @@ type sessionUser struct {
 	Username string
 	Role     string
 	SID      string // public session id
+	IsAdmin  bool
 }
-
-// IsAdmin reports whether the user has the admin role.
-func (u *sessionUser) IsAdmin() bool { return u != nil && u.Role == string(user.RoleAdmin) }
 
 type ctxKey int
 
@@ -101,7 +99,9 @@ func (s *sessions) current(r *http.Request) *sessionUser {
 	if id == "" {
 		return nil
 	}
-	return &sessionUser{ID: id, Username: s.sm.GetString(ctx, keyUsername), Role: s.sm.GetString(ctx, keyRole), SID: s.sm.GetString(ctx, keySID)}
+	role := s.sm.GetString(ctx, keyRole)
+	return &sessionUser{ID: id, Username: s.sm.GetString(ctx, keyUsername), Role: role, SID: s.sm.GetString(ctx, keySID),
+		IsAdmin: role == string(user.RoleAdmin)}
 }
 
 // lifetime is the absolute lifetime of the request's session.
