@@ -73,8 +73,8 @@ func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
 
 // view is the data every page gets.
 type view struct {
-	Page      string  // page name
-	Current   navView // which navigation link is the current page
+	Page    string  // page name
+	Current navView // which navigation link is the current page
 
 	User      *sessionUser
 	Flash     string
@@ -114,8 +114,8 @@ type dashboardView struct {
 	// here spares the template a reflective call per value.
 	MemberSinceText, LastLoginText         string
 	SessionStartedText, SessionExpiresText string
-	IdleTimeout                    string // empty with "remember me"
-	Remember                       bool
+	IdleTimeout                            string // empty with "remember me"
+	Remember                               bool
 }
 
 type errorView struct {
