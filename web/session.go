@@ -86,22 +86,45 @@ type sessions struct {
 	metrics *metrics.Metrics
 }
 
-// loaded reports whether the request went through loadSession.
-func loaded(r *http.Request) bool { return r.Context().Value(sessionLoadedKey) != nil }
+// requestState is what loadSession keeps for one request.
+type requestState struct {
+	user   *sessionUser // current's answer, once asked
+	cached bool
+}
 
-// current returns the signed-in user, or nil.
+func stateOf(r *http.Request) *requestState {
+	st, _ := r.Context().Value(sessionLoadedKey).(*requestState)
+	return st
+}
+
+// loaded reports whether the request went through loadSession.
+func loaded(r *http.Request) bool { return stateOf(r) != nil }
+
+// current returns the signed-in user, or nil. It reads the session once
+// per request; signIn, renew and signOut forget the answer.
 func (s *sessions) current(r *http.Request) *sessionUser {
-	if !loaded(r) {
+	st := stateOf(r)
+	if st == nil {
 		return nil
+	}
+	if st.cached {
+		return st.user
 	}
 	ctx := r.Context()
-	id := s.sm.GetString(ctx, keyUserID)
-	if id == "" {
-		return nil
+	st.user, st.cached = nil, true
+	if id := s.sm.GetString(ctx, keyUserID); id != "" {
+		role := s.sm.GetString(ctx, keyRole)
+		st.user = &sessionUser{ID: id, Username: s.sm.GetString(ctx, keyUsername), Role: role,
+			SID: s.sm.GetString(ctx, keySID), IsAdmin: role == string(user.RoleAdmin)}
 	}
-	role := s.sm.GetString(ctx, keyRole)
-	return &sessionUser{ID: id, Username: s.sm.GetString(ctx, keyUsername), Role: role, SID: s.sm.GetString(ctx, keySID),
-		IsAdmin: role == string(user.RoleAdmin)}
+	return st.user
+}
+
+// forget drops current's cached answer after the session changed hands.
+func forget(r *http.Request) {
+	if st := stateOf(r); st != nil {
+		st.cached = false
+	}
 }
 
 // lifetime is the absolute lifetime of the request's session.
@@ -128,6 +151,7 @@ func (s *sessions) expiry(ctx context.Context) time.Time {
 // worthless: no session fixation), records the user in it and the session
 // in the user's index.
 func (s *sessions) signIn(r *http.Request, u *user.User, remember bool) error {
+	defer forget(r)
 	ctx := r.Context()
 	now := s.now().UTC()
 	if err := s.sm.RenewToken(ctx); err != nil {
@@ -171,6 +195,7 @@ func (s *sessions) renew(r *http.Request) error {
 
 // signOut deletes the session's data and expires its cookie.
 func (s *sessions) signOut(r *http.Request) error {
+	defer forget(r)
 	ctx := r.Context()
 	uid, sid := s.sm.GetString(ctx, keyUserID), s.sm.GetString(ctx, keySID)
 	if err := s.sm.Destroy(ctx); err != nil {
@@ -313,7 +338,7 @@ func loadSession(s *sessions, rd *renderer, guard *guessGuard) func(http.Handler
 				ctx = session.WithLoadedToken(ctx, t)
 			}
 			ctx, _ = session.WithExpiryCap(ctx)
-			ctx = context.WithValue(ctx, sessionLoadedKey, true)
+			ctx = context.WithValue(ctx, sessionLoadedKey, &requestState{})
 			r, err = s.enforce(r.WithContext(ctx))
 			if err != nil {
 				storageError(w, r, rd, err)

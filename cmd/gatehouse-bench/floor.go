@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"syscall"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -20,15 +25,55 @@ const floorCookie = "token"
 // handler that looks the request's token up with one redigo GET on the same
 // redis-server (a token-to-username key, as a minimal session store would)
 // and answers with the name. Its pool is configured as the app's (64
-// connections, waiting for a free one, 1 s timeouts).
+// connections, waiting for a free one, 1 s timeouts). Like the app it runs
+// in a process of its own (this binary with -serve-floor), so that neither
+// shares the load generator's process.
 type floorServer struct {
 	srv   *http.Server
 	pool  *redis.Pool
-	base  string // http://127.0.0.1:PORT
-	token string // a token whose key exists
+	cmd   *exec.Cmd // the floor process, in the bench process
+	base  string    // http://127.0.0.1:PORT
+	token string    // a token whose key exists
 }
 
+// startFloor starts the floor in a child process and waits for its address.
 func startFloor(redisURL string) (*floorServer, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-serve-floor", redisURL)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	f := &floorServer{cmd: cmd}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if _, serr := fmt.Sscan(line, &f.base, &f.token); err != nil || serr != nil {
+		f.close()
+		return nil, fmt.Errorf("floor did not start: %q %v %v", line, err, serr)
+	}
+	return f, nil
+}
+
+// serveFloor is the floor process: it prints "BASE TOKEN" and serves until
+// ctx ends.
+func serveFloor(ctx context.Context, redisURL string, stdout io.Writer) error {
+	f, err := listenFloor(redisURL)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, f.base, f.token)
+	<-ctx.Done()
+	f.close()
+	return nil
+}
+
+func listenFloor(redisURL string) (*floorServer, error) {
 	const timeout = time.Second
 	pool := &redis.Pool{
 		MaxIdle: 64, MaxActive: 64, Wait: true, IdleTimeout: 5 * time.Minute,
@@ -91,6 +136,18 @@ func startFloor(redisURL string) (*floorServer, error) {
 }
 
 func (f *floorServer) close() {
+	if f.cmd != nil {
+		_ = f.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = f.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = f.cmd.Process.Kill()
+			<-done
+		}
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = f.srv.Shutdown(ctx)

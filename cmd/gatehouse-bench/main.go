@@ -4,7 +4,7 @@
 // redis-server and an embedded FerretDB, signs a user in, and drives load at a
 // fixed number of keep-alive connections with a load generator of its own:
 // the authenticated GET /dashboard and GET /api/dashboard, POST /auth/login,
-// and a floor (a bare net/http handler in this process doing one redigo GET
+// and a floor (a bare net/http handler in a process of its own doing one redigo GET
 // on the same redis-server). It reports requests per second and latency, Redis
 // commands per request, Redis bytes per session, the app's peak RSS (also
 // under a flood of concurrent logins), and the ratio of Gatehouse to the
@@ -31,7 +31,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	var err error
+	if len(os.Args) == 3 && os.Args[1] == "-serve-floor" {
+		err = serveFloor(ctx, os.Args[2], os.Stdout)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
