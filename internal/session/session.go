@@ -42,11 +42,10 @@ type Options struct {
 // New returns a session manager storing sessions in pool.
 func New(pool *redis.Pool, o Options) *scs.SessionManager {
 	sm := scs.New()
-	// scs.New starts a cleanup goroutine for its default memory store;
-	// stop it before replacing the store, or it runs for ever.
-	if m, ok := sm.Store.(interface{ StopCleanup() }); ok {
-		m.StopCleanup()
-	}
+	// scs.New also starts a cleanup goroutine for its default memory
+	// store, which this replaces. It idles once a minute over an empty
+	// map. Stopping it is not safe: memstore's StopCleanup races with the
+	// goroutine's start (the race detector shows it), so it is left.
 	sm.Store = NewStore(pool, o.MaxActive)
 	sm.Codec = Codec{}
 	sm.Lifetime = o.Lifetime
