@@ -129,14 +129,9 @@ func handleAPILogin(s *sessions, rd *renderer, users Users, limiter LoginLimiter
 
 func handleAPILogout(s *sessions, rd *renderer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u := s.current(r); u != nil {
-			s.audit.event(r, auditLogout, u.ID, u.SID)
-		}
-		if err := s.signOut(r); err != nil {
-			storageError(w, r, rd, err)
+		if !logout(w, r, s, rd) {
 			return
 		}
-		w.Header().Set("Clear-Site-Data", clearSiteData)
 		writeJSON(w, http.StatusOK, map[string]string{"message": "Logged out successfully"})
 	})
 }

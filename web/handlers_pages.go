@@ -145,18 +145,27 @@ func handleSignupPost(s *sessions, rd *renderer, users Users) http.Handler {
 // site at logout: cached pages, cookies and storage.
 const clearSiteData = `"cache", "cookies", "storage"`
 
+// logout ends the request's session, audits it and asks the browser to
+// clear the site's data. On failure it has answered and returns false.
+func logout(w http.ResponseWriter, r *http.Request, s *sessions, rd *renderer) bool {
+	if u := s.current(r); u != nil {
+		s.audit.event(r, auditLogout, u.ID, u.SID)
+	}
+	if err := s.signOut(r); err != nil {
+		storageError(w, r, rd, err)
+		return false
+	}
+	w.Header().Set("Clear-Site-Data", clearSiteData)
+	return true
+}
+
 // handleLogoutPost ends the session: its data is deleted from Redis and the
 // cookie is expired. Anonymous visitors are simply sent to the login page.
 func handleLogoutPost(s *sessions, rd *renderer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u := s.current(r); u != nil {
-			s.audit.event(r, auditLogout, u.ID, u.SID)
-		}
-		if err := s.signOut(r); err != nil {
-			storageError(w, r, rd, err)
+		if !logout(w, r, s, rd) {
 			return
 		}
-		w.Header().Set("Clear-Site-Data", clearSiteData)
 		http.Redirect(w, r, "/login?signed_out=1", http.StatusSeeOther)
 	})
 }
