@@ -43,8 +43,10 @@ func storageError(w http.ResponseWriter, r *http.Request, rd *renderer, err erro
 	case errors.Is(err, user.ErrUnavailable):
 		rd.unavailable(w, r, "mongodb", err)
 	case errors.Is(err, user.ErrBusy), errors.Is(err, context.Canceled):
-		// A login flood (or a client that gave up): not a fault.
-		rd.logger.Warn("password checks saturated", "request_id", requestID(r))
+		// A login flood, or a client that gave up waiting: not a fault.
+		if errors.Is(err, user.ErrBusy) {
+			rd.logger.Warn("password checks saturated", "request_id", requestID(r))
+		}
 		w.Header().Set("Retry-After", "2")
 		rd.errorResponse(w, r, http.StatusServiceUnavailable, "Gatehouse is handling a great many sign-ins right now. Please try again in a few seconds.")
 	default:
@@ -76,7 +78,6 @@ func dashboardFor(s *sessions, r *http.Request) *dashboardView {
 	if !remember {
 		d.IdleTimeout = humanDuration(s.policy.IdleTimeout)
 	}
-	d.format()
 	return d
 }
 
@@ -98,7 +99,8 @@ func humanDuration(d time.Duration) string {
 	}
 }
 
-// format fills in the text forms of the times.
+// format fills in the text forms of the times, for the HTML page (the API
+// sends the times themselves).
 func (d *dashboardView) format() {
 	d.MemberSinceText, d.SessionStartedText, d.SessionExpiresText = when(d.MemberSince), when(d.SessionStarted), when(d.SessionExpires)
 	d.LastLoginText = ""

@@ -172,10 +172,8 @@ func handleLogoutPost(s *sessions, rd *renderer) http.Handler {
 
 func handleDashboard(s *sessions, rd *renderer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rd.render(w, r, http.StatusOK, "dashboard", view{
-			User:      s.current(r),
-			Flash:     popFlash(s, r),
-			Dashboard: dashboardFor(s, r),
-		})
+		d := dashboardFor(s, r)
+		d.format()
+		rd.render(w, r, http.StatusOK, "dashboard", view{User: s.current(r), Flash: popFlash(s, r), Dashboard: d})
 	})
 }

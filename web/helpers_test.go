@@ -311,3 +311,16 @@ func setCookie(r response, name string) *http.Cookie {
 	}
 	return nil
 }
+
+// sessionKeys returns the scs keys in the app's Redis; the test fails
+// unless there are want of them.
+func sessionKeys(t *testing.T, a *app, want int) []string {
+	t.Helper()
+	c := a.pool.Get()
+	defer c.Close()
+	keys, err := redigo.Strings(c.Do("KEYS", "scs:session:*"))
+	if err != nil || len(keys) != want {
+		t.Fatalf("got session keys %v, %v; want %d", keys, err, want)
+	}
+	return keys
+}

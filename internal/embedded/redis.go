@@ -164,38 +164,11 @@ func StartRedisServer(ctx context.Context, dir string, port int, logger *slog.Lo
 	if logger == nil {
 		logger = slog.Default()
 	}
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, fmt.Errorf("start redis-server: %w (on Debian: apt-get install -y redis-server)", err)
-	}
-	if err := checkPort(port); err != nil {
-		return nil, fmt.Errorf("start redis-server: %w", err)
-	}
 	password, err := checkRedisArgs(extraArgs)
 	if err != nil {
 		return nil, fmt.Errorf("start redis-server: %w", err)
 	}
-	dir, err = prepareDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("start redis-server: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("start redis-server: %w", err)
-	}
-
-	attempts := 1
-	if port == 0 {
-		// Another process can take the picked port before the child
-		// binds it; pick again.
-		attempts = redisPortAttempts
-	}
-	for attempt := 1; ; attempt++ {
-		p := port
-		if p == 0 {
-			if p, err = freePort(); err != nil {
-				return nil, fmt.Errorf("start redis-server: %w", err)
-			}
-		}
+	return launch(ctx, "redis-server", dir, port, password, logger, func(dir string, p int) ([]string, error) {
 		args := []string{
 			"--bind", "127.0.0.1",
 			"--port", strconv.Itoa(p),
@@ -206,16 +179,56 @@ func StartRedisServer(ctx context.Context, dir string, port int, logger *slog.Lo
 			"--appendfsync", "everysec",
 			"--protected-mode", "yes",
 		}
-		r, err := startChild(ctx, bin, dir, p, password, append(args, extraArgs...))
+		return append(args, extraArgs...), nil
+	})
+}
+
+// launch starts a redis-server child named what (for messages) in dir, on
+// port or, for 0, on a free port picked again while another process takes
+// it first. args gives the command line for the folder and port.
+func launch(ctx context.Context, what, dir string, port int, password string, logger *slog.Logger,
+	args func(dir string, port int) ([]string, error)) (*Redis, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w (on Debian: apt-get install -y redis-server)", what, err)
+	}
+	if err := checkPort(port); err != nil {
+		return nil, fmt.Errorf("start %s: %w", what, err)
+	}
+	dir, err = prepareDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", what, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", what, err)
+	}
+	attempts := 1
+	if port == 0 {
+		// Another process can take the picked port before the child
+		// binds it; pick again.
+		attempts = redisPortAttempts
+	}
+	for attempt := 1; ; attempt++ {
+		p := port
+		if p == 0 {
+			if p, err = freePort(); err != nil {
+				return nil, fmt.Errorf("start %s: %w", what, err)
+			}
+		}
+		a, err := args(dir, p)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", what, err)
+		}
+		r, err := startChild(ctx, bin, dir, p, password, a)
 		if err == nil {
-			logger.Info("redis-server started", slog.String("url", r.redactedURL()),
+			logger.Info(what+" started", slog.String("url", r.redactedURL()),
 				slog.Int("pid", r.proc.cmd.Process.Pid), slog.String("dir", dir))
 			return r, nil
 		}
 		if attempt >= attempts || !errors.Is(err, errAddrInUse) {
 			return nil, err
 		}
-		logger.Debug("redis-server port taken, picking another", slog.Int("port", p))
+		logger.Debug(what+" port taken, picking another", slog.Int("port", p))
 	}
 }
 

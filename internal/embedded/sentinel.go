@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -51,64 +50,34 @@ func StartRedisSentinel(ctx context.Context, dir string, port int, logger *slog.
 	if logger == nil {
 		logger = slog.Default()
 	}
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, fmt.Errorf("start redis sentinel: %w (on Debian: apt-get install -y redis-server)", err)
-	}
-	if err := checkPort(port); err != nil {
-		return nil, fmt.Errorf("start redis sentinel: %w", err)
-	}
 	conf, err := sentinelConf(c)
 	if err != nil {
 		return nil, fmt.Errorf("start redis sentinel: %w", err)
 	}
-	dir, err = prepareDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("start redis sentinel: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("start redis sentinel: %w", err)
-	}
-	confPath := filepath.Join(dir, sentinelConfName)
-
-	attempts := 1
-	if port == 0 {
-		attempts = redisPortAttempts
-	}
-	for attempt := 1; ; attempt++ {
-		p := port
-		if p == 0 {
-			if p, err = freePort(); err != nil {
-				return nil, fmt.Errorf("start redis sentinel: %w", err)
-			}
-		}
+	r, err := launch(ctx, "redis sentinel", dir, port, c.Password, logger, func(dir string, p int) ([]string, error) {
+		// Written afresh for every attempt: the sentinel rewrites it.
+		confPath := filepath.Join(dir, sentinelConfName)
 		if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-			return nil, fmt.Errorf("start redis sentinel: %w", err)
+			return nil, err
 		}
-		args := []string{
+		return []string{
 			confPath, "--sentinel",
 			"--bind", "127.0.0.1",
 			"--port", strconv.Itoa(p),
 			"--dir", dir,
 			"--daemonize", "no",
-		}
-		r, err := startChild(ctx, bin, dir, p, c.Password, args)
-		if err == nil {
-			u := url.URL{Scheme: "redis", Host: r.Addr}
-			if c.Password != "" {
-				u.User = url.UserPassword("", c.Password)
-			}
-			r.URL = u.String()
-			r.Persistent = false
-			logger.Info("redis sentinel started", slog.String("addr", r.Addr),
-				slog.Int("pid", r.Pid()), slog.String("master", c.MasterName), slog.String("dir", dir))
-			return r, nil
-		}
-		if attempt >= attempts || !errors.Is(err, errAddrInUse) {
-			return nil, fmt.Errorf("start redis sentinel: %w", err)
-		}
-		logger.Debug("redis sentinel port taken, picking another", slog.Int("port", p))
+		}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	u := url.URL{Scheme: "redis", Host: r.Addr}
+	if c.Password != "" {
+		u.User = url.UserPassword("", c.Password)
+	}
+	r.URL = u.String()
+	r.Persistent = false
+	return r, nil
 }
 
 // sentinelConf returns the configuration file for c.

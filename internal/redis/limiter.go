@@ -145,18 +145,7 @@ func (l *LoginLimiter) Begin(ctx context.Context, account, ip string) (Decision,
 // attempt from the IP's count.
 func (l *LoginLimiter) Succeeded(ctx context.Context, a Attempt) error {
 	k := keys(a.account, a.ip)
-	c, err := l.pool.GetContext(ctx)
-	if err != nil {
-		return fmt.Errorf("login limiter: %w", err)
-	}
-	defer c.Close()
-	_ = c.Send("MULTI")
-	_ = c.Send("DEL", k[0], k[1])
-	_ = c.Send("ZREM", k[2], a.member)
-	if _, err := redis.DoContext(c, ctx, "EXEC"); err != nil {
-		return fmt.Errorf("login limiter: %w", err)
-	}
-	return nil
+	return l.exec(ctx, [][]any{{"DEL", k[0], k[1]}, {"ZREM", k[2], a.member}})
 }
 
 // Abandon withdraws an attempt that was neither a success nor a failure:
@@ -164,14 +153,19 @@ func (l *LoginLimiter) Succeeded(ctx context.Context, a Attempt) error {
 // was down). It must not count against the account or the IP.
 func (l *LoginLimiter) Abandon(ctx context.Context, a Attempt) error {
 	k := keys(a.account, a.ip)
+	return l.exec(ctx, [][]any{{"ZREM", k[0], a.member}, {"ZREM", k[1], a.member}, {"ZREM", k[2], a.member}})
+}
+
+// exec runs cmds in one MULTI/EXEC round trip.
+func (l *LoginLimiter) exec(ctx context.Context, cmds [][]any) error {
 	c, err := l.pool.GetContext(ctx)
 	if err != nil {
 		return fmt.Errorf("login limiter: %w", err)
 	}
 	defer c.Close()
 	_ = c.Send("MULTI")
-	for _, key := range k {
-		_ = c.Send("ZREM", key, a.member)
+	for _, cmd := range cmds {
+		_ = c.Send(cmd[0].(string), cmd[1:]...)
 	}
 	if _, err := redis.DoContext(c, ctx, "EXEC"); err != nil {
 		return fmt.Errorf("login limiter: %w", err)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -171,12 +172,7 @@ func (x *Index) List(ctx context.Context, userID string) ([]Info, error) {
 		fields, _ := redis.StringMap(vals[i+1], nil)
 		out = append(out, infoFrom(id, fields))
 	}
-	// Newest first.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Created.After(out[j-1].Created); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	slices.SortFunc(out, func(a, b Info) int { return b.Created.Compare(a.Created) }) // newest first
 	return out, nil
 }
 
