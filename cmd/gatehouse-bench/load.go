@@ -32,9 +32,26 @@ func newClient(conns int) *http.Client {
 type load struct {
 	conns            int
 	warmup, duration time.Duration
-	client           *http.Client
-	// newRequest makes the next request.
-	newRequest func(ctx context.Context) (*http.Request, error)
+	// newWorker returns one worker's client: it sends a request and reads
+	// the whole response. close releases its connection.
+	newWorker func() (do func(context.Context) sample, close func())
+}
+
+// rawWorkers sends the same GET from every worker, each with a raw
+// keep-alive connection of its own (rawhttp.go).
+func rawWorkers(g *rawGetter) func() (func(context.Context) sample, func()) {
+	return func() (func(context.Context) sample, func()) {
+		w := g.clone()
+		return w.do, w.close
+	}
+}
+
+// clientWorkers sends newRequest's requests from every worker through one
+// shared net/http client.
+func clientWorkers(client *http.Client, newRequest func(ctx context.Context) (*http.Request, error)) func() (func(context.Context) sample, func()) {
+	return func() (func(context.Context) sample, func()) {
+		return func(ctx context.Context) sample { return send(ctx, client, newRequest) }, func() {}
+	}
 }
 
 // outcome is what one scenario measured.
@@ -67,13 +84,15 @@ func (l load) run(ctx context.Context) outcome {
 	var wg sync.WaitGroup
 	for i := range l.conns {
 		wg.Go(func() {
+			do, closeConn := l.newWorker()
+			defer closeConn()
 			buf := make([]sample, 0, 1<<14)
 			for ctx.Err() == nil {
 				t0 := time.Now()
 				if !t0.Before(until) {
 					break
 				}
-				s := l.once(ctx)
+				s := do(ctx)
 				s.latency = time.Since(t0)
 				totals[i]++
 				if !t0.Before(from) {
@@ -97,13 +116,13 @@ func (l load) run(ctx context.Context) outcome {
 	return o
 }
 
-// once sends one request and reads the whole response.
-func (l load) once(ctx context.Context) sample {
-	req, err := l.newRequest(ctx)
+// send sends one request through client and reads the whole response.
+func send(ctx context.Context, client *http.Client, newRequest func(ctx context.Context) (*http.Request, error)) sample {
+	req, err := newRequest(ctx)
 	if err != nil {
 		return sample{}
 	}
-	resp, err := l.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return sample{}
 	}
@@ -120,7 +139,6 @@ func (l load) once(ctx context.Context) sample {
 func flood(ctx context.Context, n int, newRequest func(ctx context.Context) (*http.Request, error)) outcome {
 	client := newClient(n)
 	defer client.CloseIdleConnections()
-	l := load{client: client, newRequest: newRequest}
 	samples := make([]sample, n)
 	startGun := make(chan struct{})
 	var ready, done sync.WaitGroup
@@ -130,7 +148,7 @@ func flood(ctx context.Context, n int, newRequest func(ctx context.Context) (*ht
 			ready.Done()
 			<-startGun
 			t0 := time.Now()
-			samples[i] = l.once(ctx)
+			samples[i] = send(ctx, client, newRequest)
 			samples[i].latency = time.Since(t0)
 		})
 	}

@@ -58,15 +58,6 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 	}
 	res.RSS.AfterLoginMiB = readRSS(pid, false)
 
-	getWith := func(url, cookieHeader string) func(context.Context) (*http.Request, error) {
-		return func(ctx context.Context) (*http.Request, error) {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if err == nil {
-				req.Header.Set("Cookie", cookieHeader)
-			}
-			return req, err
-		}
-	}
 	loginBody, _ := json.Marshal(map[string]string{"username": benchUser, "password": benchPassword})
 	postLogin := func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, app+"/auth/login", bytes.NewReader(loginBody))
@@ -78,12 +69,12 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 
 	floorCookieHeader := (&http.Cookie{Name: floorCookie, Value: e.floor.token}).String()
 	gets := []struct {
-		key, name string
-		req       func(context.Context) (*http.Request, error)
+		key, name, url, cookie string
+		pid                    int
 	}{
-		{keyDashboard, "GET /dashboard (HTML)", getWith(app+"/dashboard", cookie.String())},
-		{keyAPI, "GET /api/dashboard (JSON)", getWith(app+"/api/dashboard", cookie.String())},
-		{keyFloor, "floor: net/http + 1 redigo GET", getWith(e.floor.base+"/", floorCookieHeader)},
+		{keyDashboard, "GET /dashboard (HTML)", app + "/dashboard", cookie.String(), pid},
+		{keyAPI, "GET /api/dashboard (JSON)", app + "/api/dashboard", cookie.String(), pid},
+		{keyFloor, "floor: net/http + 1 redigo GET", e.floor.base + "/", floorCookieHeader, e.floor.cmd.Process.Pid},
 	}
 	// newPhase starts a phase of the app's peak RSS.
 	newPhase := func() {
@@ -107,17 +98,23 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 		}
 		return o, delta(before, after), nil
 	}
-	sustained := func(key, name string, d time.Duration, req func(context.Context) (*http.Request, error)) error {
+	// sustained runs one load scenario against the server with serverPid.
+	sustained := func(key, name string, serverPid int, d time.Duration, workers func() (func(context.Context) sample, func())) error {
 		progress("%s: %d connections, %s warm-up + %s", name, s.conns, s.warmup, d)
-		client := newClient(s.conns)
-		defer client.CloseIdleConnections()
+		pids := []int{serverPid, e.redis.Pid(), 0}
+		before := cpuTimes(pids)
 		o, cmds, err := counted(func() outcome {
-			return load{conns: s.conns, warmup: s.warmup, duration: d, client: client, newRequest: req}.run(ctx)
+			return load{conns: s.conns, warmup: s.warmup, duration: d, newWorker: workers}.run(ctx)
 		})
 		if err != nil {
 			return err
 		}
-		res.Scenarios = append(res.Scenarios, newScenario(key, name, o, cmds))
+		sc := newScenario(key, name, o, cmds)
+		if after := cpuTimes(pids); before != nil && after != nil && o.total > 0 {
+			us := func(i int) float64 { return float64(after[i]-before[i]) / float64(time.Microsecond) / float64(o.total) }
+			sc.CPU = &cpuPerRequest{Server: us(0), Redis: us(1), LoadGen: us(2)}
+		}
+		res.Scenarios = append(res.Scenarios, sc)
 		return nil
 	}
 
@@ -125,7 +122,11 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 	// sustained logins, so that its peak RSS starts from the page views'.
 	newPhase()
 	for _, g := range gets {
-		if err := sustained(g.key, g.name, s.duration, g.req); err != nil {
+		getter, err := newRawGetter(g.url, g.cookie)
+		if err != nil {
+			return nil, err
+		}
+		if err := sustained(g.key, g.name, g.pid, s.duration, rawWorkers(getter)); err != nil {
 			return nil, err
 		}
 	}
@@ -141,7 +142,9 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 	res.RSS.PeakFloodMiB = readRSS(pid, true)
 
 	newPhase()
-	if err := sustained(keyLogin, "POST /auth/login (JSON)", s.loginDuration, postLogin); err != nil {
+	loginClient := newClient(s.conns)
+	defer loginClient.CloseIdleConnections()
+	if err := sustained(keyLogin, "POST /auth/login (JSON)", pid, s.loginDuration, clientWorkers(loginClient, postLogin)); err != nil {
 		return nil, err
 	}
 	res.RSS.PeakLoginMiB = readRSS(pid, true)
@@ -257,6 +260,20 @@ func indexSetShare(probe *redisProbe, userID string) (int64, float64) {
 		return n, 0
 	}
 	return n, float64(b) / float64(n)
+}
+
+// cpuTimes returns the CPU time of each process (0: the bench), or nil if
+// one cannot be read.
+func cpuTimes(pids []int) []time.Duration {
+	ts := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		t, err := cpuTime(pid)
+		if err != nil {
+			return nil
+		}
+		ts[i] = t
+	}
+	return ts
 }
 
 // readRSS returns the app's peak RSS (VmHWM), or its current RSS, in MiB.

@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"syscall"
+	"time"
 )
 
 var errNoProc = errors.New("peak RSS is read from /proc, which only Linux has")
@@ -17,3 +18,5 @@ func memory(int) (rss, peak int64, err error) { return 0, 0, errNoProc }
 func resetPeak(int) error { return errNoProc }
 
 func loadAverage() string { return "unknown" }
+
+func cpuTime(int) (time.Duration, error) { return 0, errNoProc }

@@ -61,6 +61,18 @@ type scenarioResult struct {
 	TotalRequests           int                `json:"total_requests"`
 	RedisCommandsPerRequest float64            `json:"redis_commands_per_request"`
 	RedisCommands           map[string]float64 `json:"redis_commands_per_request_by_command"`
+	// CPU is the CPU time each process used per request, warm-up included;
+	// nil for the flood.
+	CPU *cpuPerRequest `json:"cpu_us_per_request,omitempty"`
+}
+
+// cpuPerRequest is CPU time per request in microseconds, from /proc: the
+// server under test (the app or the floor), redis-server and the bench's
+// own process, which is the load generator (its FerretDB is idle then).
+type cpuPerRequest struct {
+	Server  float64 `json:"server"`
+	Redis   float64 `json:"redis"`
+	LoadGen float64 `json:"load_generator"`
 }
 
 type floorRatio struct {
@@ -185,6 +197,16 @@ func (r *results) format(w io.Writer) {
 	fmt.Fprintln(tw, "Redis commands per request, warm-up included (INFO commandstats; commands inside Lua scripts count too):")
 	for _, sc := range r.ordered() {
 		fmt.Fprintf(tw, "  %s\t%s\n", sc.Name, commandList(sc.RedisCommands))
+	}
+	_ = tw.Flush()
+
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CPU per request, warm-up included (/proc; µs):	server	redis-server	load generator	")
+	for _, sc := range r.ordered() {
+		if sc.CPU != nil {
+			fmt.Fprintf(tw, "  %s	%.1f	%.1f	%.1f	\n", sc.Name, sc.CPU.Server, sc.CPU.Redis, sc.CPU.LoadGen)
+		}
 	}
 	_ = tw.Flush()
 
