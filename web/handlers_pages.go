@@ -172,8 +172,17 @@ func handleLogoutPost(s *sessions, rd *renderer) http.Handler {
 
 func handleDashboard(s *sessions, rd *renderer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d := dashboardFor(s, r)
-		d.format()
-		rd.render(w, r, http.StatusOK, "dashboard", view{User: s.current(r), Flash: popFlash(s, r), Dashboard: d})
+		u, flash, d := s.current(r), popFlash(s, r), dashboardFor(s, r)
+		year := rd.now().Year()
+		v := func() view {
+			d.format()
+			return view{User: u, Flash: flash, Dashboard: d, Year: year}
+		}
+		if u == nil || flash != "" {
+			rd.render(w, r, http.StatusOK, "dashboard", v())
+			return
+		}
+		// The same session shows the same page until its facts change.
+		renderCached(rd, rd.dashboards, w, r, "dashboard", dashboardKey{user: *u, dash: *d, year: year}, v)
 	})
 }

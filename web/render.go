@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strconv"
 	"sync"
 	"time"
 
@@ -26,12 +27,15 @@ type renderer struct {
 	now    func() time.Time
 	pages  map[string]*template.Template
 	bufs   sync.Pool
+	// dashboards keeps rendered dashboards (handleDashboard).
+	dashboards *pageCache[dashboardKey]
 	// sessions, when set, lets error pages show who is signed in.
 	sessions *sessions
 }
 
 func newRenderer(fsys fs.FS, reload bool, logger *slog.Logger, now func() time.Time) (*renderer, error) {
-	r := &renderer{fsys: fsys, reload: reload, logger: logger, now: now}
+	r := &renderer{fsys: fsys, reload: reload, logger: logger, now: now,
+		dashboards: newPageCache[dashboardKey](dashboardCacheGeneration)}
 	r.bufs.New = func() any { return new(bytes.Buffer) }
 	pages, err := parsePages(fsys)
 	if err != nil {
@@ -107,6 +111,20 @@ type navView struct {
 	Dashboard, Sessions, Password, Users, Login, Signup bool
 }
 
+// dashboardKey is everything the dashboard template reads that is not
+// constant: the signed-in user, the session's facts (unformatted: the texts
+// follow from them) and the year in the footer. A page with a flash
+// message is not cached.
+type dashboardKey struct {
+	user sessionUser
+	dash dashboardView
+	year int
+}
+
+// dashboardCacheGeneration bounds the dashboard cache to twice this many
+// pages of about 2 KB: 8 MB at most.
+const dashboardCacheGeneration = 2048
+
 type dashboardView struct {
 	MemberSince, LastLogin         time.Time
 	SessionStarted, SessionExpires time.Time
@@ -126,43 +144,90 @@ type errorView struct {
 // render writes page with status. It executes into a buffer first, so that a
 // template error becomes a clean 500 page rather than half a page.
 func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
+	buf, ok := rd.execute(w, r, page, v)
+	if !ok {
+		return
+	}
+	writeHTML(w, status, buf.Bytes())
+	rd.bufs.Put(buf)
+}
+
+// renderCached writes page with status 200 from cache when it holds the
+// page for key, and renders and keeps it otherwise. key must determine v
+// entirely (see pageCache). In development, where templates are re-read
+// on each request, it always renders.
+func renderCached[K comparable](rd *renderer, cache *pageCache[K], w http.ResponseWriter, r *http.Request, page string, key K, v func() view) {
+	if rd.reload {
+		rd.render(w, r, http.StatusOK, page, v())
+		return
+	}
+	if body, ok := cache.get(key); ok {
+		writeHTML(w, http.StatusOK, body)
+		return
+	}
+	buf, ok := rd.execute(w, r, page, v())
+	if !ok {
+		return
+	}
+	body := bytes.Clone(buf.Bytes())
+	rd.bufs.Put(buf)
+	cache.put(key, body)
+	writeHTML(w, http.StatusOK, body)
+}
+
+// execute runs page's template with v into a pooled buffer, which the
+// caller puts back. On failure it has answered with an error page and
+// returns false.
+func (rd *renderer) execute(w http.ResponseWriter, r *http.Request, page string, v view) (*bytes.Buffer, bool) {
 	pages := rd.pages
 	if rd.reload {
 		p, err := parsePages(rd.fsys)
 		if err != nil {
 			rd.serverError(w, r, err)
-			return
+			return nil, false
 		}
 		pages = p
 	}
 	t, ok := pages[page]
 	if !ok {
 		rd.serverError(w, r, fmt.Errorf("no page %q", page))
-		return
+		return nil, false
 	}
 	v.Page = page
 	v.Current = navView{
 		Dashboard: page == "dashboard", Sessions: page == "sessions", Password: page == "password",
 		Users: page == "admin_users", Login: page == "login", Signup: page == "signup",
 	}
-	v.Year = rd.now().Year()
+	if v.Year == 0 {
+		v.Year = rd.now().Year()
+	}
 	if v.Form == nil {
 		v.Form = &formView{}
 	}
 	buf := rd.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
-	defer rd.bufs.Put(buf)
 	if err := t.ExecuteTemplate(buf, "base", v); err != nil {
+		rd.bufs.Put(buf)
 		if page == "error" {
 			// Do not recurse: the error page itself is broken.
 			rd.logger.Error("render error page", "err", err, "request_id", requestID(r))
 			http.Error(w, "Internal Server Error", http.StatusInternalServerError)
-			return
+			return nil, false
 		}
 		rd.serverError(w, r, fmt.Errorf("render %s: %w", page, err))
-		return
+		return nil, false
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	return buf, true
+}
+
+var contentTypeHTML = []string{"text/html; charset=utf-8"}
+
+// writeHTML sends an HTML body with its length, so that net/http neither
+// buffers to measure it nor falls back to chunked encoding for a long page.
+func writeHTML(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = contentTypeHTML
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
-	_, _ = buf.WriteTo(w)
+	_, _ = w.Write(body)
 }

@@ -1,0 +1,59 @@
+package web
+
+import "sync"
+
+// pageCache keeps rendered pages whose whole input is a small comparable
+// key, so that a page seen again is copied out rather than rendered again:
+// html/template's reflection and escaping are the largest cost of a page
+// view after the Redis read. The key must hold everything the template
+// reads, so that a hit is byte for byte what rendering would give; a key
+// type with a pointer, slice or map field would compare identities, not
+// contents, so keys are plain values.
+//
+// It holds at most two generations of perGen pages: when the newer one is
+// full, the older one is dropped and the newer one takes its place. That
+// approximates least-recently-used without bookkeeping on a hit: a page
+// found in the older generation moves to the newer one.
+type pageCache[K comparable] struct {
+	mu       sync.RWMutex
+	cur, old map[K][]byte
+	perGen   int
+}
+
+func newPageCache[K comparable](perGen int) *pageCache[K] {
+	return &pageCache[K]{cur: make(map[K][]byte), old: make(map[K][]byte), perGen: max(perGen, 1)}
+}
+
+// get returns the page kept for k. The caller must not modify it.
+func (c *pageCache[K]) get(k K) ([]byte, bool) {
+	c.mu.RLock()
+	b, ok := c.cur[k]
+	if ok {
+		c.mu.RUnlock()
+		return b, true
+	}
+	b, ok = c.old[k]
+	c.mu.RUnlock()
+	if ok {
+		c.put(k, b)
+	}
+	return b, ok
+}
+
+// put keeps b as the page for k; b must not change afterwards.
+func (c *pageCache[K]) put(k K, b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.cur[k]; !ok && len(c.cur) >= c.perGen {
+		c.old, c.cur = c.cur, make(map[K][]byte, c.perGen)
+	}
+	c.cur[k] = b
+}
+
+// size returns how many pages it holds (both generations, a page counted
+// once per generation it is in).
+func (c *pageCache[K]) size() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.cur) + len(c.old)
+}
