@@ -87,6 +87,12 @@ func NewStore(pool *redis.Pool, maxActive int) *Store {
 const acquireWait = 2 * time.Second
 
 func (s *Store) acquire(ctx context.Context) error {
+	// The usual case, a free slot, needs no timer.
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	default:
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, acquireWait)
