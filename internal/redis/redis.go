@@ -43,6 +43,13 @@ func NewPool(url string, o Options) (*redis.Pool, error) {
 			return dialLive(ctx, url, o.Timeout, dialOpts)
 		},
 		TestOnBorrow: func(c redis.Conn, idleSince time.Time) error {
+			idle := time.Since(idleSince)
+			// Back in the pool a moment ago, it was answering then.
+			// Under load nearly every borrow is one of these, and
+			// peeking at the socket would cost each a system call.
+			if idle < recentlyUsed {
+				return nil
+			}
 			// Closed by Redis, say by a restart: dial a fresh one
 			// rather than fail a request.
 			if lc, ok := c.(*liveConn); ok && !lc.alive() {
@@ -50,7 +57,7 @@ func NewPool(url string, o Options) (*redis.Pool, error) {
 			}
 			// Idle for over a minute, it may have been cut silently by
 			// a firewall: check it with a round trip.
-			if time.Since(idleSince) < time.Minute {
+			if idle < time.Minute {
 				return nil
 			}
 			_, err := c.Do("PING")
@@ -60,6 +67,12 @@ func NewPool(url string, o Options) (*redis.Pool, error) {
 }
 
 var errNoDial = errors.New("parse only")
+
+// recentlyUsed is how long after its last use a pooled connection is
+// trusted without a check. No restart or failover brings Redis back that
+// fast, so a request that would find such a connection closed would have
+// found Redis down anyway; a connection idle across a restart is checked.
+const recentlyUsed = 5 * time.Millisecond
 
 // errBadURL says that a REDIS_URL cannot be used. The driver's own message
 // may quote the URL, password included.
