@@ -100,7 +100,9 @@ func (Codec) Decode(b []byte) (time.Time, map[string]any, error) {
 	if len(b) == 0 || b[0] != codecMagic {
 		return scs.GobCodec{}.Decode(b)
 	}
-	d := decoder{b: b[1:]}
+	// One string for the whole record: keys and string values are
+	// slices of it rather than an allocation each.
+	d := decoder{b: b[1:], s: string(b[1:])}
 	if d.byte() != codecVersion {
 		return time.Time{}, nil, ErrCorrupt
 	}
@@ -145,6 +147,7 @@ func (Codec) Decode(b []byte) (time.Time, map[string]any, error) {
 // decoder reads the format; the first problem sticks in err.
 type decoder struct {
 	b   []byte
+	s   string // the same bytes as b, from the same offset
 	err error
 }
 
@@ -154,7 +157,7 @@ func (d *decoder) byte() byte {
 		return 0
 	}
 	c := d.b[0]
-	d.b = d.b[1:]
+	d.advance(1)
 	return c
 }
 
@@ -167,7 +170,7 @@ func (d *decoder) varint() int64 {
 		d.err = ErrCorrupt
 		return 0
 	}
-	d.b = d.b[n:]
+	d.advance(n)
 	return v
 }
 
@@ -190,7 +193,7 @@ func (d *decoder) uvarint() uint64 {
 		d.err = ErrCorrupt
 		return 0
 	}
-	d.b = d.b[n:]
+	d.advance(n)
 	return v
 }
 
@@ -200,9 +203,13 @@ func (d *decoder) string() string {
 		d.err = ErrCorrupt
 		return ""
 	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
+	s := d.s[:n]
+	d.advance(int(n))
 	return s
+}
+
+func (d *decoder) advance(n int) {
+	d.b, d.s = d.b[n:], d.s[n:]
 }
 
 var _ scs.Codec = Codec{}
