@@ -65,17 +65,15 @@ func popFlash(s *sessions, r *http.Request) string {
 
 // dashboardFor collects what the dashboard shows from the session alone.
 func dashboardFor(s *sessions, r *http.Request) *dashboardView {
-	ctx := r.Context()
-	started := s.sm.GetTime(ctx, keyAuthAt)
-	remember := s.sm.GetBool(ctx, keyRemember)
+	f := s.facts(r.Context())
 	d := &dashboardView{
-		MemberSince:    s.sm.GetTime(ctx, keyMemberSince),
-		LastLogin:      s.sm.GetTime(ctx, keyLastLogin),
-		SessionStarted: started,
-		SessionExpires: started.Add(s.lifetime(ctx)),
-		Remember:       remember,
+		MemberSince:    f.memberSince,
+		LastLogin:      f.lastLogin,
+		SessionStarted: f.authAt,
+		SessionExpires: f.authAt.Add(s.lifetime(f)),
+		Remember:       f.remember,
 	}
-	if !remember {
+	if !f.remember {
 		d.IdleTimeout = humanDuration(s.policy.IdleTimeout)
 	}
 	return d

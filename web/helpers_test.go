@@ -60,6 +60,8 @@ type options struct {
 	hashSlots               int // bound on concurrent password hashes; 0: none
 	hashWait                time.Duration
 	hashParams              *password.Params // default fastHash
+	// wrapUsers, when set, wraps the user service the router gets.
+	wrapUsers func(web.Users) web.Users
 }
 
 // app is one running instance of the real router on real backends.
@@ -144,6 +146,10 @@ func newApp(t *testing.T, b backends, o options) *app {
 	if o.guessLimit == 0 {
 		o.guessLimit = 100
 	}
+	var routerUsers web.Users = users
+	if o.wrapUsers != nil {
+		routerUsers = o.wrapUsers(users)
+	}
 	h, err := web.NewServer(web.Deps{
 		Now:          o.now,
 		Policy:       o.policy,
@@ -156,7 +162,7 @@ func newApp(t *testing.T, b backends, o options) *app {
 		TrustedProxies:     o.trustedProxies,
 		Logger:             slog.New(slog.NewTextHandler(logs, nil)),
 		Sessions:           sm,
-		Users:              users,
+		Users:              routerUsers,
 		Templates:          templates.FS,
 		Static:             static.FS,
 		Production:         o.production,

@@ -86,61 +86,101 @@ type sessions struct {
 	metrics *metrics.Metrics
 }
 
-// requestState is what loadSession keeps for one request.
+// requestState is what loadSession keeps for one request, in one context
+// value.
 type requestState struct {
-	user   *sessionUser // current's answer, once asked
-	cached bool
+	// loadedToken is the token the session was loaded with ("" for a new
+	// session). Saving under it only updates a session that still exists.
+	loadedToken string
+	facts       *facts // the session's values, once read; nil after a change
 }
 
-func stateOf(r *http.Request) *requestState {
-	st, _ := r.Context().Value(sessionLoadedKey).(*requestState)
+func stateOf(r *http.Request) *requestState { return stateFrom(r.Context()) }
+
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(sessionLoadedKey).(*requestState)
 	return st
 }
 
 // loaded reports whether the request went through loadSession.
 func loaded(r *http.Request) bool { return stateOf(r) != nil }
 
-// current returns the signed-in user, or nil. It reads the session once
-// per request; signIn, renew and signOut forget the answer.
+// facts are a signed-in session's values. scs's getters each box a key
+// and walk the request's context, and a page view asks for some values
+// several times over, so they are read once per request into this.
+type facts struct {
+	userID, username, role, sid                    string
+	authAt, reauthAt, seen, memberSince, lastLogin time.Time
+	remember                                       bool
+	user                                           *sessionUser // current's answer, once asked
+}
+
+// facts returns the request's session values (empty when nobody is
+// signed in). Writes go through put, which makes the next call read again.
+func (s *sessions) facts(ctx context.Context) *facts {
+	st := stateFrom(ctx)
+	if st != nil && st.facts != nil {
+		return st.facts
+	}
+	f := &facts{userID: s.sm.GetString(ctx, keyUserID)}
+	if f.userID != "" {
+		f.username, f.role, f.sid = s.sm.GetString(ctx, keyUsername), s.sm.GetString(ctx, keyRole), s.sm.GetString(ctx, keySID)
+		f.authAt, f.reauthAt, f.seen = s.sm.GetTime(ctx, keyAuthAt), s.sm.GetTime(ctx, keyReauthAt), s.sm.GetTime(ctx, keySeen)
+		f.memberSince, f.lastLogin = s.sm.GetTime(ctx, keyMemberSince), s.sm.GetTime(ctx, keyLastLogin)
+		f.remember = s.sm.GetBool(ctx, keyRemember)
+	}
+	if st != nil {
+		st.facts = f
+	}
+	return f
+}
+
+// put stores a session value and drops the request's facts.
+func (s *sessions) put(ctx context.Context, key string, v any) {
+	s.sm.Put(ctx, key, v)
+	forgetFacts(ctx)
+}
+
+func forgetFacts(ctx context.Context) {
+	if st := stateFrom(ctx); st != nil {
+		st.facts = nil
+	}
+}
+
+// current returns the signed-in user, or nil.
 func (s *sessions) current(r *http.Request) *sessionUser {
-	st := stateOf(r)
-	if st == nil {
+	if !loaded(r) {
 		return nil
 	}
-	if st.cached {
-		return st.user
+	f := s.facts(r.Context())
+	if f.userID == "" {
+		return nil
 	}
-	ctx := r.Context()
-	st.user, st.cached = nil, true
-	if id := s.sm.GetString(ctx, keyUserID); id != "" {
-		role := s.sm.GetString(ctx, keyRole)
-		st.user = &sessionUser{ID: id, Username: s.sm.GetString(ctx, keyUsername), Role: role,
-			SID: s.sm.GetString(ctx, keySID), IsAdmin: role == string(user.RoleAdmin)}
+	if f.user == nil {
+		f.user = &sessionUser{ID: f.userID, Username: f.username, Role: f.role, SID: f.sid,
+			IsAdmin: f.role == string(user.RoleAdmin)}
 	}
-	return st.user
+	return f.user
 }
 
-// forget drops current's cached answer after the session changed hands.
-func forget(r *http.Request) {
-	if st := stateOf(r); st != nil {
-		st.cached = false
-	}
-}
+// forget drops what the request read of its session after the session
+// changed hands.
+func forget(r *http.Request) { forgetFacts(r.Context()) }
 
-// lifetime is the absolute lifetime of the request's session.
-func (s *sessions) lifetime(ctx context.Context) time.Duration {
-	if s.sm.GetBool(ctx, keyRemember) {
+// lifetime is the absolute lifetime of a session.
+func (s *sessions) lifetime(f *facts) time.Duration {
+	if f.remember {
 		return s.policy.RememberLifetime
 	}
 	return s.policy.Lifetime
 }
 
-// expiry is when the request's signed-in session ends unless used again:
-// the absolute end, or earlier the idle deadline.
-func (s *sessions) expiry(ctx context.Context) time.Time {
-	end := s.sm.GetTime(ctx, keyAuthAt).Add(s.lifetime(ctx))
-	if !s.sm.GetBool(ctx, keyRemember) {
-		if idle := s.sm.GetTime(ctx, keySeen).Add(s.policy.IdleTimeout); idle.Before(end) {
+// expiry is when a signed-in session ends unless used again: the absolute
+// end, or earlier the idle deadline.
+func (s *sessions) expiry(f *facts) time.Time {
+	end := f.authAt.Add(s.lifetime(f))
+	if !f.remember {
+		if idle := f.seen.Add(s.policy.IdleTimeout); idle.Before(end) {
 			return idle
 		}
 	}
@@ -169,15 +209,15 @@ func (s *sessions) signIn(r *http.Request, u *user.User, remember bool) error {
 	s.sm.Put(ctx, keyAuthAt, now)
 	s.sm.Put(ctx, keySeen, now)
 	s.sm.Put(ctx, keySID, sid)
-	s.sm.Put(ctx, keyRemember, remember)
+	s.put(ctx, keyRemember, remember)
+	f := s.facts(ctx)
 	// The cookie persists only with "remember me"; the store keeps the
 	// data until the absolute end either way (or the idle deadline).
 	s.sm.RememberMe(ctx, remember)
-	s.sm.SetDeadline(ctx, now.Add(s.lifetime(ctx)))
-	s.capExpiry(ctx)
+	s.sm.SetDeadline(ctx, now.Add(s.lifetime(f)))
 	s.metrics.SessionCreated()
 	return s.index.Add(ctx, session.Info{
-		ID: sid, UserID: u.ID, Created: now, AuthAt: now, LastSeen: now, ExpiresAt: s.expiry(ctx),
+		ID: sid, UserID: u.ID, Created: now, AuthAt: now, LastSeen: now, ExpiresAt: s.expiry(f),
 		IP: clientIP(r), Device: session.Device(r.UserAgent()), Remember: remember,
 	}, s.sm.Token(ctx))
 }
@@ -189,15 +229,17 @@ func (s *sessions) renew(r *http.Request) error {
 	if err := s.sm.RenewToken(ctx); err != nil {
 		return err
 	}
-	s.sm.SetDeadline(ctx, s.sm.GetTime(ctx, keyAuthAt).Add(s.lifetime(ctx)))
-	return s.index.SetToken(ctx, s.sm.GetString(ctx, keySID), s.sm.Token(ctx), time.Time{})
+	f := s.facts(ctx)
+	s.sm.SetDeadline(ctx, f.authAt.Add(s.lifetime(f)))
+	return s.index.SetToken(ctx, f.sid, s.sm.Token(ctx), time.Time{})
 }
 
 // signOut deletes the session's data and expires its cookie.
 func (s *sessions) signOut(r *http.Request) error {
 	defer forget(r)
 	ctx := r.Context()
-	uid, sid := s.sm.GetString(ctx, keyUserID), s.sm.GetString(ctx, keySID)
+	f := s.facts(ctx)
+	uid, sid := f.userID, f.sid
 	if err := s.sm.Destroy(ctx); err != nil {
 		return err
 	}
@@ -212,10 +254,10 @@ func (s *sessions) signOut(r *http.Request) error {
 // recentlyAuthenticated reports whether the password was entered within the
 // reauthentication window.
 func (s *sessions) recentlyAuthenticated(r *http.Request) bool {
-	ctx := r.Context()
-	last := s.sm.GetTime(ctx, keyAuthAt)
-	if t := s.sm.GetTime(ctx, keyReauthAt); t.After(last) {
-		last = t
+	f := s.facts(r.Context())
+	last := f.authAt
+	if f.reauthAt.After(last) {
+		last = f.reauthAt
 	}
 	return s.now().Sub(last) < s.policy.ReauthWindow
 }
@@ -223,52 +265,44 @@ func (s *sessions) recentlyAuthenticated(r *http.Request) bool {
 // enforce applies the lifetime policy to a loaded signed-in session: it
 // ends sessions past their absolute lifetime or idle deadline, and once per
 // touch interval refreshes "last seen" and checks that the user still
-// exists and is enabled. It returns the request with the session's expiry
-// cap for the store.
-func (s *sessions) enforce(r *http.Request) (*http.Request, error) {
+// exists and is enabled.
+func (s *sessions) enforce(r *http.Request) error {
 	ctx := r.Context()
-	uid := s.sm.GetString(ctx, keyUserID)
+	f := s.facts(ctx)
+	uid := f.userID
 	if uid == "" {
-		return r, nil
+		return nil
 	}
 	now := s.now()
-	authAt, seen := s.sm.GetTime(ctx, keyAuthAt), s.sm.GetTime(ctx, keySeen)
 	switch {
-	case !now.Before(authAt.Add(s.lifetime(ctx))):
-		return r, s.end(r, "absolute lifetime reached")
-	case !s.sm.GetBool(ctx, keyRemember) && now.Sub(seen) >= s.policy.IdleTimeout:
-		return r, s.end(r, "idle timeout")
-	case now.Sub(seen) >= s.policy.TouchInterval:
+	case !now.Before(f.authAt.Add(s.lifetime(f))):
+		return s.end(r, "absolute lifetime reached")
+	case !f.remember && now.Sub(f.seen) >= s.policy.IdleTimeout:
+		return s.end(r, "idle timeout")
+	case now.Sub(f.seen) >= s.policy.TouchInterval:
 		u, err := s.users.ByID(ctx, uid)
 		switch {
 		case errors.Is(err, user.ErrNotFound) || (err == nil && u.Disabled):
 			s.logger.Warn("session names a deleted or disabled user", "user_id", uid, "request_id", requestID(r))
-			return r, s.end(r, "user deleted or disabled")
+			return s.end(r, "user deleted or disabled")
 		case err != nil:
 			// MongoDB being down must not sign everyone out.
 			s.logger.Warn("could not recheck the session's user", "err", err, "request_id", requestID(r))
 		}
-		s.sm.Put(ctx, keySeen, now.UTC())
-		if err := s.index.Touch(ctx, uid, s.sm.GetString(ctx, keySID), now, s.expiry(ctx)); err != nil {
+		s.put(ctx, keySeen, now.UTC())
+		f = s.facts(ctx)
+		if err := s.index.Touch(ctx, uid, f.sid, now, s.expiry(f)); err != nil {
 			s.logger.Warn("could not touch session index", "err", err, "request_id", requestID(r))
 		}
 	}
-	s.capExpiry(ctx)
-	return r, nil
-}
-
-// capExpiry keeps the session in Redis no longer than its expiry.
-func (s *sessions) capExpiry(ctx context.Context) {
-	if c := session.ExpiryCapFrom(ctx); c != nil {
-		c.Set(s.expiry(ctx))
-	}
+	return nil
 }
 
 // end destroys an expired session; the request goes on as anonymous.
 func (s *sessions) end(r *http.Request, reason string) error {
 	s.metrics.SessionsEnded("expired", 1)
-	s.logger.Info("session ended", "reason", reason, "user_id", s.sm.GetString(r.Context(), keyUserID),
-		"session_id", s.sm.GetString(r.Context(), keySID), "request_id", requestID(r))
+	f := s.facts(r.Context())
+	s.logger.Info("session ended", "reason", reason, "user_id", f.userID, "session_id", f.sid, "request_id", requestID(r))
 	return s.signOut(r)
 }
 
@@ -334,17 +368,13 @@ func loadSession(s *sessions, rd *renderer, guard *guessGuard) func(http.Handler
 					return
 				}
 			}
-			if t := sm.Token(ctx); t != "" {
-				ctx = session.WithLoadedToken(ctx, t)
-			}
-			ctx, _ = session.WithExpiryCap(ctx)
-			ctx = context.WithValue(ctx, sessionLoadedKey, &requestState{})
-			r, err = s.enforce(r.WithContext(ctx))
-			if err != nil {
+			ctx = context.WithValue(ctx, sessionLoadedKey, &requestState{loadedToken: sm.Token(ctx)})
+			r = r.WithContext(ctx)
+			if err := s.enforce(r); err != nil {
 				storageError(w, r, rd, err)
 				return
 			}
-			sw := &sessionWriter{ResponseWriter: w, r: r, sm: sm, rd: rd, stale: stale}
+			sw := &sessionWriter{ResponseWriter: w, r: r, s: s, rd: rd, stale: stale}
 			next.ServeHTTP(sw, r)
 			if !sw.wroteHeader {
 				sw.WriteHeader(http.StatusOK)
@@ -358,7 +388,7 @@ func loadSession(s *sessions, rd *renderer, guard *guessGuard) func(http.Handler
 type sessionWriter struct {
 	http.ResponseWriter
 	r           *http.Request
-	sm          *scs.SessionManager
+	s           *sessions
 	rd          *renderer
 	wroteHeader bool
 	failed      bool
@@ -394,19 +424,37 @@ func (sw *sessionWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter
 
 func (sw *sessionWriter) save() error {
 	ctx := sw.r.Context()
-	switch sw.sm.Status(ctx) {
+	sm := sw.s.sm
+	switch sm.Status(ctx) {
 	case scs.Modified:
-		token, expiry, err := sw.sm.Commit(ctx)
+		token, expiry, err := sm.Commit(sw.s.commitContext(ctx))
 		if err != nil {
 			return err
 		}
-		sw.sm.WriteSessionCookie(ctx, sw.ResponseWriter, token, expiry)
+		sm.WriteSessionCookie(ctx, sw.ResponseWriter, token, expiry)
 	case scs.Destroyed:
-		sw.sm.WriteSessionCookie(ctx, sw.ResponseWriter, "", time.Time{})
+		sm.WriteSessionCookie(ctx, sw.ResponseWriter, "", time.Time{})
 	default:
 		if sw.stale {
-			sw.sm.WriteSessionCookie(ctx, sw.ResponseWriter, "", time.Time{})
+			sm.WriteSessionCookie(ctx, sw.ResponseWriter, "", time.Time{})
 		}
 	}
 	return nil
+}
+
+// commitContext tells the store, for saving the request's session, which
+// token it was loaded with (so that a session revoked meanwhile is not
+// written back) and, for a signed-in session, to keep it no longer than
+// its expiry: scs knows only the absolute deadline, not the idle one. A page
+// view that changed nothing never gets here.
+func (s *sessions) commitContext(ctx context.Context) context.Context {
+	if st := stateFrom(ctx); st != nil && st.loadedToken != "" {
+		ctx = session.WithLoadedToken(ctx, st.loadedToken)
+	}
+	if f := s.facts(ctx); f.userID != "" {
+		var c *session.ExpiryCap
+		ctx, c = session.WithExpiryCap(ctx)
+		c.Set(s.expiry(f))
+	}
+	return ctx
 }

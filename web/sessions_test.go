@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	redigo "github.com/gomodule/redigo/redis"
 
 	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/gatehouse/gatehouse/internal/user"
 	"github.com/gatehouse/gatehouse/web"
 )
 
@@ -67,6 +69,55 @@ func TestPageViewIsOneRedisRoundTrip(t *testing.T) {
 		t.Fatalf("touch: got %v", calls)
 	}
 	wantStatus(t, b.get("/dashboard"), http.StatusOK)
+}
+
+// hookedUsers runs beforeByID when the router looks a user up.
+type hookedUsers struct {
+	web.Users
+	beforeByID func()
+}
+
+func (u hookedUsers) ByID(ctx context.Context, id string) (*user.User, error) {
+	u.beforeByID()
+	return u.Users.ByID(ctx, id)
+}
+
+// TestSessionRevokedMidRequestStaysRevoked: a request that loaded a
+// session before another device revoked it does not write it back when it
+// saves. The once-a-minute touch saves the session and looks the user up
+// first, which is where the revocation lands here.
+func TestSessionRevokedMidRequestStaysRevoked(t *testing.T) {
+	clock := newClock()
+	var mu sync.Mutex
+	var revoke func()
+	a := newApp(t, newBackends(t), options{now: clock.now, wrapUsers: func(u web.Users) web.Users {
+		return hookedUsers{Users: u, beforeByID: func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if revoke != nil {
+				revoke()
+			}
+		}}
+	}})
+	b := newBrowser(t, a.URL)
+	wantRedirect(t, b.signup("revoked", "password-1"), "/dashboard")
+	key := sessionKeys(t, a, 1)[0]
+	c := a.pool.Get()
+	defer c.Close()
+	mu.Lock()
+	revoke = func() {
+		if _, err := c.Do("DEL", key); err != nil {
+			t.Errorf("DEL: %v", err)
+		}
+	}
+	mu.Unlock()
+
+	clock.advance(61 * time.Second)
+	wantStatus(t, b.get("/dashboard"), http.StatusOK) // loaded before the revocation
+	if n, err := redigo.Int(c.Do("EXISTS", key)); err != nil || n != 0 {
+		t.Fatalf("EXISTS after the request: got %d, %v; want 0: the save brought the revoked session back", n, err)
+	}
+	wantRedirect(t, b.get("/dashboard"), "/login")
 }
 
 // TestIdleTimeout: activity keeps a session alive; 30 minutes without it

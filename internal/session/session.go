@@ -168,7 +168,9 @@ type loadedKey struct{}
 // exists: a session revoked while the request ran stays revoked rather
 // than being written back.
 func WithLoadedToken(ctx context.Context, token string) context.Context {
-	return context.WithValue(ctx, loadedKey{}, StoreKey(token))
+	// The raw token: CommitCtx hashes it when it needs to compare, which
+	// a page view that saves nothing never does.
+	return context.WithValue(ctx, loadedKey{}, token)
 }
 
 // updateScript writes a session only if it still exists, with the value
@@ -193,7 +195,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 		return err
 	}
 	defer s.release()
-	if loaded, _ := ctx.Value(loadedKey{}).(string); loaded == token {
+	if loaded, _ := ctx.Value(loadedKey{}).(string); loaded != "" && StoreKey(loaded) == token {
 		c, err := s.pool.GetContext(ctx)
 		if err != nil {
 			return wrap(err)
