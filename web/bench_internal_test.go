@@ -118,7 +118,7 @@ func BenchmarkSessionLoad(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			c, err := sm.Load(ctx, token)
-			if err != nil || sm.GetString(c, keyUserID) == "" {
+			if rec, _ := sm.Get(c, keyRecord).(session.Record); err != nil || rec.UserID == "" {
 				b.Fatalf("session not loaded: %v", err)
 			}
 		}
@@ -156,15 +156,10 @@ func newBenchSession(b *testing.B, sm *scs.SessionManager) string {
 		b.Fatal(err)
 	}
 	now := time.Now().UTC()
-	sm.Put(ctx, keyUserID, "0123456789abcdef01234567")
-	sm.Put(ctx, keyUsername, "benchmark")
-	sm.Put(ctx, keyRole, "user")
-	sm.Put(ctx, keyMemberSince, now.Add(-48*time.Hour))
-	sm.Put(ctx, keyLastLogin, now.Add(-time.Hour))
-	sm.Put(ctx, keyAuthAt, now)
-	sm.Put(ctx, keySeen, now)
-	sm.Put(ctx, keySID, sid)
-	sm.Put(ctx, keyRemember, false)
+	sm.Put(ctx, keyRecord, session.Record{
+		UserID: "0123456789abcdef01234567", Username: "benchmark", Role: "user", SID: sid,
+		MemberSince: now.Add(-48 * time.Hour), LastLogin: now.Add(-time.Hour), AuthAt: now, Seen: now,
+	})
 	token, _, err := sm.Commit(ctx)
 	if err != nil {
 		b.Fatal(err)

@@ -67,13 +67,13 @@ func popFlash(s *sessions, r *http.Request) string {
 func dashboardFor(s *sessions, r *http.Request) *dashboardView {
 	f := s.facts(r.Context())
 	d := &dashboardView{
-		MemberSince:    f.memberSince,
-		LastLogin:      f.lastLogin,
-		SessionStarted: f.authAt,
-		SessionExpires: f.authAt.Add(s.lifetime(f)),
-		Remember:       f.remember,
+		MemberSince:    f.MemberSince,
+		LastLogin:      f.LastLogin,
+		SessionStarted: f.AuthAt,
+		SessionExpires: f.AuthAt.Add(s.lifetime(f)),
+		Remember:       f.Remember,
 	}
-	if !f.remember {
+	if !f.Remember {
 		d.IdleTimeout = humanDuration(s.policy.IdleTimeout)
 	}
 	return d

@@ -170,7 +170,7 @@ func handleConfirmPost(s *sessions, rd *renderer, users Users) http.Handler {
 			storageError(w, r, rd, err)
 			return
 		}
-		s.put(r.Context(), keyReauthAt, s.now().UTC())
+		s.confirmPassword(r.Context())
 		s.audit.event(r, auditReauth, u.ID, u.SID)
 		http.Redirect(w, r, next, http.StatusSeeOther)
 	})

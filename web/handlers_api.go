@@ -122,7 +122,7 @@ func handleAPILogin(s *sessions, rd *renderer, users Users, limiter LoginLimiter
 			storageError(w, r, rd, err)
 			return
 		}
-		s.audit.event(r, auditLoginSuccess, u.ID, s.facts(r.Context()).sid)
+		s.audit.event(r, auditLoginSuccess, u.ID, s.facts(r.Context()).SID)
 		writeJSON(w, http.StatusOK, map[string]string{"message": "Welcome, " + u.Username + "!"})
 	})
 }
@@ -283,7 +283,7 @@ func changePassword(r *http.Request, s *sessions, users Users, current, next str
 	if err := s.renew(r); err != nil {
 		return err
 	}
-	s.put(r.Context(), keyReauthAt, s.now().UTC())
+	s.confirmPassword(r.Context())
 	revoked, err := s.index.RevokeAll(r.Context(), u.ID, u.SID)
 	if err != nil {
 		return err

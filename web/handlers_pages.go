@@ -80,7 +80,7 @@ func handleLoginPost(s *sessions, rd *renderer, users Users, limiter LoginLimite
 			storageError(w, r, rd, err)
 			return
 		}
-		s.audit.event(r, auditLoginSuccess, u.ID, s.facts(r.Context()).sid)
+		s.audit.event(r, auditLoginSuccess, u.ID, s.facts(r.Context()).SID)
 		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 	})
 }
@@ -135,7 +135,7 @@ func handleSignupPost(s *sessions, rd *renderer, users Users) http.Handler {
 			storageError(w, r, rd, err)
 			return
 		}
-		s.audit.event(r, auditLoginSuccess, u.ID, s.facts(r.Context()).sid)
+		s.audit.event(r, auditLoginSuccess, u.ID, s.facts(r.Context()).SID)
 		s.sm.Put(r.Context(), keyFlash, msgWelcome)
 		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 	})

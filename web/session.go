@@ -14,21 +14,12 @@ import (
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
-// Keys of the values a signed-in session holds. The session carries what the
-// dashboard shows, so that a page view costs one Redis read and no MongoDB
-// query.
+// Keys of the session's values. A signed-in session's record carries what
+// the dashboard shows, so that a page view costs one Redis read and no
+// MongoDB query.
 const (
-	keyUserID      = "user_id"
-	keyUsername    = "username"
-	keyRole        = "role"
-	keyMemberSince = "member_since"
-	keyLastLogin   = "previous_login_at"
-	keyAuthAt      = "auth_at"   // sign-in with the password; the absolute lifetime counts from it
-	keyReauthAt    = "reauth_at" // the password confirmed again for a sensitive action
-	keySeen        = "last_seen" // refreshed at most once per touch interval
-	keySID         = "sid"       // public session id in the per-user index
-	keyRemember    = "remember"
-	keyFlash       = "flash"
+	keyRecord = "signed_in" // a session.Record
+	keyFlash  = "flash"
 )
 
 // SessionPolicy sets how long sessions live.
@@ -92,7 +83,8 @@ type requestState struct {
 	// loadedToken is the token the session was loaded with ("" for a new
 	// session). Saving under it only updates a session that still exists.
 	loadedToken string
-	facts       *facts // the session's values, once read; nil after a change
+	facts       facts // the session's record, once read
+	haveFacts   bool  // false again after a change
 }
 
 func stateOf(r *http.Request) *requestState { return stateFrom(r.Context()) }
@@ -105,45 +97,45 @@ func stateFrom(ctx context.Context) *requestState {
 // loaded reports whether the request went through loadSession.
 func loaded(r *http.Request) bool { return stateOf(r) != nil }
 
-// facts are a signed-in session's values. scs's getters each box a key
-// and walk the request's context, and a page view asks for some values
-// several times over, so they are read once per request into this.
+// facts are the request's session record, read from scs once per
+// request: scs's getters each box the key and walk the request's context.
 type facts struct {
-	userID, username, role, sid                    string
-	authAt, reauthAt, seen, memberSince, lastLogin time.Time
-	remember                                       bool
-	user                                           *sessionUser // current's answer, once asked
+	session.Record              // zero when nobody is signed in
+	user           *sessionUser // current's answer, once asked
 }
 
-// facts returns the request's session values (empty when nobody is
-// signed in). Writes go through put, which makes the next call read again.
+// facts returns the request's session record. Changes go through
+// setRecord, after which the next call reads again; a *facts from before
+// a change is stale.
 func (s *sessions) facts(ctx context.Context) *facts {
 	st := stateFrom(ctx)
-	if st != nil && st.facts != nil {
-		return st.facts
+	if st != nil && st.haveFacts {
+		return &st.facts
 	}
-	f := &facts{userID: s.sm.GetString(ctx, keyUserID)}
-	if f.userID != "" {
-		f.username, f.role, f.sid = s.sm.GetString(ctx, keyUsername), s.sm.GetString(ctx, keyRole), s.sm.GetString(ctx, keySID)
-		f.authAt, f.reauthAt, f.seen = s.sm.GetTime(ctx, keyAuthAt), s.sm.GetTime(ctx, keyReauthAt), s.sm.GetTime(ctx, keySeen)
-		f.memberSince, f.lastLogin = s.sm.GetTime(ctx, keyMemberSince), s.sm.GetTime(ctx, keyLastLogin)
-		f.remember = s.sm.GetBool(ctx, keyRemember)
+	rec, _ := s.sm.Get(ctx, keyRecord).(session.Record)
+	if st == nil {
+		return &facts{Record: rec}
 	}
-	if st != nil {
-		st.facts = f
-	}
-	return f
+	st.facts, st.haveFacts = facts{Record: rec}, true
+	return &st.facts
 }
 
-// put stores a session value and drops the request's facts.
-func (s *sessions) put(ctx context.Context, key string, v any) {
-	s.sm.Put(ctx, key, v)
+// setRecord stores rec as the session's record.
+func (s *sessions) setRecord(ctx context.Context, rec session.Record) {
+	s.sm.Put(ctx, keyRecord, rec)
 	forgetFacts(ctx)
+}
+
+// confirmPassword records that the password was entered again just now.
+func (s *sessions) confirmPassword(ctx context.Context) {
+	rec := s.facts(ctx).Record
+	rec.ReauthAt = s.now().UTC()
+	s.setRecord(ctx, rec)
 }
 
 func forgetFacts(ctx context.Context) {
 	if st := stateFrom(ctx); st != nil {
-		st.facts = nil
+		st.haveFacts = false
 	}
 }
 
@@ -153,12 +145,12 @@ func (s *sessions) current(r *http.Request) *sessionUser {
 		return nil
 	}
 	f := s.facts(r.Context())
-	if f.userID == "" {
+	if f.UserID == "" {
 		return nil
 	}
 	if f.user == nil {
-		f.user = &sessionUser{ID: f.userID, Username: f.username, Role: f.role, SID: f.sid,
-			IsAdmin: f.role == string(user.RoleAdmin)}
+		f.user = &sessionUser{ID: f.UserID, Username: f.Username, Role: f.Role, SID: f.SID,
+			IsAdmin: f.Role == string(user.RoleAdmin)}
 	}
 	return f.user
 }
@@ -169,7 +161,7 @@ func forget(r *http.Request) { forgetFacts(r.Context()) }
 
 // lifetime is the absolute lifetime of a session.
 func (s *sessions) lifetime(f *facts) time.Duration {
-	if f.remember {
+	if f.Remember {
 		return s.policy.RememberLifetime
 	}
 	return s.policy.Lifetime
@@ -178,9 +170,9 @@ func (s *sessions) lifetime(f *facts) time.Duration {
 // expiry is when a signed-in session ends unless used again: the absolute
 // end, or earlier the idle deadline.
 func (s *sessions) expiry(f *facts) time.Time {
-	end := f.authAt.Add(s.lifetime(f))
-	if !f.remember {
-		if idle := f.seen.Add(s.policy.IdleTimeout); idle.Before(end) {
+	end := f.AuthAt.Add(s.lifetime(f))
+	if !f.Remember {
+		if idle := f.Seen.Add(s.policy.IdleTimeout); idle.Before(end) {
 			return idle
 		}
 	}
@@ -201,15 +193,10 @@ func (s *sessions) signIn(r *http.Request, u *user.User, remember bool) error {
 	if err != nil {
 		return err
 	}
-	s.sm.Put(ctx, keyUserID, u.ID)
-	s.sm.Put(ctx, keyUsername, u.Username)
-	s.sm.Put(ctx, keyRole, string(u.Role))
-	s.sm.Put(ctx, keyMemberSince, u.CreatedAt)
-	s.sm.Put(ctx, keyLastLogin, u.LastLoginAt)
-	s.sm.Put(ctx, keyAuthAt, now)
-	s.sm.Put(ctx, keySeen, now)
-	s.sm.Put(ctx, keySID, sid)
-	s.put(ctx, keyRemember, remember)
+	s.setRecord(ctx, session.Record{
+		UserID: u.ID, Username: u.Username, Role: string(u.Role), SID: sid,
+		MemberSince: u.CreatedAt, LastLogin: u.LastLoginAt, AuthAt: now, Seen: now, Remember: remember,
+	})
 	f := s.facts(ctx)
 	// The cookie persists only with "remember me"; the store keeps the
 	// data until the absolute end either way (or the idle deadline).
@@ -230,8 +217,8 @@ func (s *sessions) renew(r *http.Request) error {
 		return err
 	}
 	f := s.facts(ctx)
-	s.sm.SetDeadline(ctx, f.authAt.Add(s.lifetime(f)))
-	return s.index.SetToken(ctx, f.sid, s.sm.Token(ctx), time.Time{})
+	s.sm.SetDeadline(ctx, f.AuthAt.Add(s.lifetime(f)))
+	return s.index.SetToken(ctx, f.SID, s.sm.Token(ctx), time.Time{})
 }
 
 // signOut deletes the session's data and expires its cookie.
@@ -239,7 +226,7 @@ func (s *sessions) signOut(r *http.Request) error {
 	defer forget(r)
 	ctx := r.Context()
 	f := s.facts(ctx)
-	uid, sid := f.userID, f.sid
+	uid, sid := f.UserID, f.SID
 	if err := s.sm.Destroy(ctx); err != nil {
 		return err
 	}
@@ -255,9 +242,9 @@ func (s *sessions) signOut(r *http.Request) error {
 // reauthentication window.
 func (s *sessions) recentlyAuthenticated(r *http.Request) bool {
 	f := s.facts(r.Context())
-	last := f.authAt
-	if f.reauthAt.After(last) {
-		last = f.reauthAt
+	last := f.AuthAt
+	if f.ReauthAt.After(last) {
+		last = f.ReauthAt
 	}
 	return s.now().Sub(last) < s.policy.ReauthWindow
 }
@@ -269,17 +256,17 @@ func (s *sessions) recentlyAuthenticated(r *http.Request) bool {
 func (s *sessions) enforce(r *http.Request) error {
 	ctx := r.Context()
 	f := s.facts(ctx)
-	uid := f.userID
+	uid := f.UserID
 	if uid == "" {
 		return nil
 	}
 	now := s.now()
 	switch {
-	case !now.Before(f.authAt.Add(s.lifetime(f))):
+	case !now.Before(f.AuthAt.Add(s.lifetime(f))):
 		return s.end(r, "absolute lifetime reached")
-	case !f.remember && now.Sub(f.seen) >= s.policy.IdleTimeout:
+	case !f.Remember && now.Sub(f.Seen) >= s.policy.IdleTimeout:
 		return s.end(r, "idle timeout")
-	case now.Sub(f.seen) >= s.policy.TouchInterval:
+	case now.Sub(f.Seen) >= s.policy.TouchInterval:
 		u, err := s.users.ByID(ctx, uid)
 		switch {
 		case errors.Is(err, user.ErrNotFound) || (err == nil && u.Disabled):
@@ -289,9 +276,11 @@ func (s *sessions) enforce(r *http.Request) error {
 			// MongoDB being down must not sign everyone out.
 			s.logger.Warn("could not recheck the session's user", "err", err, "request_id", requestID(r))
 		}
-		s.put(ctx, keySeen, now.UTC())
+		rec := f.Record
+		rec.Seen = now.UTC()
+		s.setRecord(ctx, rec)
 		f = s.facts(ctx)
-		if err := s.index.Touch(ctx, uid, f.sid, now, s.expiry(f)); err != nil {
+		if err := s.index.Touch(ctx, uid, f.SID, now, s.expiry(f)); err != nil {
 			s.logger.Warn("could not touch session index", "err", err, "request_id", requestID(r))
 		}
 	}
@@ -302,7 +291,7 @@ func (s *sessions) enforce(r *http.Request) error {
 func (s *sessions) end(r *http.Request, reason string) error {
 	s.metrics.SessionsEnded("expired", 1)
 	f := s.facts(r.Context())
-	s.logger.Info("session ended", "reason", reason, "user_id", f.userID, "session_id", f.sid, "request_id", requestID(r))
+	s.logger.Info("session ended", "reason", reason, "user_id", f.UserID, "session_id", f.SID, "request_id", requestID(r))
 	return s.signOut(r)
 }
 
@@ -451,7 +440,7 @@ func (s *sessions) commitContext(ctx context.Context) context.Context {
 	if st := stateFrom(ctx); st != nil && st.loadedToken != "" {
 		ctx = session.WithLoadedToken(ctx, st.loadedToken)
 	}
-	if f := s.facts(ctx); f.userID != "" {
+	if f := s.facts(ctx); f.UserID != "" {
 		var c *session.ExpiryCap
 		ctx, c = session.WithExpiryCap(ctx)
 		c.Set(s.expiry(f))

@@ -14,13 +14,13 @@ import (
 // Codec encodes session data compactly for Redis. scs's default GobCodec
 // writes type descriptions into every stored session and compiles a decoder
 // on every load: it cost more than half of a page view's CPU and doubled
-// the stored size. Sessions here only hold strings, booleans, integers and
-// times, so a small tagged binary format does.
+// the stored size. Sessions here only hold strings, booleans, integers,
+// times and a Record, so a small tagged binary format does.
 //
 // Layout: magic 'G', version 1, deadline (varint Unix seconds, uvarint
 // nanoseconds), count
 // (uvarint), then per value: key (uvarint length, bytes), a type tag, and
-// the value. Keys are written in sorted order so that equal sessions encode
+// the value (a Record's layout: record.go). Keys are written in sorted order so that equal sessions encode
 // equally. Data that does not start with the magic byte is decoded with
 // GobCodec, so sessions stored before the switch stay valid.
 type Codec struct{}
@@ -35,6 +35,7 @@ const (
 	tagInt    = 'i'
 	tagTime   = 'T'
 	tagZero   = 'z' // the zero time.Time
+	tagRecord = 'R'
 
 	// maxValues and maxLen bound what Decode accepts from Redis.
 	maxValues = 256
@@ -71,11 +72,9 @@ func (Codec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
 		case int64:
 			b = binary.AppendVarint(append(b, tagInt), v)
 		case time.Time:
-			if v.IsZero() {
-				b = append(b, tagZero)
-			} else {
-				b = appendTime(append(b, tagTime), v)
-			}
+			b = appendMaybeTime(b, v)
+		case Record:
+			b = appendRecord(append(b, tagRecord), v)
 		default:
 			return nil, fmt.Errorf("session: cannot encode %q of type %T", k, v)
 		}
@@ -131,6 +130,8 @@ func (Codec) Decode(b []byte) (time.Time, map[string]any, error) {
 			values[k] = d.time()
 		case tagZero:
 			values[k] = time.Time{}
+		case tagRecord:
+			values[k] = d.record()
 		default:
 			d.err = ErrCorrupt
 		}

@@ -20,9 +20,12 @@ import (
 	"github.com/gomodule/redigo/redis"
 )
 
-// Session values are gob-encoded; types held behind interfaces must be
-// registered.
-func init() { gob.Register(time.Time{}) }
+// Sessions stored before Codec were gob-encoded, and gob needs the types
+// held behind interfaces registered.
+func init() {
+	gob.Register(time.Time{})
+	gob.Register(Record{})
+}
 
 // ErrUnavailable wraps every error that comes from talking to Redis.
 var ErrUnavailable = errors.New("session store unavailable")

@@ -1,0 +1,72 @@
+package session
+
+import "time"
+
+// Record is what a signed-in session holds, as one value: the user as of
+// sign-in (what the pages show, so that a page view needs no MongoDB
+// query) and the times the lifetime policy needs. One value rather than
+// one per field: scs's getters cost an allocation and a walk of the
+// request's context each, and stored data needs no key names.
+type Record struct {
+	UserID, Username, Role string
+	SID                    string // public session id in the per-user index
+	MemberSince, LastLogin time.Time
+	AuthAt                 time.Time // sign-in with the password; the absolute lifetime counts from it
+	ReauthAt               time.Time // the password confirmed again for a sensitive action
+	Seen                   time.Time // refreshed at most once per touch interval
+	Remember               bool
+}
+
+// appendRecord writes r's fields in declaration order: the four strings,
+// the five times (zero times included), then Remember as one byte.
+func appendRecord(b []byte, r Record) []byte {
+	for _, s := range [...]string{r.UserID, r.Username, r.Role, r.SID} {
+		b = appendString(b, s)
+	}
+	for _, t := range [...]time.Time{r.MemberSince, r.LastLogin, r.AuthAt, r.ReauthAt, r.Seen} {
+		b = appendMaybeTime(b, t)
+	}
+	if r.Remember {
+		return append(b, tagTrue)
+	}
+	return append(b, tagFalse)
+}
+
+func (d *decoder) record() Record {
+	var r Record
+	for _, s := range [...]*string{&r.UserID, &r.Username, &r.Role, &r.SID} {
+		*s = d.string()
+	}
+	for _, t := range [...]*time.Time{&r.MemberSince, &r.LastLogin, &r.AuthAt, &r.ReauthAt, &r.Seen} {
+		*t = d.maybeTime()
+	}
+	switch d.byte() {
+	case tagTrue:
+		r.Remember = true
+	case tagFalse:
+	default:
+		d.err = ErrCorrupt
+	}
+	return r
+}
+
+// appendMaybeTime writes the zero time as tagZero, any other as tagTime
+// and its value.
+func appendMaybeTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, tagZero)
+	}
+	return appendTime(append(b, tagTime), t)
+}
+
+func (d *decoder) maybeTime() time.Time {
+	switch d.byte() {
+	case tagZero:
+		return time.Time{}
+	case tagTime:
+		return d.time()
+	default:
+		d.err = ErrCorrupt
+		return time.Time{}
+	}
+}
