@@ -51,6 +51,7 @@ func main() {
 type settings struct {
 	warmup, duration time.Duration // per load scenario
 	loginDuration    time.Duration // the POST /auth/login scenario
+	rounds           int           // rounds of the GET scenarios and the floor
 	conns            int           // concurrent keep-alive connections
 	flood            int           // concurrent logins in the flood
 	out              string        // JSON file
@@ -62,8 +63,9 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	var s settings
 	fs := flag.NewFlagSet("gatehouse-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.DurationVar(&s.warmup, "warmup", 2*time.Second, "warm-up before each load scenario (not measured)")
-	fs.DurationVar(&s.duration, "duration", 10*time.Second, "measured time of each GET scenario and the floor")
+	fs.DurationVar(&s.warmup, "warmup", time.Second, "warm-up before each load scenario and round (not measured)")
+	fs.DurationVar(&s.duration, "duration", 2*time.Second, "measured time of each round of each GET scenario and the floor")
+	fs.IntVar(&s.rounds, "rounds", 5, "rounds of the GET scenarios and the floor, run in turn")
 	fs.DurationVar(&s.loginDuration, "login-duration", 10*time.Second, "measured time of the POST /auth/login scenario")
 	fs.IntVar(&s.conns, "conns", 64, "concurrent keep-alive connections")
 	fs.IntVar(&s.flood, "flood", 500, "concurrent logins in the login flood")
@@ -76,8 +78,8 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	if fs.NArg() > 0 {
 		return s, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if s.conns < 1 || s.flood < 1 || s.duration <= 0 || s.loginDuration <= 0 || s.warmup < 0 {
-		return s, fmt.Errorf("-conns and -flood must be positive, -duration and -login-duration too, -warmup not negative")
+	if s.conns < 1 || s.flood < 1 || s.rounds < 1 || s.duration <= 0 || s.loginDuration <= 0 || s.warmup < 0 {
+		return s, fmt.Errorf("-conns, -flood and -rounds must be positive, -duration and -login-duration too, -warmup not negative")
 	}
 	return s, nil
 }

@@ -42,7 +42,7 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 	res := &results{
 		Settings: runSettings{
 			Conns: s.conns, WarmupS: s.warmup.Seconds(), DurationS: s.duration.Seconds(),
-			LoginDurationS: s.loginDuration.Seconds(), Flood: s.flood,
+			LoginDurationS: s.loginDuration.Seconds(), Flood: s.flood, Rounds: s.rounds,
 			CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Started: time.Now().UTC().Format(time.RFC3339),
 			LoadAverage: loadAverage(),
 		},
@@ -98,8 +98,9 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 		}
 		return o, delta(before, after), nil
 	}
-	// sustained runs one load scenario against the server with serverPid.
-	sustained := func(key, name string, serverPid int, d time.Duration, workers func() (func(context.Context) sample, func())) error {
+	// sustained runs one load scenario against the server with serverPid
+	// and adds what it measured to sum.
+	sustained := func(sum *runningScenario, name string, serverPid int, d time.Duration, workers func() (func(context.Context) sample, func())) error {
 		progress("%s: %d connections, %s warm-up + %s", name, s.conns, s.warmup, d)
 		pids := []int{serverPid, e.redis.Pid(), 0}
 		before := cpuTimes(pids)
@@ -109,26 +110,34 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 		if err != nil {
 			return err
 		}
-		sc := newScenario(key, name, o, cmds)
-		if after := cpuTimes(pids); before != nil && after != nil && o.total > 0 {
-			us := func(i int) float64 { return float64(after[i]-before[i]) / float64(time.Microsecond) / float64(o.total) }
-			sc.CPU = &cpuPerRequest{Server: us(0), Redis: us(1), LoadGen: us(2)}
+		after := cpuTimes(pids)
+		if before == nil || after == nil {
+			after, before = nil, nil
 		}
-		res.Scenarios = append(res.Scenarios, sc)
+		sum.add(o, cmds, before, after)
 		return nil
 	}
 
-	// Page views and the floor; then the login flood, before the
-	// sustained logins, so that its peak RSS starts from the page views'.
+	// Page views and the floor, in turn, round after round, so that a
+	// slow spell of the shared machine hits them alike; then the login
+	// flood, before the sustained logins, so that its peak RSS starts
+	// from the page views'.
 	newPhase()
-	for _, g := range gets {
-		getter, err := newRawGetter(g.url, g.cookie)
-		if err != nil {
-			return nil, err
+	sums := make([]runningScenario, len(gets))
+	for round := range s.rounds {
+		for i, g := range gets {
+			getter, err := newRawGetter(g.url, g.cookie)
+			if err != nil {
+				return nil, err
+			}
+			name := fmt.Sprintf("%s, round %d of %d", g.name, round+1, s.rounds)
+			if err := sustained(&sums[i], name, g.pid, s.duration, rawWorkers(getter)); err != nil {
+				return nil, err
+			}
 		}
-		if err := sustained(g.key, g.name, g.pid, s.duration, rawWorkers(getter)); err != nil {
-			return nil, err
-		}
+	}
+	for i, g := range gets {
+		res.Scenarios = append(res.Scenarios, sums[i].result(g.key, g.name))
 	}
 	res.RSS.PeakGetMiB = readRSS(pid, true)
 
@@ -144,9 +153,11 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 	newPhase()
 	loginClient := newClient(s.conns)
 	defer loginClient.CloseIdleConnections()
-	if err := sustained(keyLogin, "POST /auth/login (JSON)", pid, s.loginDuration, clientWorkers(loginClient, postLogin)); err != nil {
+	var logins runningScenario
+	if err := sustained(&logins, "POST /auth/login (JSON)", pid, s.loginDuration, clientWorkers(loginClient, postLogin)); err != nil {
 		return nil, err
 	}
+	res.Scenarios = append(res.Scenarios, logins.result(keyLogin, "POST /auth/login (JSON)"))
 	res.RSS.PeakLoginMiB = readRSS(pid, true)
 	res.RSS.EndMiB = readRSS(pid, false)
 
@@ -260,6 +271,58 @@ func indexSetShare(probe *redisProbe, userID string) (int64, float64) {
 		return n, 0
 	}
 	return n, float64(b) / float64(n)
+}
+
+// runningScenario adds up the rounds of one sustained scenario.
+type runningScenario struct {
+	o      outcome
+	cmds   commandDelta
+	cpu    []time.Duration // per process, as cpuTimes; nil once a reading failed
+	rounds []roundStats
+	noCPU  bool
+}
+
+func (r *runningScenario) add(o outcome, cmds commandDelta, cpuBefore, cpuAfter []time.Duration) {
+	if r.o.byStatus == nil {
+		r.o.byStatus = map[int][]time.Duration{}
+		r.cmds = commandDelta{}
+	}
+	for status, lat := range o.byStatus {
+		r.o.byStatus[status] = append(r.o.byStatus[status], lat...)
+	}
+	r.o.setCookie += o.setCookie
+	r.o.window += o.window
+	r.o.total += o.total
+	for k, n := range cmds {
+		r.cmds[k] += n
+	}
+	switch {
+	case cpuBefore == nil:
+		r.noCPU = true
+	case r.cpu == nil:
+		r.cpu = make([]time.Duration, len(cpuAfter))
+		fallthrough
+	default:
+		for i := range cpuAfter {
+			r.cpu[i] += cpuAfter[i] - cpuBefore[i]
+		}
+	}
+	st := summarise(o.byStatus[http.StatusOK], o.window)
+	r.rounds = append(r.rounds, roundStats{RPS: st.RPS, P99ms: st.P99ms})
+}
+
+// result summarises every round: latencies over all of them, requests
+// per second over their summed windows.
+func (r *runningScenario) result(key, name string) scenarioResult {
+	sc := newScenario(key, name, r.o, r.cmds)
+	if !r.noCPU && r.cpu != nil && r.o.total > 0 {
+		us := func(i int) float64 { return float64(r.cpu[i]) / float64(time.Microsecond) / float64(r.o.total) }
+		sc.CPU = &cpuPerRequest{Server: us(0), Redis: us(1), LoadGen: us(2)}
+	}
+	if len(r.rounds) > 1 {
+		sc.Rounds = r.rounds
+	}
+	return sc
 }
 
 // cpuTimes returns the CPU time of each process (0: the bench), or nil if
