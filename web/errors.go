@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"time"
-
-	"github.com/go-chi/chi/v5/middleware"
 )
 
 // Friendly text for the statuses people can meet.
@@ -85,8 +83,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
-
-func requestID(r *http.Request) string { return middleware.GetReqID(r.Context()) }
 
 // errorsAs is errors.As with a type parameter.
 func errorsAs[T error](err error) (T, bool) {

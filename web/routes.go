@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 )
 
 // routes lists every route of the application in one place.
@@ -15,9 +14,12 @@ func routes(d Deps, r *renderer, s *sessions) (http.Handler, error) {
 	limiter := d.LoginLimiter
 
 	mux := chi.NewRouter()
-	mux.Use(middleware.RequestID)
-	mux.Use(clientIPMiddleware(d.TrustedProxies, d.ClientIPHeader))
-	mux.Use(accessLog(d.Logger, d.Metrics))
+	// Behind trusted proxies, the client's address comes from their
+	// header; otherwise clientIP reads the TCP peer when asked.
+	if m := clientIPMiddleware(d.TrustedProxies, d.ClientIPHeader); m != nil {
+		mux.Use(m)
+	}
+	mux.Use(observe(d.Logger, d.Metrics))
 	mux.Use(recoverPanics(r))
 	mux.Use(securityHeaders(d.Production))
 	mux.Use(limitBody(maxBodyBytes, r))

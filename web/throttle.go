@@ -121,12 +121,13 @@ func throttledMessage(d time.Duration) string {
 	return "Too many failed sign-in attempts. Please wait " + wait + " and try again."
 }
 
-// clientIPMiddleware records the client's IP for throttling and logs: the
-// TCP peer, or, when the peer is one of the trusted proxies, what the
-// proxy says in header (X-Forwarded-For or X-Real-IP).
+// clientIPMiddleware records the client's IP for throttling and logs when
+// the peer is one of the trusted proxies: what the proxy says in header
+// (X-Forwarded-For or X-Real-IP). Without trusted proxies it returns nil:
+// clientIP then reads the TCP peer from the request itself.
 func clientIPMiddleware(trusted []netip.Prefix, header string) func(http.Handler) http.Handler {
 	if len(trusted) == 0 {
-		return middleware.ClientIPFromRemoteAddr
+		return nil
 	}
 	prefixes := make([]string, len(trusted))
 	for i, p := range trusted {
