@@ -74,7 +74,7 @@ func dashboardFor(s *sessions, r *http.Request) *dashboardView {
 		Remember:       f.Remember,
 	}
 	if !f.Remember {
-		d.IdleTimeout = humanDuration(s.policy.IdleTimeout)
+		d.IdleTimeout = s.idleText
 	}
 	return d
 }

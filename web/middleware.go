@@ -211,7 +211,9 @@ func limitBody(n int64, rd *renderer) func(http.Handler) http.Handler {
 				rd.clientError(w, r, http.StatusRequestEntityTooLarge)
 				return
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, n)
+			if r.Body != http.NoBody {
+				r.Body = http.MaxBytesReader(w, r.Body, n)
+			}
 			next.ServeHTTP(w, r)
 		})
 	}

@@ -15,12 +15,12 @@ import (
 
 func TestPageCacheGenerations(t *testing.T) {
 	c := newPageCache[int](2)
-	page := func(k int) []byte { return []byte{byte(k)} }
+	page := func(k int) cachedPage { return newCachedPage([]byte{byte(k)}) }
 	get := func(k int) bool {
 		t.Helper()
-		b, ok := c.get(k)
-		if ok && !bytes.Equal(b, page(k)) {
-			t.Fatalf("get(%d): got %v, want %v", k, b, page(k))
+		p, ok := c.get(k)
+		if ok && !bytes.Equal(p.body, page(k).body) {
+			t.Fatalf("get(%d): got %v, want %v", k, p.body, page(k).body)
 		}
 		return ok
 	}

@@ -161,18 +161,21 @@ func renderCached[K comparable](rd *renderer, cache *pageCache[K], w http.Respon
 		rd.render(w, r, http.StatusOK, page, v())
 		return
 	}
-	if body, ok := cache.get(key); ok {
-		writeHTML(w, http.StatusOK, body)
-		return
-	}
-	buf, ok := rd.execute(w, r, page, v())
+	p, ok := cache.get(key)
 	if !ok {
-		return
+		buf, ok := rd.execute(w, r, page, v())
+		if !ok {
+			return
+		}
+		p = newCachedPage(bytes.Clone(buf.Bytes()))
+		rd.bufs.Put(buf)
+		cache.put(key, p)
 	}
-	body := bytes.Clone(buf.Bytes())
-	rd.bufs.Put(buf)
-	cache.put(key, body)
-	writeHTML(w, http.StatusOK, body)
+	h := w.Header()
+	h["Content-Type"] = contentTypeHTML
+	h["Content-Length"] = p.contentLength
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(p.body)
 }
 
 // execute runs page's template with v into a pooled buffer, which the

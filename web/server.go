@@ -105,6 +105,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	s := &sessions{
 		sm: d.Sessions, index: d.SessionIndex, users: d.Users, policy: d.Policy,
 		now: d.Now, logger: d.Logger, audit: &auditLog{logger: d.Logger, metrics: d.Metrics}, metrics: d.Metrics,
+		idleText: humanDuration(d.Policy.IdleTimeout),
 	}
 	r.sessions = s
 	return routes(d, r, s)

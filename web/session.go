@@ -75,6 +75,8 @@ type sessions struct {
 	logger  *slog.Logger
 	audit   *auditLog
 	metrics *metrics.Metrics
+	// idleText is the idle timeout for people, such as "30 minutes".
+	idleText string
 }
 
 // requestState is what loadSession keeps for one request, in one context
@@ -100,8 +102,9 @@ func loaded(r *http.Request) bool { return stateOf(r) != nil }
 // facts are the request's session record, read from scs once per
 // request: scs's getters each box the key and walk the request's context.
 type facts struct {
-	session.Record              // zero when nobody is signed in
-	user           *sessionUser // current's answer, once asked
+	session.Record             // zero when nobody is signed in
+	user           sessionUser // current's answer, once asked
+	haveUser       bool
 }
 
 // facts returns the request's session record. Changes go through
@@ -148,11 +151,12 @@ func (s *sessions) current(r *http.Request) *sessionUser {
 	if f.UserID == "" {
 		return nil
 	}
-	if f.user == nil {
-		f.user = &sessionUser{ID: f.UserID, Username: f.Username, Role: f.Role, SID: f.SID,
+	if !f.haveUser {
+		f.user = sessionUser{ID: f.UserID, Username: f.Username, Role: f.Role, SID: f.SID,
 			IsAdmin: f.Role == string(user.RoleAdmin)}
+		f.haveUser = true
 	}
-	return f.user
+	return &f.user
 }
 
 // forget drops what the request read of its session after the session
@@ -313,6 +317,9 @@ func validTokenChars(s string) bool {
 	return true
 }
 
+// varyCookie is shared, not allocated per response; Add and Set replace it.
+var varyCookie = []string{"Cookie"}
+
 // loadSession loads the request's session from Redis and saves it before the
 // response goes out. It replaces scs's LoadAndSave to control failures:
 //   - Redis unreachable (load or save): a 503 page or JSON, never a 500;
@@ -324,7 +331,11 @@ func loadSession(s *sessions, rd *renderer, guard *guessGuard) func(http.Handler
 	sm := s.sm
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Add("Vary", "Cookie")
+			if h := w.Header(); h["Vary"] == nil {
+				h["Vary"] = varyCookie
+			} else {
+				h.Add("Vary", "Cookie")
+			}
 			var token string
 			c, err := r.Cookie(sm.Cookie.Name)
 			presented := err == nil
@@ -350,14 +361,15 @@ func loadSession(s *sessions, rd *renderer, guard *guessGuard) func(http.Handler
 				rd.logger.Warn("undecodable session ignored", "err", err, "request_id", requestID(r))
 				ctx, _ = sm.Load(r.Context(), "")
 			}
-			stale := presented && sm.Token(ctx) == ""
+			loadedToken := sm.Token(ctx)
+			stale := presented && loadedToken == ""
 			if stale && guard != nil {
 				if left, blocked := guard.miss(r, clientIP(r)); blocked {
 					rd.tooManyRequests(w, r, left, "")
 					return
 				}
 			}
-			ctx = context.WithValue(ctx, sessionLoadedKey, &requestState{loadedToken: sm.Token(ctx)})
+			ctx = context.WithValue(ctx, sessionLoadedKey, &requestState{loadedToken: loadedToken})
 			r = r.WithContext(ctx)
 			if err := s.enforce(r); err != nil {
 				storageError(w, r, rd, err)
