@@ -1,9 +1,6 @@
 package web
 
-import (
-	"strconv"
-	"sync"
-)
+import "sync"
 
 // pageCache keeps rendered pages whose whole input is a small comparable
 // key, so that a page seen again is copied out rather than rendered again:
@@ -19,27 +16,16 @@ import (
 // found in the older generation moves to the newer one.
 type pageCache[K comparable] struct {
 	mu       sync.RWMutex
-	cur, old map[K]cachedPage
+	cur, old map[K][]byte
 	perGen   int
 }
 
-// cachedPage is a rendered page and its Content-Length header value,
-// neither of which may change once cached.
-type cachedPage struct {
-	body          []byte
-	contentLength []string
-}
-
-func newCachedPage(body []byte) cachedPage {
-	return cachedPage{body: body, contentLength: []string{strconv.Itoa(len(body))}}
-}
-
 func newPageCache[K comparable](perGen int) *pageCache[K] {
-	return &pageCache[K]{cur: make(map[K]cachedPage), old: make(map[K]cachedPage), perGen: max(perGen, 1)}
+	return &pageCache[K]{cur: make(map[K][]byte), old: make(map[K][]byte), perGen: max(perGen, 1)}
 }
 
 // get returns the page kept for k. The caller must not modify it.
-func (c *pageCache[K]) get(k K) (cachedPage, bool) {
+func (c *pageCache[K]) get(k K) ([]byte, bool) {
 	c.mu.RLock()
 	b, ok := c.cur[k]
 	if ok {
@@ -54,12 +40,12 @@ func (c *pageCache[K]) get(k K) (cachedPage, bool) {
 	return b, ok
 }
 
-// put keeps b as the page for k.
-func (c *pageCache[K]) put(k K, b cachedPage) {
+// put keeps b as the page for k; b must not change afterwards.
+func (c *pageCache[K]) put(k K, b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.cur[k]; !ok && len(c.cur) >= c.perGen {
-		c.old, c.cur = c.cur, make(map[K]cachedPage, c.perGen)
+		c.old, c.cur = c.cur, make(map[K][]byte, c.perGen)
 	}
 	c.cur[k] = b
 }

@@ -317,9 +317,6 @@ func validTokenChars(s string) bool {
 	return true
 }
 
-// varyCookie is shared, not allocated per response; Add and Set replace it.
-var varyCookie = []string{"Cookie"}
-
 // loadSession loads the request's session from Redis and saves it before the
 // response goes out. It replaces scs's LoadAndSave to control failures:
 //   - Redis unreachable (load or save): a 503 page or JSON, never a 500;
@@ -331,11 +328,6 @@ func loadSession(s *sessions, rd *renderer, guard *guessGuard) func(http.Handler
 	sm := s.sm
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if h := w.Header(); h["Vary"] == nil {
-				h["Vary"] = varyCookie
-			} else {
-				h.Add("Vary", "Cookie")
-			}
 			var token string
 			c, err := r.Cookie(sm.Cookie.Name)
 			presented := err == nil
