@@ -64,9 +64,9 @@ func popFlash(s *sessions, r *http.Request) string {
 }
 
 // dashboardFor collects what the dashboard shows from the session alone.
-func dashboardFor(s *sessions, r *http.Request) *dashboardView {
+func dashboardFor(s *sessions, r *http.Request) dashboardView {
 	f := s.facts(r.Context())
-	d := &dashboardView{
+	d := dashboardView{
 		MemberSince:    f.MemberSince,
 		LastLogin:      f.LastLogin,
 		SessionStarted: f.AuthAt,

@@ -170,19 +170,25 @@ func handleLogoutPost(s *sessions, rd *renderer) http.Handler {
 	})
 }
 
+// dashboardPage is the dashboard's view for k (its user is k.user).
+func dashboardPage(k dashboardKey) view {
+	u, d := k.user, k.dash
+	d.format()
+	return view{User: &u, Dashboard: &d, Year: k.year}
+}
+
 func handleDashboard(s *sessions, rd *renderer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, flash, d := s.current(r), popFlash(s, r), dashboardFor(s, r)
-		year := rd.now().Year()
-		v := func() view {
-			d.format()
-			return view{User: u, Flash: flash, Dashboard: d, Year: year}
-		}
+		u, flash := s.current(r), popFlash(s, r)
+		k := dashboardKey{dash: dashboardFor(s, r), year: rd.now().Year()}
 		if u == nil || flash != "" {
-			rd.render(w, r, http.StatusOK, "dashboard", v())
+			v := dashboardPage(k)
+			v.User, v.Flash = u, flash
+			rd.render(w, r, http.StatusOK, "dashboard", v)
 			return
 		}
 		// The same session shows the same page until its facts change.
-		renderCached(rd, rd.dashboards, w, r, "dashboard", dashboardKey{user: *u, dash: *d, year: year}, v)
+		k.user = *u
+		renderCached(rd, rd.dashboards, w, r, "dashboard", k, dashboardPage)
 	})
 }

@@ -61,21 +61,18 @@ func TestDashboardCacheMatchesRender(t *testing.T) {
 			SessionStarted: now, SessionExpires: now.Add(24 * time.Hour), IdleTimeout: "30 minutes"},
 		year: 2026,
 	}
-	viewOf := func(k dashboardKey) func() view {
-		return func() view {
-			u, d := k.user, k.dash
-			d.format()
-			return view{User: &u, Dashboard: &d, Year: k.year}
-		}
-	}
+	// A fresh render builds its view here, independently of dashboardPage.
 	fresh := func(k dashboardKey) string {
+		u, d := k.user, k.dash
+		d.format()
 		w := httptest.NewRecorder()
-		rd.render(w, httptest.NewRequest(http.MethodGet, "/dashboard", nil), http.StatusOK, "dashboard", viewOf(k)())
+		rd.render(w, httptest.NewRequest(http.MethodGet, "/dashboard", nil), http.StatusOK, "dashboard",
+			view{User: &u, Dashboard: &d, Year: k.year})
 		return w.Body.String()
 	}
 	cached := func(k dashboardKey) *httptest.ResponseRecorder {
 		w := httptest.NewRecorder()
-		renderCached(rd, rd.dashboards, w, httptest.NewRequest(http.MethodGet, "/dashboard", nil), "dashboard", k, viewOf(k))
+		renderCached(rd, rd.dashboards, w, httptest.NewRequest(http.MethodGet, "/dashboard", nil), "dashboard", k, dashboardPage)
 		return w
 	}
 

@@ -152,17 +152,17 @@ func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, p
 }
 
 // renderCached writes page with status 200 from cache when it holds the
-// page for key, and renders and keeps it otherwise. key must determine v
-// entirely (see pageCache). In development, where templates are re-read
-// on each request, it always renders.
-func renderCached[K comparable](rd *renderer, cache *pageCache[K], w http.ResponseWriter, r *http.Request, page string, key K, v func() view) {
+// page for key, and renders view(key) and keeps it otherwise: key must
+// determine the page entirely (see pageCache). In development, where
+// templates are re-read on each request, it always renders.
+func renderCached[K comparable](rd *renderer, cache *pageCache[K], w http.ResponseWriter, r *http.Request, page string, key K, view func(K) view) {
 	if rd.reload {
-		rd.render(w, r, http.StatusOK, page, v())
+		rd.render(w, r, http.StatusOK, page, view(key))
 		return
 	}
 	body, ok := cache.get(key)
 	if !ok {
-		buf, ok := rd.execute(w, r, page, v())
+		buf, ok := rd.execute(w, r, page, view(key))
 		if !ok {
 			return
 		}
