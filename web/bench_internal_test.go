@@ -118,7 +118,7 @@ func BenchmarkSessionLoad(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			c, err := sm.Load(ctx, token)
-			if rec, _ := sm.Get(c, keyRecord).(session.Record); err != nil || rec.UserID == "" {
+			if rec, _ := sm.Get(c, keyRecord).(*session.Record); err != nil || rec == nil || rec.UserID == "" {
 				b.Fatalf("session not loaded: %v", err)
 			}
 		}
@@ -156,7 +156,7 @@ func newBenchSession(b *testing.B, sm *scs.SessionManager) string {
 		b.Fatal(err)
 	}
 	now := time.Now().UTC()
-	sm.Put(ctx, keyRecord, session.Record{
+	sm.Put(ctx, keyRecord, &session.Record{
 		UserID: "0123456789abcdef01234567", Username: "benchmark", Role: "user", SID: sid,
 		MemberSince: now.Add(-48 * time.Hour), LastLogin: now.Add(-time.Hour), AuthAt: now, Seen: now,
 	})

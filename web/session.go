@@ -18,7 +18,7 @@ import (
 // the dashboard shows, so that a page view costs one Redis read and no
 // MongoDB query.
 const (
-	keyRecord = "signed_in" // a session.Record
+	keyRecord = "signed_in" // a *session.Record
 	keyFlash  = "flash"
 )
 
@@ -102,9 +102,9 @@ func loaded(r *http.Request) bool { return stateOf(r) != nil }
 // facts are the request's session record, read from scs once per
 // request: scs's getters each box the key and walk the request's context.
 type facts struct {
-	session.Record             // zero when nobody is signed in
-	user           sessionUser // current's answer, once asked
-	haveUser       bool
+	*session.Record             // never nil: noRecord when nobody is signed in
+	user            sessionUser // current's answer, once asked
+	haveUser        bool
 }
 
 // facts returns the request's session record. Changes go through
@@ -115,7 +115,10 @@ func (s *sessions) facts(ctx context.Context) *facts {
 	if st != nil && st.haveFacts {
 		return &st.facts
 	}
-	rec, _ := s.sm.Get(ctx, keyRecord).(session.Record)
+	rec, _ := s.sm.Get(ctx, keyRecord).(*session.Record)
+	if rec == nil {
+		rec = &noRecord
+	}
 	if st == nil {
 		return &facts{Record: rec}
 	}
@@ -123,15 +126,19 @@ func (s *sessions) facts(ctx context.Context) *facts {
 	return &st.facts
 }
 
-// setRecord stores rec as the session's record.
+// noRecord is the record of a session nobody is signed in to. Shared:
+// records are never changed in place.
+var noRecord session.Record
+
+// setRecord stores a copy of rec as the session's record.
 func (s *sessions) setRecord(ctx context.Context, rec session.Record) {
-	s.sm.Put(ctx, keyRecord, rec)
+	s.sm.Put(ctx, keyRecord, &rec)
 	forgetFacts(ctx)
 }
 
 // confirmPassword records that the password was entered again just now.
 func (s *sessions) confirmPassword(ctx context.Context) {
-	rec := s.facts(ctx).Record
+	rec := *s.facts(ctx).Record
 	rec.ReauthAt = s.now().UTC()
 	s.setRecord(ctx, rec)
 }
@@ -280,7 +287,7 @@ func (s *sessions) enforce(r *http.Request) error {
 			// MongoDB being down must not sign everyone out.
 			s.logger.Warn("could not recheck the session's user", "err", err, "request_id", requestID(r))
 		}
-		rec := f.Record
+		rec := *f.Record
 		rec.Seen = now.UTC()
 		s.setRecord(ctx, rec)
 		f = s.facts(ctx)

@@ -15,7 +15,7 @@ import (
 // writes type descriptions into every stored session and compiles a decoder
 // on every load: it cost more than half of a page view's CPU and doubled
 // the stored size. Sessions here only hold strings, booleans, integers,
-// times and a Record, so a small tagged binary format does.
+// times and a *Record, so a small tagged binary format does.
 //
 // Layout: magic 'G', version 1, deadline (varint Unix seconds, uvarint
 // nanoseconds), count
@@ -73,8 +73,11 @@ func (Codec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
 			b = binary.AppendVarint(append(b, tagInt), v)
 		case time.Time:
 			b = appendMaybeTime(b, v)
-		case Record:
-			b = appendRecord(append(b, tagRecord), v)
+		case *Record:
+			if v == nil {
+				return nil, fmt.Errorf("session: cannot encode %q: nil *Record", k)
+			}
+			b = appendRecord(append(b, tagRecord), *v)
 		default:
 			return nil, fmt.Errorf("session: cannot encode %q of type %T", k, v)
 		}
@@ -131,7 +134,8 @@ func (Codec) Decode(b []byte) (time.Time, map[string]any, error) {
 		case tagZero:
 			values[k] = time.Time{}
 		case tagRecord:
-			values[k] = d.record()
+			r := d.record()
+			values[k] = &r
 		default:
 			d.err = ErrCorrupt
 		}

@@ -20,10 +20,10 @@ func TestCodecRoundTrip(t *testing.T) {
 		"previous":     time.Time{},
 		"__rememberMe": false,
 		"":             "empty key",
-		"session": Record{UserID: "6b091785de5046d2494114b2", Username: "Ｊosé", Role: "admin", SID: "sid",
+		"session": &Record{UserID: "6b091785de5046d2494114b2", Username: "Ｊosé", Role: "admin", SID: "sid",
 			MemberSince: time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC), AuthAt: time.Date(2026, 11, 27, 5, 0, 0, 1, time.UTC),
 			Seen: time.Date(2026, 11, 27, 5, 1, 0, 0, time.UTC), Remember: true},
-		"signed out": Record{},
+		"signed out": &Record{},
 	}
 	b, err := Codec{}.Encode(deadline, values)
 	if err != nil {
@@ -42,9 +42,9 @@ func TestCodecRoundTrip(t *testing.T) {
 			if g, ok := got[k].(time.Time); !ok || !g.Equal(w) || g.IsZero() != w.IsZero() {
 				t.Errorf("%q: got %#v, want %v", k, got[k], w)
 			}
-		case Record:
-			g, ok := got[k].(Record)
-			if !ok || g != w || !g.LastLogin.IsZero() || !g.ReauthAt.IsZero() {
+		case *Record:
+			g, ok := got[k].(*Record)
+			if !ok || *g != *w || !g.LastLogin.IsZero() || !g.ReauthAt.IsZero() {
 				t.Errorf("%q: got %#v, want %#v", k, got[k], w)
 			}
 		default:
@@ -70,6 +70,9 @@ func TestCodecRejectsUnknownTypes(t *testing.T) {
 	if _, err := (Codec{}).Encode(time.Now(), map[string]any{"x": 1.5}); err == nil {
 		t.Fatal("a float was encoded")
 	}
+	if _, err := (Codec{}).Encode(time.Now(), map[string]any{"r": (*Record)(nil)}); err == nil {
+		t.Fatal("a nil *Record was encoded")
+	}
 }
 
 // TestCodecReadsGob: sessions written by scs's GobCodec before the switch
@@ -88,7 +91,7 @@ func TestCodecReadsGob(t *testing.T) {
 
 func TestCodecRejectsCorruptData(t *testing.T) {
 	good, _ := Codec{}.Encode(time.Now(), map[string]any{"user_id": "u1", "n": 3, "t": time.Now(),
-		"r": Record{UserID: "u1", AuthAt: time.Now(), Remember: true}})
+		"r": &Record{UserID: "u1", AuthAt: time.Now(), Remember: true}})
 	for i := range len(good) {
 		if _, _, err := (Codec{}).Decode(good[:i]); err == nil && i > 0 {
 			t.Errorf("truncated to %d bytes: decoded", i)
@@ -106,7 +109,7 @@ func TestCodecRejectsCorruptData(t *testing.T) {
 
 func FuzzCodecDecode(f *testing.F) {
 	good, _ := Codec{}.Encode(time.Unix(1e9, 0), map[string]any{"user_id": "u1", "remember": true, "auth_at": time.Unix(2e9, 5),
-		"session": Record{UserID: "u1", Username: "ada", AuthAt: time.Unix(2e9, 5), Seen: time.Unix(2e9, 6)}})
+		"session": &Record{UserID: "u1", Username: "ada", AuthAt: time.Unix(2e9, 5), Seen: time.Unix(2e9, 6)}})
 	f.Add(good)
 	f.Add([]byte{})
 	f.Add([]byte("G\x01"))

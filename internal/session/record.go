@@ -7,6 +7,9 @@ import "time"
 // query) and the times the lifetime policy needs. One value rather than
 // one per field: scs's getters cost an allocation and a walk of the
 // request's context each, and stored data needs no key names.
+//
+// Sessions hold a *Record, which readers share: a stored Record is never
+// changed, only replaced.
 type Record struct {
 	UserID, Username, Role string
 	SID                    string // public session id in the per-user index

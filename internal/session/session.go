@@ -24,7 +24,7 @@ import (
 // held behind interfaces registered.
 func init() {
 	gob.Register(time.Time{})
-	gob.Register(Record{})
+	gob.Register(&Record{})
 }
 
 // ErrUnavailable wraps every error that comes from talking to Redis.
