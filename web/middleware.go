@@ -117,7 +117,7 @@ func observe(logger *slog.Logger, m *metrics.Metrics) func(http.Handler) http.Ha
 			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("request_id", requestID(r)),
 				slog.String("ip", clientIP(r)),
-				slog.String("method", r.Method),
+				slog.String("method", truncate(r.Method, 16)),
 				slog.String("route", route),
 				slog.String("path", truncate(r.URL.Path, 200)),
 				slog.Int("status", status),

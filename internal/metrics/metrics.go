@@ -4,7 +4,9 @@ package metrics
 
 import (
 	"context"
+	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -23,6 +25,21 @@ type Metrics struct {
 	sessionsNew   prometheus.Counter
 	sessionsEnded *prometheus.CounterVec
 	mongoLatency  *prometheus.HistogramVec
+
+	// series caches each request label set's counter and histogram:
+	// looking them up by label values hashes the values on every request.
+	mu     sync.RWMutex
+	series map[requestKey]requestSeries
+}
+
+type requestKey struct {
+	route, method string
+	status        int
+}
+
+type requestSeries struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 // New returns the metrics, registered with the Go runtime and process
@@ -30,6 +47,7 @@ type Metrics struct {
 func New() *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
+		series:   map[requestKey]requestSeries{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_http_requests_total",
 			Help: "HTTP requests by route pattern, method and status.",
@@ -73,8 +91,36 @@ func (m *Metrics) Request(route, method string, status int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
-	m.requests.WithLabelValues(route, method, statusLabel(status)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+	if status < 100 || status >= 600 {
+		status = 0
+	}
+	k := requestKey{route: route, method: methodLabel(method), status: status}
+	m.mu.RLock()
+	s, ok := m.series[k]
+	m.mu.RUnlock()
+	if !ok {
+		s = requestSeries{
+			count:   m.requests.WithLabelValues(k.route, k.method, statusLabel(status)),
+			latency: m.latency.WithLabelValues(k.route),
+		}
+		m.mu.Lock()
+		m.series[k] = s
+		m.mu.Unlock()
+	}
+	s.count.Inc()
+	s.latency.Observe(d.Seconds())
+}
+
+// methodLabel keeps the method label to the methods HTTP defines: net/http
+// accepts any token as a method, and a label per made-up method would let
+// clients grow the metrics without bound.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 // Login records a login attempt's outcome.
