@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/textproto"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -306,6 +308,27 @@ func (s *sessions) end(r *http.Request, reason string) error {
 	return s.signOut(r)
 }
 
+// cookieValue returns the value of the first cookie called name in the
+// request's Cookie headers, as net/http's Request.Cookie would for a valid
+// value, without allocating: a page view needs only this one. It does not
+// check the value; loadSession does.
+func cookieValue(r *http.Request, name string) (string, bool) {
+	for _, line := range r.Header["Cookie"] {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v, ok := strings.Cut(textproto.TrimString(part), "=")
+			if ok && k == name {
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
 // validToken reports whether s looks like an scs token (32 random bytes in
 // unpadded base64url: 43 characters). Anything else is not worth a Redis
 // round trip.
@@ -335,9 +358,7 @@ func loadSession(s *sessions, rd *renderer, guard *guessGuard) func(http.Handler
 	sm := s.sm
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			var token string
-			c, err := r.Cookie(sm.Cookie.Name)
-			presented := err == nil
+			token, presented := cookieValue(r, sm.Cookie.Name)
 			if presented && guard != nil {
 				if left, blocked := guard.isBlocked(clientIP(r)); blocked {
 					rd.tooManyRequests(w, r, left, "")
@@ -345,7 +366,6 @@ func loadSession(s *sessions, rd *renderer, guard *guessGuard) func(http.Handler
 				}
 			}
 			if presented {
-				token = c.Value
 				if !validToken(token) {
 					rd.logger.Warn("malformed session cookie ignored", "length", len(token), "request_id", requestID(r))
 					token = ""
