@@ -65,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.SetOutput(stderr)
 	fs.DurationVar(&s.warmup, "warmup", time.Second, "warm-up before each load scenario and round (not measured)")
 	fs.DurationVar(&s.duration, "duration", 2*time.Second, "measured time of each round of each GET scenario and the floor")
-	fs.IntVar(&s.rounds, "rounds", 5, "rounds of the GET scenarios and the floor, run in turn")
+	fs.IntVar(&s.rounds, "rounds", 7, "rounds of the GET scenarios and the floor, run in turn")
 	fs.DurationVar(&s.loginDuration, "login-duration", 10*time.Second, "measured time of the POST /auth/login scenario")
 	fs.IntVar(&s.conns, "conns", 64, "concurrent keep-alive connections")
 	fs.IntVar(&s.flood, "flood", 500, "concurrent logins in the login flood")
