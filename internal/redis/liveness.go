@@ -22,6 +22,9 @@ var errClosedByServer = errors.New("connection closed by the server")
 type liveConn struct {
 	redis.Conn
 	sock syscall.RawConn // nil when unknown
+	// roleChecked is when a Sentinel pool last saw the server say it is
+	// the master (sentinel.go). Only the borrower touches it.
+	roleChecked time.Time
 }
 
 // alive reports whether the server may still be at the other end: false

@@ -28,8 +28,12 @@ type Sentinel struct {
 // NewSentinelPool returns a pool whose connections go to the current master
 // of s.MasterName, as the sentinels report it. After a failover, new
 // connections go to the promoted replica, and a pooled connection to a
-// master that has since been demoted is dropped when it is borrowed: each
-// borrow asks the server for its ROLE, one extra round trip.
+// master that has since been demoted is dropped when it is borrowed: a
+// borrow asks the server for its ROLE when the connection's role was last
+// checked over roleCheckInterval ago, so that a steady stream of page views
+// stays at one round trip each. The sentinels also close every client
+// connection of a master they demote, which the pool notices as it does
+// after a restart (liveness.go).
 //
 // url is optional. When set, it is a REDIS_URL whose user, password,
 // database and TLS (rediss://) apply to the master; its host and port are
@@ -106,7 +110,7 @@ func NewSentinelPool(s Sentinel, url string, o Options) (*redis.Pool, error) {
 			}
 			u := *master
 			u.Host = addr
-			c, err := redis.DialURLContext(ctx, u.String(), dialOpts...)
+			c, err := dialLive(ctx, u.String(), o.Timeout, dialOpts)
 			if err != nil {
 				return nil, fmt.Errorf("dial master %q at %s: %w", s.MasterName, addr, err)
 			}
@@ -116,13 +120,34 @@ func NewSentinelPool(s Sentinel, url string, o Options) (*redis.Pool, error) {
 				_ = c.Close()
 				return nil, fmt.Errorf("master %q at %s: %w", s.MasterName, addr, err)
 			}
+			c.(*liveConn).roleChecked = time.Now()
 			return c, nil
 		},
-		TestOnBorrowContext: func(ctx context.Context, c redis.Conn, _ time.Time) error {
-			return checkMaster(ctx, c)
+		TestOnBorrowContext: func(ctx context.Context, c redis.Conn, idleSince time.Time) error {
+			lc, _ := c.(*liveConn)
+			if lc == nil {
+				return checkMaster(ctx, c)
+			}
+			if time.Since(idleSince) >= recentlyUsed && !lc.alive() {
+				return errClosedByServer
+			}
+			if time.Since(lc.roleChecked) < roleCheckInterval {
+				return nil
+			}
+			if err := checkMaster(ctx, c); err != nil {
+				return err
+			}
+			lc.roleChecked = time.Now()
+			return nil
 		},
 	}, nil
 }
+
+// roleCheckInterval is how long a connection's ROLE answer is trusted.
+// After a demotion the sentinels did not announce by closing connections
+// (an operator's REPLICAOF, say), a connection may reach the old master
+// for up to this long: reads still answer, writes fail with READONLY.
+const roleCheckInterval = time.Second
 
 // errNotMaster reports a connection to a server that is not (or no longer)
 // the master.

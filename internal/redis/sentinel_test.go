@@ -79,6 +79,7 @@ func TestSentinelPoolFollowsTheMaster(t *testing.T) {
 	defer pool.Close()
 
 	c := pool.Get()
+	checked := time.Now() // the connection's role was checked when dialled
 	if _, err := c.Do("SET", "before", "1"); err != nil {
 		t.Fatalf("SET on the master: %v", err)
 	}
@@ -109,6 +110,9 @@ func TestSentinelPoolFollowsTheMaster(t *testing.T) {
 		t.Fatalf("old master's role %q, %v; want slave", role, err)
 	}
 
+	// A connection's role is trusted for a second; a failover takes
+	// longer than that, but the test must not depend on it.
+	time.Sleep(time.Until(checked.Add(1100 * time.Millisecond)))
 	c = pool.Get()
 	defer c.Close()
 	if _, err := c.Do("SET", "after", "1"); err != nil {
@@ -149,5 +153,51 @@ func waitFor(t *testing.T, timeout time.Duration, check func() error) {
 			t.Fatalf("not within %s: %v", timeout, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSentinelPoolChecksRoleOncePerInterval: busy connections do not ask
+// for ROLE on every borrow, so that a page view stays one round trip in
+// Sentinel mode too.
+func TestSentinelPoolChecksRoleOncePerInterval(t *testing.T) {
+	set := testenv.RedisSentinels(t, "data-pw", "sentinel-pw")
+	pool, err := redis.NewSentinelPool(redis.Sentinel{
+		Addrs: set.Addrs, MasterName: set.MasterName, Password: set.SentinelPassword,
+	}, "redis://:data-pw@ignored:1/0", redis.Options{Timeout: time.Second, MaxActive: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	direct := dialDB(t, set.Master.Addr, set.Password, 0)
+
+	get := func() {
+		t.Helper()
+		c := pool.Get()
+		defer c.Close()
+		if _, err := c.Do("GET", "k"); err != nil {
+			t.Fatalf("GET: %v", err)
+		}
+	}
+	get() // dials, and checks the role once
+	testenv.ResetStats(t, direct)
+	start := time.Now()
+	const borrows = 20
+	for range borrows {
+		get()
+	}
+	calls := testenv.CommandCalls(t, direct)
+	if time.Since(start) < time.Second && calls["role"] != 0 {
+		t.Errorf("%d borrows within a second sent %d ROLE, want none", borrows, calls["role"])
+	}
+	if calls["get"] != borrows {
+		t.Errorf("got %d GET, want %d", calls["get"], borrows)
+	}
+
+	// A second later the next borrow checks again.
+	time.Sleep(1100 * time.Millisecond)
+	testenv.ResetStats(t, direct)
+	get()
+	if n := testenv.CommandCalls(t, direct)["role"]; n != 1 {
+		t.Errorf("a borrow over a second after the last check sent %d ROLE, want 1", n)
 	}
 }
