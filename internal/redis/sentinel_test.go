@@ -69,14 +69,7 @@ func TestSentinelPoolNoSentinelAnswers(t *testing.T) {
 // demotes the old master (SENTINEL FAILOVER), a pooled connection to it is
 // dropped when borrowed and writes go to the new master.
 func TestSentinelPoolFollowsTheMaster(t *testing.T) {
-	set := testenv.RedisSentinels(t, "data-pw", "sentinel-pw")
-	pool, err := redis.NewSentinelPool(redis.Sentinel{
-		Addrs: set.Addrs, MasterName: set.MasterName, Password: set.SentinelPassword,
-	}, "redis://:data-pw@ignored:1/3", redis.Options{Timeout: time.Second, MaxActive: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	set, pool := newSentinelSet(t, 3)
 
 	c := pool.Get()
 	checked := time.Now() // the connection's role was checked when dialled
@@ -127,6 +120,21 @@ func TestSentinelPoolFollowsTheMaster(t *testing.T) {
 	}
 }
 
+// newSentinelSet starts a master, a replica and three sentinels, with
+// passwords, and returns a pool on database db of their master.
+func newSentinelSet(t *testing.T, db int) (*testenv.SentinelSet, *redigo.Pool) {
+	t.Helper()
+	set := testenv.RedisSentinels(t, "data-pw", "sentinel-pw")
+	pool, err := redis.NewSentinelPool(redis.Sentinel{
+		Addrs: set.Addrs, MasterName: set.MasterName, Password: set.SentinelPassword,
+	}, fmt.Sprintf("redis://:data-pw@ignored:1/%d", db), redis.Options{Timeout: time.Second, MaxActive: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pool.Close() })
+	return set, pool
+}
+
 // dialDB connects to addr, selects db and closes the connection when the
 // test ends.
 func dialDB(t *testing.T, addr, password string, db int) redigo.Conn {
@@ -160,14 +168,7 @@ func waitFor(t *testing.T, timeout time.Duration, check func() error) {
 // for ROLE on every borrow, so that a page view stays one round trip in
 // Sentinel mode too.
 func TestSentinelPoolChecksRoleOncePerInterval(t *testing.T) {
-	set := testenv.RedisSentinels(t, "data-pw", "sentinel-pw")
-	pool, err := redis.NewSentinelPool(redis.Sentinel{
-		Addrs: set.Addrs, MasterName: set.MasterName, Password: set.SentinelPassword,
-	}, "redis://:data-pw@ignored:1/0", redis.Options{Timeout: time.Second, MaxActive: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	set, pool := newSentinelSet(t, 0)
 	direct := dialDB(t, set.Master.Addr, set.Password, 0)
 
 	get := func() {
