@@ -47,13 +47,17 @@ func handleAdminUsersGet(s *sessions, rd *renderer, users Users) http.Handler {
 		}
 		me := s.current(r)
 		av := &adminView{Filter: filter, Page: page, Total: total}
-		for _, u := range list {
-			n, err := s.index.Count(r.Context(), u.ID)
-			if err != nil {
-				storageError(w, r, rd, err)
-				return
-			}
-			av.Rows = append(av.Rows, adminRow{User: u, Sessions: n, Self: u.ID == me.ID})
+		ids := make([]string, len(list))
+		for i, u := range list {
+			ids[i] = u.ID
+		}
+		counts, err := s.index.Counts(r.Context(), ids)
+		if err != nil {
+			storageError(w, r, rd, err)
+			return
+		}
+		for i, u := range list {
+			av.Rows = append(av.Rows, adminRow{User: u, Sessions: counts[i], Self: u.ID == me.ID})
 		}
 		if page > 1 {
 			av.PrevURL = pageURL(filter, page-1)

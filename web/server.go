@@ -46,7 +46,8 @@ type SessionIndex interface {
 	Revoke(ctx context.Context, userID, sid string) (bool, error)
 	RevokeAll(ctx context.Context, userID, keep string) ([]string, error)
 	Remove(ctx context.Context, userID, sid string) error
-	Count(ctx context.Context, userID string) (int, error)
+	// Counts returns each user's number of live sessions.
+	Counts(ctx context.Context, userIDs []string) ([]int, error)
 }
 
 // Deps are everything the server needs. All fields are required unless

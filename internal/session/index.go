@@ -252,11 +252,63 @@ func (x *Index) Remove(ctx context.Context, userID, sid string) error {
 	return err
 }
 
-// Count returns how many live sessions each user has. It prunes as List
-// does, one round trip per user.
+// countScript prunes, as listScript does, the expired or vanished
+// sessions of each user and returns how many each has left.
+// KEYS: user sets. ARGV: now_ms, store prefix, meta prefix.
+var countScript = redis.NewScript(-1, `
+local out = {}
+for i, uk in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', uk, '-inf', ARGV[1])
+  local n = 0
+  for _, id in ipairs(redis.call('ZRANGE', uk, 0, -1)) do
+    local mk = ARGV[3] .. id
+    local key = redis.call('HGET', mk, 'key')
+    if (not key) or redis.call('EXISTS', ARGV[2] .. key) == 0 then
+      redis.call('ZREM', uk, id)
+      redis.call('DEL', mk)
+    else
+      n = n + 1
+    end
+  end
+  out[i] = n
+end
+return out
+`)
+
+// Counts returns how many live sessions each of the users has, pruning
+// the rest, in one round trip.
+func (x *Index) Counts(ctx context.Context, userIDs []string) ([]int, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	c, err := x.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	args := make([]any, 0, 1+len(userIDs)+3)
+	args = append(args, len(userIDs))
+	for _, id := range userIDs {
+		args = append(args, userKey(id))
+	}
+	args = append(args, ms(x.now()), storePrefix, "gatehouse:session:")
+	n, err := redis.Ints(countScript.DoContext(ctx, c, args...))
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if len(n) != len(userIDs) {
+		return nil, wrap(fmt.Errorf("count: %d answers for %d users", len(n), len(userIDs)))
+	}
+	return n, nil
+}
+
+// Count returns how many live sessions the user has, pruning the rest.
 func (x *Index) Count(ctx context.Context, userID string) (int, error) {
-	s, err := x.List(ctx, userID)
-	return len(s), err
+	n, err := x.Counts(ctx, []string{userID})
+	if err != nil {
+		return 0, err
+	}
+	return n[0], nil
 }
 
 func boolInt(b bool) int {

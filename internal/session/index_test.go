@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -123,6 +124,45 @@ func TestIndexPrunesLazily(t *testing.T) {
 	}
 	if n, _ := redigo.Int(c.Do("ZCARD", userKey("u"))); n != 1 {
 		t.Fatalf("index still holds %d members", n)
+	}
+}
+
+// TestIndexCounts: one round trip counts several users' live sessions,
+// in the order asked, pruning as List does.
+func TestIndexCounts(t *testing.T) {
+	url, _ := testenv.Redis(t)
+	pool := newPool(t, url)
+	clock := &testClock{t: time.Now().Truncate(time.Millisecond)}
+	x := NewIndex(pool, clock.now)
+	ctx := context.Background()
+	addSession(t, pool, x, "a", "a1", clock.t, clock.t.Add(time.Hour))
+	addSession(t, pool, x, "a", "a2", clock.t, clock.t.Add(time.Minute))
+	addSession(t, pool, x, "b", "b1", clock.t, clock.t.Add(time.Hour))
+	addSession(t, pool, x, "b", "b2", clock.t, clock.t.Add(time.Hour))
+	addSession(t, pool, x, "b", "b3", clock.t, clock.t.Add(time.Hour))
+	c := pool.Get()
+	defer c.Close()
+	if _, err := c.Do("DEL", storePrefix+StoreKey("b3")); err != nil {
+		t.Fatal(err)
+	}
+	clock.t = clock.t.Add(2 * time.Minute) // a2 has expired
+	got, err := x.Counts(ctx, []string{"b", "nobody", "a"})
+	if err != nil || !slices.Equal(got, []int{2, 0, 1}) {
+		t.Fatalf("got %v, %v; want [2 0 1]", got, err)
+	}
+	// Once Redis has the script, a count is one EVALSHA.
+	testenv.ResetStats(t, c)
+	if got, err := x.Counts(ctx, []string{"a", "b"}); err != nil || !slices.Equal(got, []int{1, 2}) {
+		t.Fatalf("again: got %v, %v; want [1 2]", got, err)
+	}
+	calls := testenv.CommandCalls(t, c)
+	if calls["evalsha"] != 1 || calls["eval"] != 0 {
+		t.Errorf("got %v, want one EVALSHA", calls)
+	}
+	for _, k := range []string{userKey("a"), userKey("b")} {
+		if n, _ := redigo.Int(c.Do("ZCARD", k)); n != map[string]int{userKey("a"): 1, userKey("b"): 2}[k] {
+			t.Errorf("%s still holds %d members after pruning", k, n)
+		}
 	}
 }
 
