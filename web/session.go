@@ -87,8 +87,12 @@ type requestState struct {
 	// loadedToken is the token the session was loaded with ("" for a new
 	// session). Saving under it only updates a session that still exists.
 	loadedToken string
-	facts       facts // the session's record, once read
-	haveFacts   bool  // false again after a change
+	facts       *facts // the session's record, once read; nil after a change
+	// first holds the first read, so that a page view allocates none.
+	// Later reads, after a change, get a new facts: pointers handed out
+	// before (current's *sessionUser) keep the values they had.
+	first     facts
+	firstUsed bool
 }
 
 func stateOf(r *http.Request) *requestState { return stateFrom(r.Context()) }
@@ -114,8 +118,8 @@ type facts struct {
 // a change is stale.
 func (s *sessions) facts(ctx context.Context) *facts {
 	st := stateFrom(ctx)
-	if st != nil && st.haveFacts {
-		return &st.facts
+	if st != nil && st.facts != nil {
+		return st.facts
 	}
 	rec, _ := s.sm.Get(ctx, keyRecord).(*session.Record)
 	if rec == nil {
@@ -124,8 +128,13 @@ func (s *sessions) facts(ctx context.Context) *facts {
 	if st == nil {
 		return &facts{Record: rec}
 	}
-	st.facts, st.haveFacts = facts{Record: rec}, true
-	return &st.facts
+	if st.firstUsed {
+		st.facts = &facts{Record: rec}
+	} else {
+		st.first, st.firstUsed = facts{Record: rec}, true
+		st.facts = &st.first
+	}
+	return st.facts
 }
 
 // noRecord is the record of a session nobody is signed in to. Shared:
@@ -147,7 +156,7 @@ func (s *sessions) confirmPassword(ctx context.Context) {
 
 func forgetFacts(ctx context.Context) {
 	if st := stateFrom(ctx); st != nil {
-		st.haveFacts = false
+		st.facts = nil
 	}
 }
 
