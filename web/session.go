@@ -481,9 +481,7 @@ func (s *sessions) commitContext(ctx context.Context) context.Context {
 		ctx = session.WithLoadedToken(ctx, st.loadedToken)
 	}
 	if f := s.facts(ctx); f.UserID != "" {
-		var c *session.ExpiryCap
-		ctx, c = session.WithExpiryCap(ctx)
-		c.Set(s.expiry(f))
+		ctx = session.WithExpiryCap(ctx, s.expiry(f))
 	}
 	return ctx
 }

@@ -200,8 +200,7 @@ func TestExpiryCap(t *testing.T) {
 	url, _ := testenv.Redis(t)
 	pool := newPool(t, url)
 	s := NewStore(pool, 4)
-	ctx, cap := WithExpiryCap(context.Background())
-	cap.Set(time.Now().Add(time.Minute))
+	ctx := WithExpiryCap(context.Background(), time.Now().Add(time.Minute))
 	if err := s.CommitCtx(ctx, "k", []byte("v"), time.Now().Add(24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/redisstore"
@@ -130,38 +129,11 @@ func (s *Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error)
 
 type expiryCapKey struct{}
 
-// ExpiryCap holds, for one request, how long Redis may keep the session:
-// scs only knows a session's absolute deadline; the idle timeout, which
-// Gatehouse enforces itself, ends it sooner. The request's handlers set it
-// (at sign-in, at a touch) before the session is saved.
-type ExpiryCap struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Set caps the expiry at t.
-func (c *ExpiryCap) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *ExpiryCap) get() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// WithExpiryCap returns ctx carrying a new, unset ExpiryCap.
-func WithExpiryCap(ctx context.Context) (context.Context, *ExpiryCap) {
-	c := &ExpiryCap{}
-	return context.WithValue(ctx, expiryCapKey{}, c), c
-}
-
-// ExpiryCapFrom returns ctx's ExpiryCap, or nil.
-func ExpiryCapFrom(ctx context.Context) *ExpiryCap {
-	c, _ := ctx.Value(expiryCapKey{}).(*ExpiryCap)
-	return c
+// WithExpiryCap returns ctx telling CommitCtx to keep the session in Redis
+// no later than t: scs only knows a session's absolute deadline, and the
+// idle timeout, which Gatehouse enforces itself, ends it sooner.
+func WithExpiryCap(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, expiryCapKey{}, t)
 }
 
 type loadedKey struct{}
@@ -189,10 +161,8 @@ return 1
 // token goes through redisstore; the request's own existing token is only
 // updated, never recreated.
 func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	if c := ExpiryCapFrom(ctx); c != nil {
-		if t := c.get(); !t.IsZero() && t.Before(expiry) {
-			expiry = t
-		}
+	if t, _ := ctx.Value(expiryCapKey{}).(time.Time); !t.IsZero() && t.Before(expiry) {
+		expiry = t
 	}
 	if err := s.acquire(ctx); err != nil {
 		return err
