@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -55,13 +54,7 @@ func requestID(r *http.Request) string {
 	if info == nil {
 		return ""
 	}
-	b := make([]byte, 0, len(requestPrefix)+21)
-	b = append(append(b, requestPrefix...), '-')
-	n := strconv.AppendUint(nil, info.seq, 10)
-	for range 6 - len(n) {
-		b = append(b, '0')
-	}
-	return string(append(b, n...))
+	return fmt.Sprintf("%s-%06d", requestPrefix, info.seq)
 }
 
 // statusWriter records the status and size of a response.

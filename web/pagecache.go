@@ -49,11 +49,3 @@ func (c *pageCache[K]) put(k K, b []byte) {
 	}
 	c.cur[k] = b
 }
-
-// size returns how many pages it holds (both generations, a page counted
-// once per generation it is in).
-func (c *pageCache[K]) size() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.cur) + len(c.old)
-}

@@ -110,11 +110,7 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 		if err != nil {
 			return err
 		}
-		after := cpuTimes(pids)
-		if before == nil || after == nil {
-			after, before = nil, nil
-		}
-		sum.add(o, cmds, before, after)
+		sum.add(o, cmds, before, cpuTimes(pids))
 		return nil
 	}
 
@@ -277,9 +273,9 @@ func indexSetShare(probe *redisProbe, userID string) (int64, float64) {
 type runningScenario struct {
 	o      outcome
 	cmds   commandDelta
-	cpu    []time.Duration // per process, as cpuTimes; nil once a reading failed
+	cpu    []time.Duration // per process, as cpuTimes
+	noCPU  bool            // a reading failed: cpu is incomplete
 	rounds []roundStats
-	noCPU  bool
 }
 
 func (r *runningScenario) add(o outcome, cmds commandDelta, cpuBefore, cpuAfter []time.Duration) {
@@ -296,13 +292,12 @@ func (r *runningScenario) add(o outcome, cmds commandDelta, cpuBefore, cpuAfter 
 	for k, n := range cmds {
 		r.cmds[k] += n
 	}
-	switch {
-	case cpuBefore == nil:
+	if cpuBefore == nil || cpuAfter == nil {
 		r.noCPU = true
-	case r.cpu == nil:
-		r.cpu = make([]time.Duration, len(cpuAfter))
-		fallthrough
-	default:
+	} else {
+		if r.cpu == nil {
+			r.cpu = make([]time.Duration, len(cpuAfter))
+		}
 		for i := range cpuAfter {
 			r.cpu[i] += cpuAfter[i] - cpuBefore[i]
 		}

@@ -77,8 +77,11 @@ func cpuTime(pid int) (time.Duration, error) {
 	// The command name (field 2) may hold spaces; the fields after it start
 	// at the last ')'. utime and stime are fields 14 and 15 (proc(5)).
 	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("%s: unexpected format", path)
+	}
 	f := strings.Fields(string(b[i+1:]))
-	if i < 0 || len(f) < 13 {
+	if len(f) < 13 {
 		return 0, fmt.Errorf("%s: unexpected format", path)
 	}
 	var ticks int64

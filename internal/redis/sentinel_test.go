@@ -187,8 +187,10 @@ func TestSentinelPoolChecksRoleOncePerInterval(t *testing.T) {
 		get()
 	}
 	calls := testenv.CommandCalls(t, direct)
-	if time.Since(start) < time.Second && calls["role"] != 0 {
-		t.Errorf("%d borrows within a second sent %d ROLE, want none", borrows, calls["role"])
+	// One connection is lent each time; it may be re-checked once per
+	// whole second the borrows took (none, unless the machine stalls).
+	if allowed := int(time.Since(start) / time.Second); calls["role"] > allowed {
+		t.Errorf("%d borrows in %s sent %d ROLE, want at most %d", borrows, time.Since(start), calls["role"], allowed)
 	}
 	if calls["get"] != borrows {
 		t.Errorf("got %d GET, want %d", calls["get"], borrows)
