@@ -6,6 +6,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"time"
 
@@ -21,49 +22,65 @@ type Options struct {
 	MaxActive int
 }
 
-// NewPool returns a pool for url (redis:// or rediss://). It does not connect:
-// the first Get does.
-func NewPool(url string, o Options) (*redis.Pool, error) {
+func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
 		o.Timeout = time.Second
 	}
 	if o.MaxActive <= 0 {
 		o.MaxActive = 64
 	}
+	return o
+}
+
+// NewPool returns a pool for url (redis:// or rediss://). It does not connect:
+// the first Get does.
+func NewPool(url string, o Options) (*redis.Pool, error) {
+	o = o.withDefaults()
 	dialOpts := timeouts(o.Timeout)
 	if err := checkURL(url); err != nil {
 		return nil, err
 	}
+	dial := func(ctx context.Context) (redis.Conn, error) {
+		return dialLive(ctx, url, o.Timeout, dialOpts)
+	}
+	return newPool(o, dial, func(ctx context.Context, c *liveConn, idle time.Duration) error {
+		// Idle for over a minute, it may have been cut silently by a
+		// firewall: check it with a round trip.
+		if idle < time.Minute {
+			return nil
+		}
+		_, err := redis.DoContext(c, ctx, "PING")
+		return err
+	}), nil
+}
+
+// newPool returns a pool of up to o.MaxActive connections from dial,
+// which must return *liveConn. Lending a connection first drops it if the
+// server has closed it (a restart, or the sentinels demoting a master), so
+// that a fresh one is dialled rather than a request failing; then check
+// runs, with how long the connection was idle.
+func newPool(o Options, dial func(context.Context) (redis.Conn, error), check func(ctx context.Context, c *liveConn, idle time.Duration) error) *redis.Pool {
 	return &redis.Pool{
 		MaxIdle:     o.MaxActive,
 		MaxActive:   o.MaxActive,
 		Wait:        true,
 		IdleTimeout: 5 * time.Minute,
-		DialContext: func(ctx context.Context) (redis.Conn, error) {
-			return dialLive(ctx, url, o.Timeout, dialOpts)
-		},
-		TestOnBorrow: func(c redis.Conn, idleSince time.Time) error {
+		DialContext: dial,
+		TestOnBorrowContext: func(ctx context.Context, c redis.Conn, idleSince time.Time) error {
+			lc, ok := c.(*liveConn)
+			if !ok {
+				return fmt.Errorf("redis pool: unexpected connection type %T", c)
+			}
 			idle := time.Since(idleSince)
 			// Back in the pool a moment ago, it was answering then.
 			// Under load nearly every borrow is one of these, and
 			// peeking at the socket would cost each a system call.
-			if idle < recentlyUsed {
-				return nil
-			}
-			// Closed by Redis, say by a restart: dial a fresh one
-			// rather than fail a request.
-			if lc, ok := c.(*liveConn); ok && !lc.alive() {
+			if idle >= recentlyUsed && !lc.alive() {
 				return errClosedByServer
 			}
-			// Idle for over a minute, it may have been cut silently by
-			// a firewall: check it with a round trip.
-			if idle < time.Minute {
-				return nil
-			}
-			_, err := c.Do("PING")
-			return err
+			return check(ctx, lc, idle)
 		},
-	}, nil
+	}
 }
 
 var errNoDial = errors.New("parse only")

@@ -47,12 +47,7 @@ type Sentinel struct {
 // not kept: one is opened for each new master connection, which the pool
 // makes rarely. The pool does not connect until first used.
 func NewSentinelPool(s Sentinel, url string, o Options) (*redis.Pool, error) {
-	if o.Timeout <= 0 {
-		o.Timeout = time.Second
-	}
-	if o.MaxActive <= 0 {
-		o.MaxActive = 64
-	}
+	o = o.withDefaults()
 	if len(s.Addrs) == 0 {
 		return nil, errors.New("redis sentinel: no sentinel addresses")
 	}
@@ -95,52 +90,44 @@ func NewSentinelPool(s Sentinel, url string, o Options) (*redis.Pool, error) {
 		},
 	}
 
-	return &redis.Pool{
-		MaxIdle:     o.MaxActive,
-		MaxActive:   o.MaxActive,
-		Wait:        true,
-		IdleTimeout: 5 * time.Minute,
-		DialContext: func(ctx context.Context) (redis.Conn, error) {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			addr, err := sn.MasterAddr()
-			if err != nil {
-				return nil, fmt.Errorf("ask the sentinels for master %q: %w", s.MasterName, err)
-			}
-			u := *master
-			u.Host = addr
-			c, err := dialLive(ctx, u.String(), o.Timeout, dialOpts)
-			if err != nil {
-				return nil, fmt.Errorf("dial master %q at %s: %w", s.MasterName, addr, err)
-			}
-			// The sentinels may still name a master that has just been
-			// demoted, or that has not yet finished its promotion.
-			if err := checkMaster(ctx, c); err != nil {
-				_ = c.Close()
-				return nil, fmt.Errorf("master %q at %s: %w", s.MasterName, addr, err)
-			}
-			c.(*liveConn).roleChecked = time.Now()
-			return c, nil
-		},
-		TestOnBorrowContext: func(ctx context.Context, c redis.Conn, idleSince time.Time) error {
-			lc, _ := c.(*liveConn)
-			if lc == nil {
-				return checkMaster(ctx, c)
-			}
-			if time.Since(idleSince) >= recentlyUsed && !lc.alive() {
-				return errClosedByServer
-			}
-			if time.Since(lc.roleChecked) < roleCheckInterval {
-				return nil
-			}
-			if err := checkMaster(ctx, c); err != nil {
-				return err
-			}
-			lc.roleChecked = time.Now()
+	dial := func(ctx context.Context) (redis.Conn, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		addr, err := sn.MasterAddr()
+		if err != nil {
+			return nil, fmt.Errorf("ask the sentinels for master %q: %w", s.MasterName, err)
+		}
+		u := *master
+		u.Host = addr
+		c, err := dialLive(ctx, u.String(), o.Timeout, dialOpts)
+		if err != nil {
+			return nil, fmt.Errorf("dial master %q at %s: %w", s.MasterName, addr, err)
+		}
+		// The sentinels may still name a master that has just been
+		// demoted, or that has not yet finished its promotion.
+		if err := checkRole(ctx, c.(*liveConn)); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("master %q at %s: %w", s.MasterName, addr, err)
+		}
+		return c, nil
+	}
+	return newPool(o, dial, func(ctx context.Context, c *liveConn, _ time.Duration) error {
+		if time.Since(c.roleChecked) < roleCheckInterval {
 			return nil
-		},
-	}, nil
+		}
+		return checkRole(ctx, c)
+	}), nil
+}
+
+// checkRole fails unless the server behind c is the master, and records
+// when it said so.
+func checkRole(ctx context.Context, c *liveConn) error {
+	if err := checkMaster(ctx, c); err != nil {
+		return err
+	}
+	c.roleChecked = time.Now()
+	return nil
 }
 
 // roleCheckInterval is how long a connection's ROLE answer is trusted.
