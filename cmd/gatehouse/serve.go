@@ -14,6 +14,8 @@ import (
 	"time"
 
 	redigo "github.com/gomodule/redigo/redis"
+	"go.mongodb.org/mongo-driver/event"
+	mongodriver "go.mongodb.org/mongo-driver/mongo"
 
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/metrics"
@@ -73,24 +75,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 
 	m := metrics.New()
 	m.RedisPool(pool)
-	client, err := mongo.Connect(ctx, cfg.MongoURI, cfg.MongoTimeout, m.MongoMonitor())
+	client, users, closeMongo, err := openUsers(ctx, cfg, m.MongoMonitor())
 	if err != nil {
 		return err
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = client.Disconnect(dctx)
-	}()
-	repo := mongo.NewUsers(client.Database(cfg.MongoDB), cfg.MongoTimeout)
-	if err := repo.EnsureIndexes(ctx); err != nil {
-		return err
-	}
-
-	hasher, err := password.New(password.OWASP)
-	if err != nil {
-		return err
-	}
+	defer closeMongo()
 	sm := session.New(pool, session.Options{
 		Lifetime:   cfg.SessionLifetime,
 		CookieName: cfg.CookieName,
@@ -104,7 +93,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	handler, err := web.NewServer(web.Deps{
 		Logger:       logger,
 		Sessions:     sm,
-		Users:        user.NewService(repo, hasher, time.Now).LimitHashing(cfg.PasswordHashConcurrency, cfg.LoginQueueTimeout),
+		Users:        users.LimitHashing(cfg.PasswordHashConcurrency, cfg.LoginQueueTimeout),
 		SessionIndex: session.NewIndex(pool, time.Now),
 		Policy: web.SessionPolicy{
 			Lifetime:         cfg.SessionLifetime,
@@ -269,4 +258,30 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 		return fmt.Errorf("healthz: %s", resp.Status)
 	}
 	return nil
+}
+
+// openUsers connects to MongoDB, makes sure the users collection has its
+// indexes, and returns the client, the user service on it (argon2id with
+// the OWASP parameters) and a close function whose wait is bounded.
+func openUsers(ctx context.Context, cfg config.Config, monitor ...*event.CommandMonitor) (*mongodriver.Client, *user.Service, func(), error) {
+	client, err := mongo.Connect(ctx, cfg.MongoURI, cfg.MongoTimeout, monitor...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	closeClient := func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = client.Disconnect(dctx)
+	}
+	repo := mongo.NewUsers(client.Database(cfg.MongoDB), cfg.MongoTimeout)
+	if err := repo.EnsureIndexes(ctx); err != nil {
+		closeClient()
+		return nil, nil, nil, err
+	}
+	hasher, err := password.New(password.OWASP)
+	if err != nil {
+		closeClient()
+		return nil, nil, nil, err
+	}
+	return client, user.NewService(repo, hasher, time.Now), closeClient, nil
 }

@@ -16,8 +16,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/mongo"
-	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
@@ -222,20 +220,12 @@ func withBackends(ctx context.Context, cfg config.Config, logger *slog.Logger, n
 		}
 		defer stop()
 	}
-	client, err := mongo.Connect(ctx, cfg.MongoURI, cfg.MongoTimeout)
+	_, users, closeMongo, err := openUsers(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = client.Disconnect(context.Background()) }()
-	repo := mongo.NewUsers(client.Database(cfg.MongoDB), cfg.MongoTimeout)
-	if err := repo.EnsureIndexes(ctx); err != nil {
-		return err
-	}
-	hasher, err := password.New(password.OWASP)
-	if err != nil {
-		return err
-	}
-	b := &backends{users: user.NewService(repo, hasher, time.Now)}
+	defer closeMongo()
+	b := &backends{users: users}
 	if needRedis {
 		pool, err := newRedisPool(cfg)
 		if err != nil {
