@@ -374,11 +374,9 @@ func loadSession(s *sessions, rd *renderer, guard *guessGuard) func(http.Handler
 					return
 				}
 			}
-			if presented {
-				if !validToken(token) {
-					rd.logger.Warn("malformed session cookie ignored", "length", len(token), "request_id", requestID(r))
-					token = ""
-				}
+			if presented && !validToken(token) {
+				rd.logger.Warn("malformed session cookie ignored", "length", len(token), "request_id", requestID(r))
+				token = ""
 			}
 			ctx, err := sm.Load(r.Context(), token)
 			if errors.Is(err, session.ErrUnavailable) {
