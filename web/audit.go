@@ -9,11 +9,12 @@ import (
 )
 
 // auditLog writes one structured line per security event, with who, which
-// session (its public id, never the token), from where, and the request.
-// Passwords and tokens never reach it.
+// session (its public session id, never the token), from where, and the
+// request; and counts logins and ended sessions in the metrics. Passwords
+// and tokens never reach it.
 type auditLog struct {
 	logger  *slog.Logger
-	metrics *metrics.Metrics // counts logins and ended sessions; optional
+	metrics *metrics.Metrics // optional
 }
 
 // Audit events.
@@ -30,7 +31,7 @@ const (
 	auditReauth         = "reauthenticated"
 )
 
-// event logs name for the user userID and public session sid; attrs add
+// event logs name for the user userID and public session id sid; attrs add
 // detail (for example the target of an admin action).
 func (a *auditLog) event(r *http.Request, name, userID, sid string, attrs ...slog.Attr) {
 	base := []slog.Attr{
@@ -55,4 +56,19 @@ func (a *auditLog) event(r *http.Request, name, userID, sid string, attrs ...slo
 	}
 }
 
-func slogString(k, v string) slog.Attr { return slog.String(k, v) }
+// loginUnanswered counts a login whose password was never judged: the
+// hashing slots were full (busy) or a store failed (error). It is not a
+// security event, so it writes no audit line.
+func (a *auditLog) loginUnanswered(busy bool) {
+	if busy {
+		a.metrics.Login("busy")
+	} else {
+		a.metrics.Login("error")
+	}
+}
+
+// warn logs a failure on the way to a security event that did not stop it,
+// such as login counters that could not be cleared.
+func (a *auditLog) warn(r *http.Request, msg string, err error) {
+	a.logger.Warn(msg, "err", err, "request_id", requestID(r))
+}

@@ -12,15 +12,9 @@ import (
 
 	redigo "github.com/gomodule/redigo/redis"
 
-	"github.com/gatehouse/gatehouse/internal/mongo"
-	"github.com/gatehouse/gatehouse/internal/password"
-	"github.com/gatehouse/gatehouse/internal/redis"
-	"github.com/gatehouse/gatehouse/internal/session"
+	gatehouse "github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/testenv"
-	"github.com/gatehouse/gatehouse/internal/user"
-	"github.com/gatehouse/gatehouse/static"
-	"github.com/gatehouse/gatehouse/templates"
-	"github.com/gatehouse/gatehouse/web"
 )
 
 // discardWriter is a reusable http.ResponseWriter that discards the body,
@@ -47,7 +41,7 @@ func (w *discardWriter) Write(b []byte) (int, error) {
 }
 
 // BenchmarkPageView sends an authenticated page view through the whole
-// handler web.NewServer returns (request id, client IP, access log,
+// handler the application serves (request id, client IP, access log,
 // recovery, security headers, body limit, cross-origin check, no-store,
 // session load and policy, authentication, the page), against a real
 // redis-server and FerretDB, with the session cookie of a signed-in user:
@@ -61,25 +55,11 @@ func (w *discardWriter) Write(b []byte) (int, error) {
 func BenchmarkPageView(b *testing.B) {
 	redisURL, _ := testenv.Redis(b)
 	mongoURI, db := testenv.Mongo(b)
-	pool, err := redis.NewPool(redisURL, redis.Options{Timeout: time.Second, MaxActive: 64})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = pool.Close() })
-	client, err := mongo.Connect(context.Background(), mongoURI, 2*time.Second)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	repo := mongo.NewUsers(client.Database(db), 2*time.Second)
-	if err := repo.EnsureIndexes(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	loud := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	h := newBenchServer(b, pool, repo, quiet)
-	hLogged := newBenchServer(b, pool, repo, loud)
+	a := newBenchApp(b, redisURL, mongoURI, db, quiet)
+	h, pool := a.Handler, a.Redis
+	hLogged := newBenchApp(b, redisURL, mongoURI, db, loud).Handler
 	cookie := benchSignIn(b, h)
 
 	page := func(h http.Handler, path string) func(b *testing.B) {
@@ -108,7 +88,7 @@ func BenchmarkPageView(b *testing.B) {
 
 	// The floor: one GET of a token-to-username key on the same pool.
 	c := pool.Get()
-	_, err = c.Do("SET", "scs:session:"+cookie.Value, "benchmark")
+	_, err := c.Do("SET", "scs:session:"+cookie.Value, "benchmark")
 	c.Close()
 	if err != nil {
 		b.Fatal(err)
@@ -136,34 +116,26 @@ func BenchmarkPageView(b *testing.B) {
 	b.Run("floor", page(floor, "/"))
 }
 
-// newBenchServer returns the real router over pool and repo, set up as
-// cmd/gatehouse does in production (HSTS, the embedded templates).
-func newBenchServer(b *testing.B, pool *redigo.Pool, repo *mongo.Users, logger *slog.Logger) http.Handler {
+// newBenchApp returns the application as cmd/gatehouse builds it in
+// production (HSTS, the embedded templates, metrics on), on the given
+// servers, with login limits the benchmark never reaches.
+func newBenchApp(b *testing.B, redisURL, mongoURI, db string, logger *slog.Logger) *gatehouse.App {
 	b.Helper()
-	hasher, err := password.New(fastHash)
+	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := web.NewServer(web.Deps{
-		Logger: logger,
-		Sessions: session.New(pool, session.Options{
-			Lifetime: 24 * time.Hour, CookieName: "gatehouse_session", MaxActive: 64,
-		}),
-		SessionIndex: session.NewIndex(pool, time.Now),
-		Users:        user.NewService(repo, hasher, time.Now),
-		Templates:    templates.FS,
-		Static:       static.FS,
-		Production:   true,
-		LoginLimiter: redis.NewLoginLimiter(pool, redis.LoginLimits{
-			MaxPerAccount: 1000, MaxPerIP: 100000, Window: 15 * time.Minute,
-		}, time.Now),
-		SessionGuesses:    redis.NewWindowCounter(pool, "gatehouse:guess:", 15*time.Minute),
-		SessionGuessLimit: 1000000,
-	})
+	cfg.Env, cfg.CookieName = config.Production, "gatehouse_session"
+	cfg.RedisURL, cfg.MongoURI, cfg.MongoDB = redisURL, mongoURI, db
+	cfg.RedisMaxActive, cfg.MongoTimeout = 64, 2*time.Second
+	cfg.LoginMaxFailuresAccount, cfg.LoginMaxFailuresIP, cfg.SessionGuessLimit = 1000, 100000, 1000000
+	params := fastHash
+	a, err := gatehouse.New(context.Background(), cfg, gatehouse.Options{Logger: logger, Hashing: &params})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return h
+	b.Cleanup(a.Close)
+	return a
 }
 
 // benchSignIn registers a user and signs in through the JSON API, and

@@ -1,45 +1,62 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
+
+	redigo "github.com/gomodule/redigo/redis"
+
+	"github.com/gatehouse/gatehouse/internal/redis"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
-// TestCookieValue checks cookieValue against net/http's Request.Cookie
-// wherever a value is valid, and that it allocates nothing.
-func TestCookieValue(t *testing.T) {
-	const tok = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde"
-	tests := []struct {
-		name    string
-		headers []string
-		want    string
-		found   bool
-	}{
-		{"none", nil, "", false},
-		{"alone", []string{"s=" + tok}, tok, true},
-		{"among others", []string{"a=1; s=" + tok + "; b=2"}, tok, true},
-		{"spaces", []string{"a=1;   s=" + tok + "  ;b=2"}, tok, true},
-		{"second header", []string{"a=1", "s=" + tok}, tok, true},
-		{"first wins", []string{"s=" + tok + "; s=other"}, tok, true},
-		{"quoted", []string{`s="` + tok + `"`}, tok, true},
-		{"prefix of another name", []string{"ss=" + tok + "; xs=1"}, "", false},
-		{"no value", []string{"s"}, "", false},
-		{"empty value", []string{"s="}, "", true},
+// TestTokenIsHashedInRedis: a dump of Redis holds no usable cookie value.
+func TestTokenIsHashedInRedis(t *testing.T) {
+	t.Parallel()
+	url, _ := testenv.Redis(t)
+	pool, err := redis.NewPool(url, redis.Options{Timeout: 500 * time.Millisecond, MaxActive: 4})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, _ := http.NewRequest(http.MethodGet, "/", nil)
-			r.Header["Cookie"] = tt.headers
-			got, found := cookieValue(r, "s")
-			if got != tt.want || found != tt.found {
-				t.Fatalf("got %q, %v; want %q, %v", got, found, tt.want, tt.found)
-			}
-			if c, err := r.Cookie("s"); err == nil && c.Value != "" && c.Value != got {
-				t.Errorf("net/http reads %q, cookieValue %q", c.Value, got)
-			}
-			if n := testing.AllocsPerRun(10, func() { cookieValue(r, "s") }); n != 0 {
-				t.Errorf("%v allocations, want 0", n)
-			}
-		})
+	t.Cleanup(func() { _ = pool.Close() })
+	sm := newSessionManager(session.NewStore(pool, 4), Cookie{Name: "s"}, session.Policy{Lifetime: time.Hour})
+	var token string
+	h := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sm.Put(r.Context(), "k", "v")
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "s" {
+			token = c.Value
+		}
+	}
+	if token == "" {
+		t.Fatal("no session cookie")
+	}
+	c := pool.Get()
+	defer c.Close()
+	keys, err := redigo.Strings(c.Do("KEYS", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(token))
+	want := "scs:session:" + base64.RawURLEncoding.EncodeToString(sum[:])
+	if len(keys) != 1 || keys[0] != want {
+		t.Fatalf("got keys %v, want only %q, the SHA-256 of the token", keys, want)
+	}
+}
+
+func TestCookieSettings(t *testing.T) {
+	t.Parallel()
+	sm := newSessionManager(nil, Cookie{Name: "__Host-x", Secure: true}, session.Policy{Lifetime: time.Hour})
+	c := sm.Cookie
+	if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || !c.Secure || c.Persist || c.Domain != "" || !sm.HashTokenInStore || sm.IdleTimeout != 0 {
+		t.Fatalf("got %+v (hash=%v)", c, sm.HashTokenInStore)
 	}
 }

@@ -1,108 +1,162 @@
 package web
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"mime"
 	"net/http"
-	"strconv"
-	"time"
+	"reflect"
 
-	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
-// parseForm reads a POSTed form within the body limit. On failure it has
-// answered (413 or 400) and returns false.
-func parseForm(w http.ResponseWriter, r *http.Request, rd *renderer) bool {
+// This file reads input: HTML forms and JSON bodies, each bounded by
+// limitBody, and the state of a form shown again with its errors.
+
+// parseForm reads a POSTed form within the body limit. Its error is a
+// *http.MaxBytesError (413) or errBadRequest (400).
+func parseForm(r *http.Request) error {
 	err := r.ParseForm()
 	if err == nil {
-		return true
+		return nil
 	}
-	if _, ok := errorsAs[*http.MaxBytesError](err); ok {
-		rd.clientError(w, r, http.StatusRequestEntityTooLarge)
-		return false
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return err
 	}
-	rd.clientError(w, r, http.StatusBadRequest)
-	return false
+	return errBadRequest
 }
 
-// validationMessage is the message of a ValidationError, for the form.
-func validationMessage(err error) string {
-	if ve, ok := errorsAs[*user.ValidationError](err); ok {
-		return ve.Message
+// decodeJSON reads exactly one JSON object into dst, rejecting unknown
+// fields, values of the wrong type and trailing data. Its errors are
+// errNotJSON (415), a *http.MaxBytesError (413) or a *badRequest (400)
+// saying what to fix.
+func decodeJSON(r *http.Request, dst any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return errNotJSON
 	}
-	return "This value is not valid."
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err = dec.Decode(dst)
+	if err == nil {
+		if dec.Decode(&struct{}{}) != io.EOF {
+			err = errors.New("trailing data")
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return mbe
+	}
+	msg := "Request body must be a JSON object with the documented fields"
+	if _, ok := dst.(*credentials); ok {
+		msg = "Request body must be a JSON object with string fields username and password"
+	}
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
+		msg = "Field " + te.Field + " must be a string"
+		if te.Type != nil && te.Type.Kind() == reflect.Bool {
+			msg = "Field " + te.Field + " must be true or false"
+		}
+	}
+	return &badRequest{msg}
 }
 
-// storageError answers an error from Redis or MongoDB: 503 when the store
-// could not be reached, 500 for anything else.
-func storageError(w http.ResponseWriter, r *http.Request, rd *renderer, err error) {
+// credentials is the JSON body of /auth/register and /auth/login. Plain
+// string fields: an object such as {"$ne": null} fails to decode, so no
+// query operator can reach MongoDB.
+type credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Remember bool   `json:"remember"` // login only: a persistent cookie
+}
+
+// check answers a missing field with a *badRequest.
+func (c credentials) check() error {
 	switch {
-	case errors.Is(err, session.ErrUnavailable):
-		rd.unavailable(w, r, "redis", err)
-	case errors.Is(err, user.ErrUnavailable):
-		rd.unavailable(w, r, "mongodb", err)
-	case errors.Is(err, user.ErrBusy), errors.Is(err, context.Canceled):
-		// A login flood, or a client that gave up waiting: not a fault.
-		if errors.Is(err, user.ErrBusy) {
-			rd.logger.Warn("password checks saturated", "request_id", requestID(r))
-		}
-		w.Header().Set("Retry-After", "2")
-		rd.errorResponse(w, r, http.StatusServiceUnavailable, "Gatehouse is handling a great many sign-ins right now. Please try again in a few seconds.")
+	case c.Username == "":
+		return &badRequest{"Username is required"}
+	case c.Password == "":
+		return &badRequest{"Password is required"}
+	}
+	return nil
+}
+
+// formView is a form's state when it is shown again.
+type formView struct {
+	Username string            // echoed back so that people need not retype it
+	Remember bool              // the login form's "remember me"
+	Errors   map[string]string // field name to message
+	General  string            // a message about the whole form
+}
+
+func newForm() *formView { return &formView{Errors: map[string]string{}} }
+
+// invalid records message for field.
+func (f *formView) invalid(field, message string) {
+	f.Errors[field] = message
+}
+
+// ok reports whether no field has an error.
+func (f *formView) ok() bool { return len(f.Errors) == 0 && f.General == "" }
+
+// check records err's message at field when err is not nil: a
+// *user.ValidationError's own as it is, or its table message.
+func (f *formView) check(field string, err error) {
+	if err != nil {
+		f.invalid(field, problemFor(err).message)
+	}
+}
+
+// showForm renders page with v again when err is a problem of the input,
+// with the message on the form, and returns nil; for any other error it
+// renders nothing and returns err, for handle. Problems of the input are a
+// *user.ValidationError and the table's 401, 403, 409 and 429 answers.
+// Each goes to the field that fields names for it (a ValidationError under
+// the key errValidation, else the field it names itself), or else to the
+// whole form. The status is 422, or 429 with Retry-After for throttling.
+func (rd *renderer) showForm(w http.ResponseWriter, r *http.Request, page string, v view, err error, fields map[error]string) error {
+	p := problemFor(err)
+	ve, invalid := errors.AsType[*user.ValidationError](err)
+	switch p.status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusConflict, http.StatusTooManyRequests:
 	default:
-		rd.serverError(w, r, err)
-	}
-}
-
-// popFlash returns and removes the one-time message, if any. It only writes
-// to the session when there was a message.
-func popFlash(s *sessions, r *http.Request) string {
-	if !loaded(r) || !s.sm.Exists(r.Context(), keyFlash) {
-		return ""
-	}
-	return s.sm.PopString(r.Context(), keyFlash)
-}
-
-// dashboardFor collects what the dashboard shows from the session alone.
-func dashboardFor(s *sessions, r *http.Request) dashboardView {
-	f := s.facts(r.Context())
-	d := dashboardView{
-		MemberSince:    f.MemberSince,
-		LastLogin:      f.LastLogin,
-		SessionStarted: f.AuthAt,
-		SessionExpires: f.AuthAt.Add(s.lifetime(f)),
-		Remember:       f.Remember,
-	}
-	if !f.Remember {
-		d.IdleTimeout = s.idleText
-	}
-	return d
-}
-
-// humanDuration writes 30m0s as "30 minutes".
-func humanDuration(d time.Duration) string {
-	switch {
-	case d%time.Hour == 0 && d >= time.Hour:
-		if h := int(d / time.Hour); h != 1 {
-			return strconv.Itoa(h) + " hours"
+		if !invalid {
+			return err
 		}
-		return "1 hour"
-	case d%time.Minute == 0:
-		if m := int(d / time.Minute); m != 1 {
-			return strconv.Itoa(m) + " minutes"
-		}
-		return "1 minute"
-	default:
-		return d.String()
 	}
+	field := ""
+	if invalid {
+		field = ve.Field
+	}
+	for e, name := range fields {
+		if errors.Is(err, e) || invalid && e == errValidation {
+			field = name
+		}
+	}
+	if v.Form == nil {
+		v.Form = newForm()
+	}
+	msg := p.message
+	if !invalid {
+		msg = sentence(msg)
+	}
+	if field == "" {
+		v.Form.General = msg
+	} else {
+		v.Form.invalid(field, msg)
+	}
+	status := http.StatusUnprocessableEntity
+	if p.status == http.StatusTooManyRequests {
+		status = p.status
+		w.Header().Set("Retry-After", retryAfterSeconds(p.retryAfter))
+	}
+	rd.log(r, p, err)
+	rd.render(w, r, status, page, v)
+	return nil
 }
 
-// format fills in the text forms of the times, for the HTML page (the API
-// sends the times themselves).
-func (d *dashboardView) format() {
-	d.MemberSinceText, d.SessionStartedText, d.SessionExpiresText = when(d.MemberSince), when(d.SessionStarted), when(d.SessionExpires)
-	d.LastLoginText = ""
-	if !d.LastLogin.IsZero() {
-		d.LastLoginText = when(d.LastLogin)
-	}
-}
+// errValidation, as a key of showForm's fields, names the field that
+// shows a *user.ValidationError whatever field the error names.
+var errValidation = errors.New("validation")

@@ -87,27 +87,32 @@ func (noIndex) Counts(_ context.Context, ids []string) ([]int, error) {
 	return make([]int, len(ids)), nil
 }
 
-func fuzzSetup(f *testing.F) (*sessions, *renderer) {
+// fuzzApp is the pieces the fuzzed handlers need, on in-memory doubles.
+type fuzzApp struct {
+	sess  *sessions
+	rd    *renderer
+	audit *auditLog
+}
+
+func fuzzSetup(f *testing.F) fuzzApp {
 	f.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rd, err := newRenderer(templates.FS, false, logger, time.Now)
+	policy := session.Policy{}.WithDefaults()
+	rd, err := newRenderer(templates.FS, false, logger, time.Now, policy)
 	if err != nil {
 		f.Fatal(err)
 	}
 	sm := scs.New()
 	sm.Store = memstore.New()
 	sm.Cookie.Name = "gatehouse_session"
-	s := &sessions{sm: sm, index: noIndex{}, users: fuzzUsers{}, policy: SessionPolicy{}.withDefaults(),
-		now: time.Now, logger: logger, audit: &auditLog{logger: logger}}
-	rd.sessions = s
-	return s, rd
+	return fuzzApp{sess: newSessions(sm, noIndex{}, policy, time.Now, logger, nil), rd: rd, audit: &auditLog{logger: logger}}
 }
 
 // serve runs h under the body limit and the session middleware, as routes
 // does, and fails on any 5xx.
-func serve(t *testing.T, h http.Handler, sm *sessions, rd *renderer, req *http.Request) *httptest.ResponseRecorder {
+func (a fuzzApp) serve(t *testing.T, h http.Handler, req *http.Request) *httptest.ResponseRecorder {
 	t.Helper()
-	chain := recoverPanics(rd)(limitBody(maxBodyBytes, rd)(loadSession(sm, rd, nil)(h)))
+	chain := recoverPanics(a.rd)(limitBody(maxBodyBytes, a.rd)(loadSession(a.sess, fuzzUsers{}, nil, a.rd)(h)))
 	rec := httptest.NewRecorder()
 	chain.ServeHTTP(rec, req)
 	if rec.Code >= 500 {
@@ -130,12 +135,12 @@ func FuzzAPILogin(f *testing.F) {
 		f.Add(s, "application/json")
 	}
 	f.Add(`{"username":"known","password":"password-1"}`, "text/plain")
-	sm, rd := fuzzSetup(f)
-	h := handleAPILogin(sm, rd, fuzzUsers{}, openLimiter{})
+	a := fuzzSetup(f)
+	h := handleAPILogin(a.rd, a.sess, fuzzUsers{}, openLimiter{}, a.audit)
 	f.Fuzz(func(t *testing.T, body, ctype string) {
 		req := httptest.NewRequest(http.MethodPost, "/auth/login", strings.NewReader(body))
 		req.Header.Set("Content-Type", ctype)
-		rec := serve(t, h, sm, rd, req)
+		rec := a.serve(t, h, req)
 		switch rec.Code {
 		case 200, 400, 401, 413, 415:
 		default:
@@ -162,12 +167,12 @@ func FuzzSignupForm(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	sm, rd := fuzzSetup(f)
-	h := handleSignupPost(sm, rd, fuzzUsers{})
+	a := fuzzSetup(f)
+	h := handleSignupPost(a.rd, a.sess, fuzzUsers{}, a.audit)
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/signup", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		rec := serve(t, h, sm, rd, req)
+		rec := a.serve(t, h, req)
 		switch rec.Code {
 		case 303, 400, 413, 422:
 		default:
@@ -185,16 +190,16 @@ func FuzzSessionCookie(f *testing.F) {
 	for _, s := range []string{"", "garbage", strings.Repeat("A", 43), strings.Repeat("A", 44), "%00", "a=b; c", strings.Repeat("z", 5000), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="} {
 		f.Add(s)
 	}
-	sm, rd := fuzzSetup(f)
-	h := requireAuthentication(sm)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sm.current(r) == nil {
+	a := fuzzSetup(f)
+	h := requireAuthentication(a.rd)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if currentUser(r) == nil {
 			panic("requireAuthentication let an anonymous request through")
 		}
 	}))
 	f.Fuzz(func(t *testing.T, value string) {
 		req := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
 		req.Header.Set("Cookie", "gatehouse_session="+value)
-		rec := serve(t, h, sm, rd, req)
+		rec := a.serve(t, h, req)
 		if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/login" {
 			t.Fatalf("cookie %q: got %d %q, want 303 to /login", value, rec.Code, rec.Header().Get("Location"))
 		}

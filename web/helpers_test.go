@@ -11,22 +11,18 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/alexedwards/scs/v2"
 	redigo "github.com/gomodule/redigo/redis"
 
-	"github.com/gatehouse/gatehouse/internal/mongo"
+	gatehouse "github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/password"
-	"github.com/gatehouse/gatehouse/internal/redis"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 	"github.com/gatehouse/gatehouse/internal/user"
-	"github.com/gatehouse/gatehouse/static"
-	"github.com/gatehouse/gatehouse/templates"
 	"github.com/gatehouse/gatehouse/web"
 )
 
@@ -56,128 +52,76 @@ type options struct {
 	guessLimit              int
 	trustedProxies          []netip.Prefix
 	now                     func() time.Time
-	policy                  web.SessionPolicy
-	hashSlots               int // bound on concurrent password hashes; 0: none
+	policy                  session.Policy // zero fields: the defaults
+	hashSlots               int            // bound on concurrent password hashes; 0: none
 	hashWait                time.Duration
 	hashParams              *password.Params // default fastHash
 	// wrapUsers, when set, wraps the user service the router gets.
 	wrapUsers func(web.Users) web.Users
 }
 
-// app is one running instance of the real router on real backends.
+// app is one running instance of the real router on real backends, built
+// as the server builds it (internal/app).
 type app struct {
 	*httptest.Server
-	sm    *scs.SessionManager
 	pool  *redigo.Pool
 	users *user.Service
 	index *session.Index
-	logs  *logBuffer // the app's log, Info and up
-}
-
-// logBuffer collects log output safely from the server's goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs  *testenv.LogBuffer // the app's log, Info and up
 }
 
 func newApp(t *testing.T, b backends, o options) *app {
 	t.Helper()
-	pool, err := redis.NewPool(b.redisURL, redis.Options{Timeout: 500 * time.Millisecond, MaxActive: 16})
+	// The development defaults, on the test's servers, with o's changes.
+	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = pool.Close() })
-	client, err := mongo.Connect(context.Background(), b.mongoURI, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
+	cfg.RedisURL, cfg.MongoURI, cfg.MongoDB = b.redisURL, b.mongoURI, b.mongoDB
+	cfg.RedisTimeout, cfg.RedisMaxActive, cfg.MongoTimeout = 500*time.Millisecond, 16, 2*time.Second
+	if o.production {
+		cfg.Env, cfg.CookieName, cfg.CookieSecure = config.Production, "__Host-gatehouse_session", true
 	}
-	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	repo := mongo.NewUsers(client.Database(b.mongoDB), 2*time.Second)
-	if err := repo.EnsureIndexes(context.Background()); err != nil {
-		t.Fatal(err)
+	cfg.CORSAllowedOrigins = o.cors
+	cfg.TrustedProxies = o.trustedProxies
+	cfg.PasswordHashConcurrency, cfg.LoginQueueTimeout = o.hashSlots, o.hashWait
+	for _, v := range []struct {
+		dst *int
+		val int
+	}{{&cfg.LoginMaxFailuresAccount, o.maxPerAccount}, {&cfg.LoginMaxFailuresIP, o.maxPerIP}, {&cfg.SessionGuessLimit, o.guessLimit}} {
+		if v.val != 0 {
+			*v.dst = v.val
+		}
+	}
+	for _, v := range []struct{ dst, val *time.Duration }{
+		{&cfg.SessionLifetime, &o.policy.Lifetime}, {&cfg.RememberMeLifetime, &o.policy.RememberLifetime},
+		{&cfg.SessionIdleTimeout, &o.policy.IdleTimeout}, {&cfg.SessionTouchInterval, &o.policy.TouchInterval},
+		{&cfg.ReauthWindow, &o.policy.ReauthWindow},
+	} {
+		if *v.val != 0 {
+			*v.dst = *v.val
+		}
 	}
 	params := fastHash
 	if o.hashParams != nil {
 		params = *o.hashParams
 	}
-	hasher, err := password.New(params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := "gatehouse_session"
-	if o.production {
-		name = "__Host-gatehouse_session"
-	}
-	if o.now == nil {
-		o.now = time.Now
-	}
-	if o.policy.Lifetime == 0 {
-		o.policy.Lifetime = 24 * time.Hour
-	}
-	sm := session.New(pool, session.Options{
-		Lifetime: o.policy.Lifetime, CookieName: name, Secure: o.production, MaxActive: 16,
-	})
-	index := session.NewIndex(pool, o.now)
-	users := user.NewService(repo, hasher, o.now).LimitHashing(o.hashSlots, o.hashWait)
-	logs := &logBuffer{}
+	logs := &testenv.LogBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("app log:\n%s", logs.String())
 		}
 	})
-	if o.maxPerAccount == 0 {
-		o.maxPerAccount = 5
-	}
-	if o.maxPerIP == 0 {
-		o.maxPerIP = 50
-	}
-	if o.guessLimit == 0 {
-		o.guessLimit = 100
-	}
-	var routerUsers web.Users = users
-	if o.wrapUsers != nil {
-		routerUsers = o.wrapUsers(users)
-	}
-	h, err := web.NewServer(web.Deps{
-		Now:          o.now,
-		Policy:       o.policy,
-		SessionIndex: index,
-		LoginLimiter: redis.NewLoginLimiter(pool, redis.LoginLimits{
-			MaxPerAccount: o.maxPerAccount, MaxPerIP: o.maxPerIP, Window: 15 * time.Minute,
-		}, o.now),
-		SessionGuesses:     redis.NewWindowCounter(pool, "gatehouse:guess:", 15*time.Minute),
-		SessionGuessLimit:  o.guessLimit,
-		TrustedProxies:     o.trustedProxies,
-		Logger:             slog.New(slog.NewTextHandler(logs, nil)),
-		Sessions:           sm,
-		Users:              routerUsers,
-		Templates:          templates.FS,
-		Static:             static.FS,
-		Production:         o.production,
-		CORSAllowedOrigins: o.cors,
-		Checks: []web.Check{
-			{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ping(ctx, pool, 500*time.Millisecond) }},
-			{Name: "mongodb", Ping: func(ctx context.Context) error { return mongo.Ping(ctx, client, 500*time.Millisecond) }},
-		},
+	a, err := gatehouse.New(context.Background(), cfg, gatehouse.Options{
+		Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: o.now, Hashing: &params, WrapUsers: o.wrapUsers,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	t.Cleanup(a.Close)
+	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
-	return &app{Server: srv, sm: sm, pool: pool, users: users, index: index, logs: logs}
+	return &app{Server: srv, pool: a.Redis, users: a.Users, index: a.Index, logs: logs}
 }
 
 // browser is an HTTP client with a cookie jar that does not follow

@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/cors"
 
 	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
 // maxBodyBytes bounds every request body. Forms and JSON here are tiny.
@@ -139,7 +140,7 @@ func recoverPanics(rd *renderer) func(http.Handler) http.Handler {
 						panic(v)
 					}
 					rd.logger.Error("panic", "value", fmt.Sprint(v), "stack", string(debug.Stack()), "request_id", requestID(r))
-					rd.errorResponse(w, r, http.StatusInternalServerError, "")
+					rd.answer(w, r, problemFor(errPanic))
 				}
 			}()
 			next.ServeHTTP(w, r)
@@ -152,44 +153,32 @@ func recoverPanics(rd *renderer) func(http.Handler) http.Handler {
 const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
-// baseHeaders are the OWASP-recommended response headers, built once: a
-// request copies the shared one-element slices into its header map
-// instead of allocating them (Set or Add on these keys replaces them).
-var baseHeaders = http.Header{
-	"Content-Security-Policy":      {contentSecurityPolicy},
-	"X-Content-Type-Options":       {"nosniff"},
-	"X-Frame-Options":              {"DENY"},
-	"Referrer-Policy":              {"same-origin"},
-	"Cross-Origin-Opener-Policy":   {"same-origin"},
-	"Cross-Origin-Resource-Policy": {"same-origin"},
-	"Permissions-Policy":           {"camera=(), microphone=(), geolocation=(), interest-cohort=()"},
-}
-
-var hsts = []string{"max-age=63072000; includeSubDomains"}
-
-// securityHeaders sets baseHeaders, and HSTS in production.
+// securityHeaders sets the OWASP-recommended response headers, and HSTS in
+// production.
 func securityHeaders(production bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
-			for k, v := range baseHeaders {
-				h[k] = v
-			}
+			h.Set("Content-Security-Policy", contentSecurityPolicy)
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("X-Frame-Options", "DENY")
+			h.Set("Referrer-Policy", "same-origin")
+			h.Set("Cross-Origin-Opener-Policy", "same-origin")
+			h.Set("Cross-Origin-Resource-Policy", "same-origin")
+			h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
 			if production {
-				h["Strict-Transport-Security"] = hsts
+				h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
 }
 
-var cacheNoStore = []string{"no-store"}
-
 // noStore keeps pages with personal data and forms out of every cache,
 // including the browser's back/forward history.
 func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header()["Cache-Control"] = cacheNoStore
+		w.Header().Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
 }
@@ -201,7 +190,7 @@ func limitBody(n int64, rd *renderer) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > n {
 				w.Header().Set("Connection", "close")
-				rd.clientError(w, r, http.StatusRequestEntityTooLarge)
+				rd.fail(w, r, &http.MaxBytesError{Limit: n})
 				return
 			}
 			if r.Body != http.NoBody {
@@ -225,7 +214,7 @@ func crossOriginProtection(trusted []string, rd *renderer) (func(http.Handler) h
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rd.logger.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
 			"sec_fetch_site", truncate(r.Header.Get("Sec-Fetch-Site"), 32), "origin", truncate(originHost(r), 100), "request_id", requestID(r))
-		rd.errorResponse(w, r, http.StatusForbidden, "")
+		rd.answer(w, r, problemFor(errCrossOrigin))
 	}))
 	return cop.Handler, nil
 }
@@ -255,12 +244,12 @@ func corsFor(origins []string) func(http.Handler) http.Handler {
 
 // requireAuthentication sends anonymous visitors to the login page, or
 // answers 401 on the API.
-func requireAuthentication(s *sessions) func(http.Handler) http.Handler {
+func requireAuthentication(rd *renderer) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if s.current(r) == nil {
+			if currentUser(r) == nil {
 				if wantsJSON(r) {
-					writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "Unauthorized"})
+					rd.fail(w, r, errUnauthorized)
 					return
 				}
 				http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -273,11 +262,11 @@ func requireAuthentication(s *sessions) func(http.Handler) http.Handler {
 
 // requireRole answers 403 (a friendly page, or JSON on the API) to signed-in
 // users without role.
-func requireRole(s *sessions, rd *renderer, role string) func(http.Handler) http.Handler {
+func requireRole(rd *renderer, role string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if u := s.current(r); u == nil || u.Role != role {
-				rd.errorResponse(w, r, http.StatusForbidden, "This area is for administrators. If you need access, ask one of them.")
+			if u := currentUser(r); u == nil || u.Role != role {
+				rd.fail(w, r, errNotAdmin)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -286,17 +275,18 @@ func requireRole(s *sessions, rd *renderer, role string) func(http.Handler) http
 }
 
 // requireRecentAuth lets sensitive actions through only within the
-// reauthentication window of a password entry. Otherwise a page request
-// goes to the confirm page, which returns to returnTo; the API gets 403.
-func requireRecentAuth(s *sessions, returnTo string) func(http.Handler) http.Handler {
+// policy's reauthentication window of a password entry. Otherwise a page
+// request goes to the confirm page, which returns to returnTo; the API
+// gets 403 with the code "reauth_required".
+func requireRecentAuth(rd *renderer, policy session.Policy, now func() time.Time, returnTo string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if s.recentlyAuthenticated(r) {
+			if u := currentUser(r); u != nil && policy.RecentlyAuthenticated(u, now()) {
 				next.ServeHTTP(w, r)
 				return
 			}
 			if wantsJSON(r) {
-				writeJSON(w, http.StatusForbidden, map[string]string{"error": "Please confirm your password first", "code": "reauth_required"})
+				rd.fail(w, r, errReauthRequired)
 				return
 			}
 			http.Redirect(w, r, "/account/confirm?next="+url.QueryEscape(returnTo), http.StatusSeeOther)

@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/templates"
 )
 
 func newTestRenderer(t *testing.T, logOut io.Writer) *renderer {
 	t.Helper()
-	rd, err := newRenderer(templates.FS, false, slog.New(slog.NewTextHandler(logOut, nil)), time.Now)
+	rd, err := newRenderer(templates.FS, false, slog.New(slog.NewTextHandler(logOut, nil)), time.Now, session.Policy{}.WithDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,44 +12,38 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/user"
 )
 
 // pageNames are the pages in templates/pages, each parsed into its own set
 // with the layout and partials.
 var pageNames = []string{"login", "signup", "dashboard", "error", "sessions", "password", "confirm", "admin_users"}
 
-// renderer turns page names and view data into HTML responses.
+// renderer turns page names and view data into HTML responses, and errors
+// into error pages (errors.go). Handlers call it rd.
 type renderer struct {
 	fsys   fs.FS
 	reload bool
 	logger *slog.Logger
 	now    func() time.Time
+	limits limitsView
 	pages  map[string]*template.Template
 	bufs   sync.Pool
-	// dashboards keeps rendered dashboards (handleDashboard).
-	dashboards *pageCache[dashboardKey]
-	// sessions, when set, lets error pages show who is signed in.
-	sessions *sessions
 }
 
-func newRenderer(fsys fs.FS, reload bool, logger *slog.Logger, now func() time.Time) (*renderer, error) {
-	r := &renderer{fsys: fsys, reload: reload, logger: logger, now: now,
-		dashboards: newPageCache[dashboardKey](dashboardCacheGeneration)}
-	r.bufs.New = func() any { return new(bytes.Buffer) }
+func newRenderer(fsys fs.FS, reload bool, logger *slog.Logger, now func() time.Time, policy session.Policy) (*renderer, error) {
+	rd := &renderer{fsys: fsys, reload: reload, logger: logger, now: now, limits: limitsView{
+		UsernameMin: user.UsernameMinLen, UsernameMax: user.UsernameMaxLen,
+		PasswordMin: user.PasswordMinLen, PasswordMax: user.PasswordMaxLen,
+		RememberFor: humanDuration(policy.RememberLifetime),
+	}}
+	rd.bufs.New = func() any { return new(bytes.Buffer) }
 	pages, err := parsePages(fsys)
 	if err != nil {
 		return nil, err
 	}
-	r.pages = pages
-	return r, nil
-}
-
-// when formats a time for people, in UTC, with the zone spelt out.
-func when(t time.Time) string {
-	if t.IsZero() {
-		return "unknown"
-	}
-	return t.UTC().Format("2 January 2006, 15:04 MST")
+	rd.pages = pages
+	return rd, nil
 }
 
 // funcs are the helpers templates may call.
@@ -57,7 +51,8 @@ var funcs = template.FuncMap{
 	"when": when,
 	// field bundles the arguments of the "field" partial.
 	"field": func(v view, name, label, typ, autocomplete, hint string, autofocus bool) fieldView {
-		return fieldView{Form: v.Form, Name: name, Label: label, Type: typ, Autocomplete: autocomplete, Hint: hint, Autofocus: autofocus}
+		return fieldView{Form: v.Form, Limits: v.Limits, Name: name, Label: label, Type: typ,
+			Autocomplete: autocomplete, Hint: hint, Autofocus: autofocus}
 	},
 }
 
@@ -76,12 +71,12 @@ func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
 
 // view is the data every page gets.
 type view struct {
-	Page    string  // page name
-	Current navView // which navigation link is the current page
+	Page string // page name, for the navigation's current link
 
-	User      *sessionUser
+	User      *session.Record // the signed-in session, nil when anonymous
 	Flash     string
 	Year      int
+	Limits    limitsView
 	Form      *formView
 	Dashboard *dashboardView
 	Error     *errorView
@@ -90,49 +85,19 @@ type view struct {
 	Admin     *adminView     // the admin users page
 }
 
-// formView is a form's state when it is shown again.
-type formView struct {
-	Username string            // echoed back so that people need not retype it
-	Remember bool              // the login form's "remember me"
-	Errors   map[string]string // field name to message
-	General  string            // a message about the whole form
+// limitsView gives templates the limits the code enforces, so that the
+// pages' hints and input attributes cannot drift from them.
+type limitsView struct {
+	UsernameMin, UsernameMax int
+	PasswordMin, PasswordMax int
+	RememberFor              string // "30 days"
 }
 
 type fieldView struct {
 	Form                                  *formView
+	Limits                                limitsView
 	Name, Label, Type, Autocomplete, Hint string
 	Autofocus                             bool
-}
-
-// navView marks the current page in the navigation. Plain booleans:
-// comparing strings in the template costs a reflective call each.
-type navView struct {
-	Dashboard, Sessions, Password, Users, Login, Signup bool
-}
-
-// dashboardKey is everything the dashboard template reads that is not
-// constant: the signed-in user, the session's facts (unformatted: the texts
-// follow from them) and the year in the footer. A page with a flash
-// message is not cached.
-type dashboardKey struct {
-	user sessionUser
-	dash dashboardView
-	year int
-}
-
-// dashboardCacheGeneration bounds the dashboard cache to twice this many
-// pages of about 2 KB: 8 MB at most.
-const dashboardCacheGeneration = 2048
-
-type dashboardView struct {
-	MemberSince, LastLogin         time.Time
-	SessionStarted, SessionExpires time.Time
-	// The same, formatted for people ("" for a zero LastLogin): formatting
-	// here spares the template a reflective call per value.
-	MemberSinceText, LastLoginText         string
-	SessionStartedText, SessionExpiresText string
-	IdleTimeout                            string // empty with "remember me"
-	Remember                               bool
 }
 
 type errorView struct {
@@ -143,59 +108,22 @@ type errorView struct {
 // render writes page with status. It executes into a buffer first, so that a
 // template error becomes a clean 500 page rather than half a page.
 func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
-	buf, ok := rd.execute(w, r, page, v)
-	if !ok {
-		return
-	}
-	writeHTML(w, status, buf.Bytes())
-	rd.bufs.Put(buf)
-}
-
-// renderCached writes page with status 200 from cache when it holds the
-// page for key, and renders view(key) and keeps it otherwise: key must
-// determine the page entirely (see pageCache). In development, where
-// templates are re-read on each request, it always renders.
-func renderCached[K comparable](rd *renderer, cache *pageCache[K], w http.ResponseWriter, r *http.Request, page string, key K, view func(K) view) {
-	if rd.reload {
-		rd.render(w, r, http.StatusOK, page, view(key))
-		return
-	}
-	body, ok := cache.get(key)
-	if !ok {
-		buf, ok := rd.execute(w, r, page, view(key))
-		if !ok {
-			return
-		}
-		body = bytes.Clone(buf.Bytes())
-		rd.bufs.Put(buf)
-		cache.put(key, body)
-	}
-	writeHTML(w, http.StatusOK, body)
-}
-
-// execute runs page's template with v into a pooled buffer, which the
-// caller puts back. On failure it has answered with an error page and
-// returns false.
-func (rd *renderer) execute(w http.ResponseWriter, r *http.Request, page string, v view) (*bytes.Buffer, bool) {
 	pages := rd.pages
 	if rd.reload {
 		p, err := parsePages(rd.fsys)
 		if err != nil {
-			rd.serverError(w, r, err)
-			return nil, false
+			rd.fail(w, r, err)
+			return
 		}
 		pages = p
 	}
 	t, ok := pages[page]
 	if !ok {
-		rd.serverError(w, r, fmt.Errorf("no page %q", page))
-		return nil, false
+		rd.fail(w, r, fmt.Errorf("no page %q", page))
+		return
 	}
 	v.Page = page
-	v.Current = navView{
-		Dashboard: page == "dashboard", Sessions: page == "sessions", Password: page == "password",
-		Users: page == "admin_users", Login: page == "login", Signup: page == "signup",
-	}
+	v.Limits = rd.limits
 	if v.Year == 0 {
 		v.Year = rd.now().Year()
 	}
@@ -204,28 +132,18 @@ func (rd *renderer) execute(w http.ResponseWriter, r *http.Request, page string,
 	}
 	buf := rd.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
+	defer rd.bufs.Put(buf)
 	if err := t.ExecuteTemplate(buf, "base", v); err != nil {
-		rd.bufs.Put(buf)
 		if page == "error" {
 			// Do not recurse: the error page itself is broken.
 			rd.logger.Error("render error page", "err", err, "request_id", requestID(r))
 			http.Error(w, "Internal Server Error", http.StatusInternalServerError)
-			return nil, false
+			return
 		}
-		rd.serverError(w, r, fmt.Errorf("render %s: %w", page, err))
-		return nil, false
+		rd.fail(w, r, fmt.Errorf("render %s: %w", page, err))
+		return
 	}
-	return buf, true
-}
-
-var contentTypeHTML = []string{"text/html; charset=utf-8"}
-
-// writeHTML sends an HTML body. net/http adds its Content-Length when
-// the body fits its 2 KB buffer and sends a longer one chunked: cheaper
-// than setting the header here, since every header in the map is copied
-// and sorted for each response.
-func writeHTML(w http.ResponseWriter, status int, body []byte) {
-	w.Header()["Content-Type"] = contentTypeHTML
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	_, _ = w.Write(buf.Bytes())
 }

@@ -7,11 +7,10 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// routes lists every route of the application in one place.
-func routes(d Deps, r *renderer, s *sessions) (http.Handler, error) {
-	users := d.Users
-	guard := newGuessGuard(d.SessionGuesses, d.SessionGuessLimit, d.Logger, d.Now)
-	limiter := d.LoginLimiter
+// routes lists every route of the application in one place. Each handler
+// maker takes exactly what it uses.
+func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *guessGuard) (http.Handler, error) {
+	users, index, limiter, policy, now := d.Users, d.SessionIndex, d.LoginLimiter, d.Policy, d.Now
 
 	mux := chi.NewRouter()
 	// Behind trusted proxies, the client's address comes from their
@@ -20,10 +19,10 @@ func routes(d Deps, r *renderer, s *sessions) (http.Handler, error) {
 		mux.Use(m)
 	}
 	mux.Use(observe(d.Logger, d.Metrics))
-	mux.Use(recoverPanics(r))
+	mux.Use(recoverPanics(rd))
 	mux.Use(securityHeaders(d.Production))
-	mux.Use(limitBody(maxBodyBytes, r))
-	csrf, err := crossOriginProtection(d.CORSAllowedOrigins, r)
+	mux.Use(limitBody(maxBodyBytes, rd))
+	csrf, err := crossOriginProtection(d.CORSAllowedOrigins, rd)
 	if err != nil {
 		return nil, err
 	}
@@ -31,69 +30,70 @@ func routes(d Deps, r *renderer, s *sessions) (http.Handler, error) {
 
 	// Error pages load the session so that the navigation shows who is
 	// signed in.
-	withSession := func(status int) http.HandlerFunc {
-		h := noStore(loadSession(s, r, guard)(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			r.clientError(w, req, status)
-		})))
+	withSession := func(err error) http.HandlerFunc {
+		h := noStore(loadSession(sess, users, guard, rd)(rd.handle(func(http.ResponseWriter, *http.Request) error { return err })))
 		return h.ServeHTTP
 	}
-	mux.NotFound(withSession(http.StatusNotFound))
-	mux.MethodNotAllowed(withSession(http.StatusMethodNotAllowed))
+	mux.NotFound(withSession(errNotFound))
+	mux.MethodNotAllowed(withSession(errMethodNotAllowed))
 
 	// Dependency-free routes: no session, no cache headers.
 	mux.Method(http.MethodGet, "/healthz", handleHealthz())
 	mux.Method(http.MethodGet, "/readyz", handleReadyz(d.Checks, d.Logger))
 	mux.Handle("/static/*", http.StripPrefix("/static/", handleStatic(d.Static)))
 
-	authed := requireAuthentication(s)
-	recent := func(returnTo string) func(http.Handler) http.Handler { return requireRecentAuth(s, returnTo) }
-	admin := requireRole(s, r, "admin")
+	authed := requireAuthentication(rd)
+	recent := func(returnTo string) func(http.Handler) http.Handler {
+		return requireRecentAuth(rd, policy, now, returnTo)
+	}
+	admin := requireRole(rd, "admin")
 
 	// Everything else has a session and must not be cached.
 	mux.Group(func(mux chi.Router) {
 		mux.Use(noStore)
-		mux.Use(loadSession(s, r, guard))
+		mux.Use(loadSession(sess, users, guard, rd))
 
 		// HTML pages.
-		mux.Method(http.MethodGet, "/", handleHome(s))
-		mux.Method(http.MethodGet, "/login", handleLoginGet(s, r))
-		mux.Method(http.MethodPost, "/login", handleLoginPost(s, r, users, limiter))
-		mux.Method(http.MethodGet, "/signup", handleSignupGet(s, r))
-		mux.Method(http.MethodPost, "/signup", handleSignupPost(s, r, users))
-		mux.Method(http.MethodPost, "/logout", handleLogoutPost(s, r))
-		mux.With(authed).Method(http.MethodGet, "/dashboard", handleDashboard(s, r))
+		mux.Method(http.MethodGet, "/", handleHome())
+		mux.Method(http.MethodGet, "/login", handleLoginGet(rd, sess))
+		mux.Method(http.MethodPost, "/login", handleLoginPost(rd, sess, users, limiter, audit))
+		mux.Method(http.MethodGet, "/signup", handleSignupGet(rd))
+		mux.Method(http.MethodPost, "/signup", handleSignupPost(rd, sess, users, audit))
+		mux.Method(http.MethodPost, "/logout", handleLogoutPost(rd, sess, audit))
+		mux.With(authed).Method(http.MethodGet, "/dashboard", handleDashboard(rd, sess, policy))
 
 		// The signed-in user's own account.
 		mux.Group(func(mux chi.Router) {
 			mux.Use(authed)
-			mux.Method(http.MethodGet, "/account/sessions", handleSessionsGet(s, r))
-			mux.Method(http.MethodPost, "/account/sessions/{id}/revoke", handleSessionRevokePost(s, r))
-			mux.With(recent("/account/sessions")).Method(http.MethodPost, "/account/sessions/revoke-others", handleSessionsRevokeOthersPost(s, r))
-			mux.With(recent("/account/password")).Method(http.MethodGet, "/account/password", handlePasswordGet(s, r))
-			mux.With(recent("/account/password")).Method(http.MethodPost, "/account/password", handlePasswordPost(s, r, users))
-			mux.Method(http.MethodGet, "/account/confirm", handleConfirmGet(s, r))
-			mux.Method(http.MethodPost, "/account/confirm", handleConfirmPost(s, r, users))
+			mux.Method(http.MethodGet, "/account/sessions", handleSessionsGet(rd, sess, index))
+			mux.Method(http.MethodPost, "/account/sessions/{id}/revoke", handleSessionRevokePost(rd, sess, index, audit))
+			mux.With(recent("/account/sessions")).Method(http.MethodPost, "/account/sessions/revoke-others", handleSessionsRevokeOthersPost(rd, sess, index, audit))
+			mux.With(recent("/account/password")).Method(http.MethodGet, "/account/password", handlePasswordGet(rd, sess))
+			mux.With(recent("/account/password")).Method(http.MethodPost, "/account/password", handlePasswordPost(rd, sess, users, index, audit))
+			mux.Method(http.MethodGet, "/account/confirm", handleConfirmGet(rd))
+			mux.Method(http.MethodPost, "/account/confirm", handleConfirmPost(rd, sess, users, audit))
 		})
 
 		// Administration: admins only; every change needs a recent password.
 		mux.Group(func(mux chi.Router) {
 			mux.Use(authed, admin)
-			mux.Method(http.MethodGet, "/admin/users", handleAdminUsersGet(s, r, users))
-			mux.With(recent("/admin/users")).Method(http.MethodPost, "/admin/users/{id}/{action}", handleAdminUserPost(s, r, users))
+			mux.Method(http.MethodGet, "/admin/users", handleAdminUsersGet(rd, sess, users, index))
+			mux.With(recent("/admin/users")).Method(http.MethodPost, "/admin/users/{id}/{action}", handleAdminUserPost(rd, sess, users, index, audit))
 		})
 
-		// The tutorial's JSON API, on the same session cookie.
+		// The tutorial's JSON API, on the same session cookie. Each
+		// handler shares its domain call with the page above it.
 		mux.Group(func(mux chi.Router) {
 			if c := corsFor(d.CORSAllowedOrigins); c != nil {
 				mux.Use(c)
 			}
-			mux.Method(http.MethodPost, "/auth/register", handleAPIRegister(r, users))
-			mux.Method(http.MethodPost, "/auth/login", handleAPILogin(s, r, users, limiter))
-			mux.Method(http.MethodPost, "/auth/logout", handleAPILogout(s, r))
-			mux.With(authed).Method(http.MethodGet, "/api/dashboard", handleAPIDashboard(s))
-			mux.With(authed).Method(http.MethodGet, "/api/sessions", handleAPISessions(s, r))
-			mux.With(authed).Method(http.MethodDelete, "/api/sessions/{id}", handleAPISessionDelete(s, r))
-			mux.With(authed).Method(http.MethodPost, "/api/password", handleAPIPassword(s, r, users))
+			mux.Method(http.MethodPost, "/auth/register", handleAPIRegister(rd, users))
+			mux.Method(http.MethodPost, "/auth/login", handleAPILogin(rd, sess, users, limiter, audit))
+			mux.Method(http.MethodPost, "/auth/logout", handleAPILogout(rd, sess, audit))
+			mux.With(authed).Method(http.MethodGet, "/api/dashboard", handleAPIDashboard(policy))
+			mux.With(authed).Method(http.MethodGet, "/api/sessions", handleAPISessions(rd, index))
+			mux.With(authed).Method(http.MethodDelete, "/api/sessions/{id}", handleAPISessionDelete(rd, sess, index, audit))
+			mux.With(authed).Method(http.MethodPost, "/api/password", handleAPIPassword(rd, sess, users, index, audit))
 			// Let CORS answer preflights on the API.
 			mux.Options("/auth/*", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 			mux.Options("/api/*", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })

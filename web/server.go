@@ -1,11 +1,22 @@
 // Package web is Gatehouse's HTTP layer: routes, handlers, middleware, HTML
-// rendering and the JSON API. It is the only package that knows about
-// net/http, chi, scs's cookies and html/template.
+// rendering, the JSON API and the session cookie. It is the only package
+// that knows about net/http, chi, scs's cookies and html/template.
+//
+// Where things live, starting from routes.go, which lists every route:
+//   - server.go: Deps and NewServer, which builds the shared pieces;
+//   - a file per feature for the handlers: login.go (and the login flow),
+//     signup.go, dashboard.go, account_sessions.go, password.go (and the
+//     confirm page), admin.go, ops.go (health, readiness, static files);
+//   - session.go: the request's session (who is signed in, sign in, sign
+//     out, renew); sessionload.go: loading it from Redis and saving it;
+//   - errors.go: the one table that turns errors into responses;
+//   - middleware.go, throttle.go (login limits, token guessing),
+//     clientip.go, render.go, forms.go, audit.go.
 package web
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -50,15 +61,26 @@ type SessionIndex interface {
 	Counts(ctx context.Context, userIDs []string) ([]int, error)
 }
 
+// Cookie sets the session cookie's name and whether it is Secure. Its other
+// attributes are fixed: HttpOnly, SameSite=Lax, Path=/, no Domain, and no
+// Max-Age unless the person asks to be remembered.
+type Cookie struct {
+	Name   string // e.g. "__Host-gatehouse_session" in production
+	Secure bool
+}
+
 // Deps are everything the server needs. All fields are required unless
 // marked optional.
 type Deps struct {
-	Logger   *slog.Logger
-	Sessions *scs.SessionManager
+	Logger *slog.Logger
+	// SessionStore keeps session data (session.Store on Redis). It must
+	// honour session.CommitHints.
+	SessionStore scs.CtxStore
+	Cookie       Cookie
 	// SessionIndex lists and revokes each user's sessions.
 	SessionIndex SessionIndex
 	// Policy sets session lifetimes; zero fields take the defaults.
-	Policy SessionPolicy
+	Policy session.Policy
 	Users  Users
 	Checks []Check
 	// Templates is the template tree (templates.FS in production).
@@ -89,25 +111,55 @@ type Deps struct {
 	ClientIPHeader string
 }
 
+// ErrMissingDependency is NewServer's answer to Deps without a required
+// field.
+var ErrMissingDependency = errors.New("web.NewServer: missing dependency")
+
 // NewServer returns the application's root handler.
 func NewServer(d Deps) (http.Handler, error) {
-	if d.Logger == nil || d.Sessions == nil || d.SessionIndex == nil || d.Users == nil || d.Templates == nil || d.Static == nil ||
-		d.LoginLimiter == nil || d.SessionGuesses == nil || d.SessionGuessLimit <= 0 {
-		return nil, fmt.Errorf("web.NewServer: missing dependency")
+	if d.Logger == nil || d.SessionStore == nil || d.Cookie.Name == "" || d.SessionIndex == nil || d.Users == nil ||
+		d.Templates == nil || d.Static == nil || d.LoginLimiter == nil || d.SessionGuesses == nil || d.SessionGuessLimit <= 0 {
+		return nil, ErrMissingDependency
 	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	d.Policy = d.Policy.withDefaults()
-	r, err := newRenderer(d.Templates, d.ReloadTemplates, d.Logger, d.Now)
+	d.Policy = d.Policy.WithDefaults()
+	rd, err := newRenderer(d.Templates, d.ReloadTemplates, d.Logger, d.Now, d.Policy)
 	if err != nil {
 		return nil, err
 	}
-	s := &sessions{
-		sm: d.Sessions, index: d.SessionIndex, users: d.Users, policy: d.Policy,
-		now: d.Now, logger: d.Logger, audit: &auditLog{logger: d.Logger, metrics: d.Metrics}, metrics: d.Metrics,
-		idleText: humanDuration(d.Policy.IdleTimeout),
-	}
-	r.sessions = s
-	return routes(d, r, s)
+	sess := newSessions(newSessionManager(d.SessionStore, d.Cookie, d.Policy), d.SessionIndex, d.Policy, d.Now, d.Logger, d.Metrics)
+	audit := &auditLog{logger: d.Logger, metrics: d.Metrics}
+	guard := newGuessGuard(d.SessionGuesses, d.SessionGuessLimit, d.Logger, d.Now)
+	return routes(d, rd, sess, audit, guard)
+}
+
+// newSessionManager returns scs's manager for store with Gatehouse's cookie.
+func newSessionManager(store scs.CtxStore, c Cookie, p session.Policy) *scs.SessionManager {
+	sm := scs.New()
+	// scs.New also starts a cleanup goroutine for its default memory
+	// store, which this replaces. It idles once a minute over an empty
+	// map. Stopping it is not safe: memstore's StopCleanup races with the
+	// goroutine's start (the race detector shows it), so it is left.
+	sm.Store = store
+	sm.Codec = session.Codec{}
+	// scs's deadline is the absolute lifetime without "remember me";
+	// signIn sets each session's own.
+	sm.Lifetime = p.Lifetime
+	// Zero: scs would otherwise re-save the session and send a cookie on
+	// every request. The idle timeout is Gatehouse's (session.Policy), so
+	// that a page view costs one Redis read.
+	sm.IdleTimeout = 0
+	sm.HashTokenInStore = true
+	sm.Cookie.Name = c.Name
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Path = "/"
+	sm.Cookie.Secure = c.Secure
+	// A browser-session cookie: it goes when the browser closes, while
+	// the server-side lifetime and idle timeout still apply. signIn makes
+	// it persistent with "remember me".
+	sm.Cookie.Persist = false
+	return sm
 }

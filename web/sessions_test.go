@@ -12,6 +12,7 @@ import (
 
 	redigo "github.com/gomodule/redigo/redis"
 
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 	"github.com/gatehouse/gatehouse/internal/user"
 	"github.com/gatehouse/gatehouse/web"
@@ -165,7 +166,7 @@ func TestIdleSessionLeavesRedis(t *testing.T) {
 // sign-in.
 func TestAbsoluteLifetimeSurvivesRenewal(t *testing.T) {
 	clock := newClock()
-	a := newApp(t, newBackends(t), options{now: clock.now, policy: web.SessionPolicy{Lifetime: time.Hour}})
+	a := newApp(t, newBackends(t), options{now: clock.now, policy: session.Policy{Lifetime: time.Hour}})
 	b := newBrowser(t, a.URL)
 	wantRedirect(t, b.signup("mortal", "password-1"), "/dashboard")
 	first := b.cookie(cookieName)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 // axeHint is the one line a developer without axe-core reads.
@@ -35,7 +36,7 @@ const axeRun = `axe.run(document, {resultTypes: ["violations"]}).then(r => r.vio
 func TestBrowserAccessibility(t *testing.T) {
 	src, err := os.ReadFile(filepath.Join(repoRoot(t), ".cache", "axe", "node_modules", "axe-core", "axe.min.js"))
 	if err != nil {
-		skipOrFail(t, axeHint)
+		testenv.SkipOrFail(t, axeHint)
 	}
 	base, env := startApp(t)
 	register(t, base, "alan", "correct horse battery")

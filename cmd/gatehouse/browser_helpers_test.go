@@ -41,23 +41,6 @@ const (
 	windowWidth, windowHeight = 1000, 700
 )
 
-// inCI reports whether the tests run in CI, where a missing tool is a
-// failure rather than a skip.
-func inCI() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	return ci
-}
-
-// skipOrFail skips the test, or fails it in CI, with one line saying what
-// to install.
-func skipOrFail(t *testing.T, msg string) {
-	t.Helper()
-	if inCI() {
-		t.Fatalf("%s (CI=%s)", msg, os.Getenv("CI"))
-	}
-	t.Skip(msg)
-}
-
 // findChromium returns the Chromium binary. Debian's /usr/bin/chromium is a
 // shell wrapper around /usr/lib/chromium/chromium; the binary itself is
 // preferred, so that chromedp starts and stops the browser process directly.
@@ -72,7 +55,7 @@ func findChromium(t *testing.T) string {
 			return p
 		}
 	}
-	skipOrFail(t, chromiumHint)
+	testenv.SkipOrFail(t, chromiumHint)
 	return ""
 }
 

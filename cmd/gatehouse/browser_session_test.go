@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -84,7 +85,10 @@ func anonymousSession(t *testing.T, redisURL string) string {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	sm := session.New(pool, session.Options{Lifetime: time.Hour, CookieName: cookieName, MaxActive: 2})
+	// Stored as the app stores sessions: its store and codec, under the
+	// token's hash.
+	sm := scs.New()
+	sm.Store, sm.Codec, sm.HashTokenInStore = session.NewStore(pool, 2), session.Codec{}, true
 	ctx, err := sm.Load(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)

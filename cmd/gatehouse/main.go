@@ -19,7 +19,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "gatehouse:", err)
 		os.Exit(1)
 	}
@@ -40,9 +40,9 @@ Settings come from the environment; see README.md or .env.example.
 var errUsage = errors.New("unknown command (try: gatehouse help)")
 
 // run is the whole program, callable from tests with their own arguments,
-// environment and output. It returns when ctx is cancelled and the server
+// environment, input and output. It returns when ctx is cancelled and the server
 // has shut down.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 1 {
 		cmd = args[1]
@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "healthcheck":
 		return healthcheck(ctx, withDotEnv(getenv))
 	case "user":
-		return runUser(ctx, args[2:], withDotEnv(getenv), stdout, stderr)
+		return runUser(ctx, args[2:], withDotEnv(getenv), stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		_, err := io.WriteString(stdout, usage)
 		return err

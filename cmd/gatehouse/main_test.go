@@ -18,30 +18,12 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startRun runs the program as main would, with env as its whole
 // environment, and waits until /healthz answers. It listens on env["PORT"],
 // or on a free port that it records there, so that a second startRun with
 // the same env restarts the app on the same address. The returned function
 // stops it (as SIGTERM would) and returns run's error.
-func startRun(t *testing.T, env map[string]string) (base string, out *syncBuffer, stop func() error) {
+func startRun(t *testing.T, env map[string]string) (base string, out *testenv.LogBuffer, stop func() error) {
 	t.Helper()
 	if env["PORT"] == "" {
 		env["PORT"] = fmt.Sprint(testenv.FreePort(t))
@@ -51,10 +33,10 @@ func startRun(t *testing.T, env map[string]string) (base string, out *syncBuffer
 	}
 	port := env["PORT"]
 	ctx, cancel := context.WithCancel(context.Background())
-	out = &syncBuffer{}
+	out = &testenv.LogBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"gatehouse", "serve"}, func(k string) string { return env[k] }, out, out)
+		done <- run(ctx, []string{"gatehouse", "serve"}, func(k string) string { return env[k] }, strings.NewReader(""), out, out)
 	}()
 	base = "http://127.0.0.1:" + port
 	var once sync.Once
@@ -215,7 +197,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var out bytes.Buffer
-		err := run(context.Background(), []string{"gatehouse"}, func(k string) string { return tt.env[k] }, &out, &out)
+		err := run(context.Background(), []string{"gatehouse"}, func(k string) string { return tt.env[k] }, strings.NewReader(""), &out, &out)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("env %v: got %v, want an error naming %s", tt.env, err, tt.want)
 		}
@@ -224,10 +206,10 @@ func TestRunRejectsBadConfig(t *testing.T) {
 
 func TestRunCommands(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"gatehouse", "help"}, func(string) string { return "" }, &out, &out); err != nil || !strings.Contains(out.String(), "Usage") {
+	if err := run(context.Background(), []string{"gatehouse", "help"}, func(string) string { return "" }, strings.NewReader(""), &out, &out); err != nil || !strings.Contains(out.String(), "Usage") {
 		t.Fatalf("help: got %v, %q", err, out.String())
 	}
-	if err := run(context.Background(), []string{"gatehouse", "frobnicate"}, func(string) string { return "" }, &out, &out); !errors.Is(err, errUsage) {
+	if err := run(context.Background(), []string{"gatehouse", "frobnicate"}, func(string) string { return "" }, strings.NewReader(""), &out, &out); !errors.Is(err, errUsage) {
 		t.Fatalf("unknown command: got %v, want errUsage", err)
 	}
 	// healthcheck fails when nothing listens.
@@ -237,7 +219,7 @@ func TestRunCommands(t *testing.T) {
 			return fmt.Sprint(port)
 		}
 		return ""
-	}, &out, &out); err == nil {
+	}, strings.NewReader(""), &out, &out); err == nil {
 		t.Fatal("healthcheck succeeded with no server")
 	}
 }

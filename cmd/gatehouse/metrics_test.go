@@ -58,7 +58,7 @@ func TestMetricsAndPprof(t *testing.T) {
 		`gatehouse_logins_total{outcome="success"} 1`,
 		`gatehouse_logins_total{outcome="bad_credentials"} 1`,
 		`gatehouse_sessions_created_total 1`,
-		`gatehouse_sessions_revoked_total{reason="logout"} 1`,
+		`gatehouse_sessions_ended_total{reason="logout"} 1`,
 		`gatehouse_redis_pool_active_connections `,
 		`gatehouse_redis_pool_idle_connections `,
 		`gatehouse_redis_pool_wait_seconds_total `,

@@ -168,7 +168,7 @@ func ignoreLeaks() []goleak.Option {
 }
 
 // noPanics fails the test if the program's log mentions a panic.
-func noPanics(t *testing.T, out *syncBuffer) {
+func noPanics(t *testing.T, out *testenv.LogBuffer) {
 	t.Helper()
 	if logs := out.String(); strings.Contains(strings.ToLower(logs), "panic") {
 		t.Errorf("the log mentions a panic:\n%s", logs)

@@ -10,23 +10,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync/atomic"
 	"time"
 
-	redigo "github.com/gomodule/redigo/redis"
-	"go.mongodb.org/mongo-driver/event"
-	mongodriver "go.mongodb.org/mongo-driver/mongo"
-
+	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/metrics"
-	"github.com/gatehouse/gatehouse/internal/mongo"
-	"github.com/gatehouse/gatehouse/internal/password"
-	"github.com/gatehouse/gatehouse/internal/redis"
-	"github.com/gatehouse/gatehouse/internal/session"
-	"github.com/gatehouse/gatehouse/internal/user"
-	"github.com/gatehouse/gatehouse/static"
 	"github.com/gatehouse/gatehouse/templates"
-	"github.com/gatehouse/gatehouse/web"
 )
 
 // embeddedServices starts stand-ins for the services whose URL is empty, in
@@ -67,76 +55,18 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		defer remove()
 	}
 
-	pool, err := newRedisPool(cfg)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-
-	m := metrics.New()
-	m.RedisPool(pool)
-	client, users, closeMongo, err := openUsers(ctx, cfg, m.MongoMonitor())
-	if err != nil {
-		return err
-	}
-	defer closeMongo()
-	sm := session.New(pool, session.Options{
-		Lifetime:   cfg.SessionLifetime,
-		CookieName: cfg.CookieName,
-		Secure:     cfg.CookieSecure,
-		MaxActive:  cfg.RedisMaxActive,
-	})
-
 	tmpl, reload := templateFS(cfg)
-	// draining is set once shutdown begins: /readyz then fails.
-	var draining atomic.Bool
-	handler, err := web.NewServer(web.Deps{
-		Logger:       logger,
-		Sessions:     sm,
-		Users:        users.LimitHashing(cfg.PasswordHashConcurrency, cfg.LoginQueueTimeout),
-		SessionIndex: session.NewIndex(pool, time.Now),
-		Policy: web.SessionPolicy{
-			Lifetime:         cfg.SessionLifetime,
-			RememberLifetime: cfg.RememberMeLifetime,
-			IdleTimeout:      cfg.SessionIdleTimeout,
-			TouchInterval:    cfg.SessionTouchInterval,
-			ReauthWindow:     cfg.ReauthWindow,
-		},
-		Templates:          tmpl,
-		ReloadTemplates:    reload,
-		Static:             static.FS,
-		Production:         cfg.Production(),
-		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
-		LoginLimiter: redis.NewLoginLimiter(pool, redis.LoginLimits{
-			MaxPerAccount: cfg.LoginMaxFailuresAccount,
-			MaxPerIP:      cfg.LoginMaxFailuresIP,
-			Window:        cfg.LoginFailureWindow,
-		}, time.Now),
-		SessionGuesses:    redis.NewWindowCounter(pool, "gatehouse:guess:", cfg.SessionGuessWindow),
-		SessionGuessLimit: cfg.SessionGuessLimit,
-		TrustedProxies:    cfg.TrustedProxies,
-		ClientIPHeader:    cfg.ClientIPHeader,
-		Metrics:           m,
-		Checks: []web.Check{
-			{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ping(ctx, pool, cfg.RedisTimeout) }},
-			{Name: "mongodb", Ping: func(ctx context.Context) error { return mongo.Ping(ctx, client, cfg.MongoTimeout) }},
-			{Name: "shutdown", Ping: func(context.Context) error {
-				if draining.Load() {
-					return web.ErrDraining
-				}
-				return nil
-			}},
-		},
-	})
+	a, err := app.New(ctx, cfg, app.Options{Logger: logger, Templates: tmpl, ReloadTemplates: reload})
 	if err != nil {
 		return err
 	}
+	defer a.Close()
 
-	stopInternal := startInternal(cfg.MetricsAddr, m, logger)
+	stopMetricsListener := startMetricsListener(cfg.MetricsAddr, a.Metrics, logger)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		stopInternal(ctx)
+		stopMetricsListener(ctx)
 	}()
 
 	ln, err := net.Listen("tcp", cfg.Addr())
@@ -144,7 +74,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
 	}
 	srv := &http.Server{
-		Handler:           closeWhileDraining(handler, &draining),
+		Handler:           closeWhileDraining(a),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -164,7 +94,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 
 	// Drain: /readyz answers 503 so that load balancers stop sending
 	// requests here, while those that still arrive are served.
-	draining.Store(true)
+	a.Drain()
 	if cfg.ShutdownDrain > 0 {
 		logger.Info("draining", "for", cfg.ShutdownDrain)
 		t := time.NewTimer(cfg.ShutdownDrain)
@@ -187,29 +117,15 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	return nil
 }
 
-// newRedisPool follows the master through Redis Sentinel when
-// REDIS_SENTINEL_ADDRS is set, and dials REDIS_URL otherwise.
-func newRedisPool(cfg config.Config) (*redigo.Pool, error) {
-	o := redis.Options{Timeout: cfg.RedisTimeout, MaxActive: cfg.RedisMaxActive}
-	if len(cfg.RedisSentinelAddrs) > 0 {
-		return redis.NewSentinelPool(redis.Sentinel{
-			Addrs:      cfg.RedisSentinelAddrs,
-			MasterName: cfg.RedisSentinelMaster,
-			Password:   cfg.RedisSentinelPassword,
-		}, cfg.RedisURL, o)
-	}
-	return redis.NewPool(cfg.RedisURL, o)
-}
-
 // closeWhileDraining asks clients to close their connection after each
 // response once draining is set, so that a load balancer does not keep
 // reusing a connection to an instance about to close it.
-func closeWhileDraining(h http.Handler, draining *atomic.Bool) http.Handler {
+func closeWhileDraining(a *app.App) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if draining.Load() {
+		if a.Draining() {
 			w.Header().Set("Connection", "close")
 		}
-		h.ServeHTTP(w, r)
+		a.Handler.ServeHTTP(w, r)
 	})
 }
 
@@ -258,30 +174,4 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 		return fmt.Errorf("healthz: %s", resp.Status)
 	}
 	return nil
-}
-
-// openUsers connects to MongoDB, makes sure the users collection has its
-// indexes, and returns the client, the user service on it (argon2id with
-// the OWASP parameters) and a close function whose wait is bounded.
-func openUsers(ctx context.Context, cfg config.Config, monitor ...*event.CommandMonitor) (*mongodriver.Client, *user.Service, func(), error) {
-	client, err := mongo.Connect(ctx, cfg.MongoURI, cfg.MongoTimeout, monitor...)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	closeClient := func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = client.Disconnect(dctx)
-	}
-	repo := mongo.NewUsers(client.Database(cfg.MongoDB), cfg.MongoTimeout)
-	if err := repo.EnsureIndexes(ctx); err != nil {
-		closeClient()
-		return nil, nil, nil, err
-	}
-	hasher, err := password.New(password.OWASP)
-	if err != nil {
-		closeClient()
-		return nil, nil, nil, err
-	}
-	return client, user.NewService(repo, hasher, time.Now), closeClient, nil
 }

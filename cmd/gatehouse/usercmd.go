@@ -15,13 +15,10 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
-
-// stdin is where `user add` reads the password; tests replace it.
-var stdin io.Reader = os.Stdin
 
 const userUsage = `Usage: gatehouse user <command>
 
@@ -38,7 +35,7 @@ They use the same settings as the server (REDIS_URL, MONGO_URI, ...).
 
 // runUser is `gatehouse user ...`: account administration from the
 // command line, for bootstrapping the first admin.
-func runUser(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		_, _ = io.WriteString(stdout, userUsage)
 		if len(args) == 0 {
@@ -64,12 +61,12 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			fmt.Fprint(stderr, userUsage)
 			return errUsage
 		}
-		pw, err := readPassword(stdout)
+		pw, err := readPassword(stdin, stdout)
 		if err != nil {
 			return err
 		}
-		return withBackends(ctx, cfg, logger, false, func(b *backends) error {
-			u, err := b.users.Create(ctx, *name, pw, user.Role(*role))
+		return withApp(ctx, cfg, logger, func(a *app.App) error {
+			u, err := a.Users.Create(ctx, *name, pw, user.Role(*role))
 			if err != nil {
 				return describe(err)
 			}
@@ -83,21 +80,21 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			fmt.Fprint(stderr, userUsage)
 			return errUsage
 		}
-		return withBackends(ctx, cfg, logger, true, func(b *backends) error {
-			u, err := b.users.ByUsername(ctx, rest[0])
+		return withApp(ctx, cfg, logger, func(a *app.App) error {
+			u, err := a.Users.ByUsername(ctx, rest[0])
 			if err != nil {
 				return describe(err)
 			}
 			event, revoke := "", true
 			switch cmd {
 			case "set-role":
-				u, err = b.users.SetRole(ctx, u.ID, user.Role(rest[1]))
+				u, err = a.Users.SetRole(ctx, u.ID, user.Role(rest[1]))
 				event = "role_changed"
 			case "disable":
-				u, err = b.users.SetDisabled(ctx, u.ID, true)
+				u, err = a.Users.SetDisabled(ctx, u.ID, true)
 				event = "user_disabled"
 			case "enable":
-				u, err = b.users.SetDisabled(ctx, u.ID, false)
+				u, err = a.Users.SetDisabled(ctx, u.ID, false)
 				event, revoke = "user_enabled", false
 			}
 			if err != nil {
@@ -105,7 +102,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			}
 			logger.Info("audit", "event", event, "user_id", u.ID, "role", string(u.Role), "session_id", "cli", "ip", "local", "request_id", "")
 			if revoke {
-				ids, err := b.index.RevokeAll(ctx, u.ID, "")
+				ids, err := a.Index.RevokeAll(ctx, u.ID, "")
 				if err != nil {
 					return fmt.Errorf("%s changed, but signing them out failed (they will be signed out within a minute): %w", u.Username, err)
 				}
@@ -126,11 +123,11 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			fmt.Fprint(stderr, userUsage)
 			return errUsage
 		}
-		return withBackends(ctx, cfg, logger, false, func(b *backends) error {
+		return withApp(ctx, cfg, logger, func(a *app.App) error {
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "USERNAME\tROLE\tSTATUS\tCREATED\tLAST LOGIN")
 			for page := 1; ; page++ {
-				list, total, err := b.users.List(ctx, *q, page, 100)
+				list, total, err := a.Users.List(ctx, *q, page, 100)
 				if err != nil {
 					return describe(err)
 				}
@@ -162,10 +159,10 @@ func status(u *user.User) string {
 
 // describe turns domain errors into messages for the operator.
 func describe(err error) error {
-	var ve *user.ValidationError
-	switch {
-	case errors.As(err, &ve):
+	if ve, ok := errors.AsType[*user.ValidationError](err); ok {
 		return errors.New(ve.Message)
+	}
+	switch {
 	case errors.Is(err, user.ErrNotFound):
 		return errors.New("no such user")
 	case errors.Is(err, user.ErrUsernameTaken):
@@ -178,7 +175,7 @@ func describe(err error) error {
 
 // readPassword prompts without echo on a terminal, or reads one line from
 // stdin (so that scripts can pipe it in), at most 1 KiB.
-func readPassword(stdout io.Writer) (string, error) {
+func readPassword(stdin io.Reader, stdout io.Writer) (string, error) {
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		fmt.Fprint(stdout, "Password: ")
 		pw, err := term.ReadPassword(int(f.Fd()))
@@ -204,15 +201,10 @@ func readPassword(stdout io.Writer) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-// backends are the connections a command needs.
-type backends struct {
-	users *user.Service
-	index *session.Index
-}
-
-// withBackends connects to MongoDB (and Redis when needRedis), runs fn and
-// closes everything.
-func withBackends(ctx context.Context, cfg config.Config, logger *slog.Logger, needRedis bool, fn func(*backends) error) error {
+// withApp builds the application on the configured servers (or, in
+// development, on those of a running `make run`, or on embedded ones for
+// the command's duration), runs fn and closes everything.
+func withApp(ctx context.Context, cfg config.Config, logger *slog.Logger, fn func(*app.App) error) error {
 	if (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0) || cfg.MongoURI == "" {
 		stop, err := devServices(ctx, &cfg, logger)
 		if err != nil {
@@ -220,19 +212,10 @@ func withBackends(ctx context.Context, cfg config.Config, logger *slog.Logger, n
 		}
 		defer stop()
 	}
-	_, users, closeMongo, err := openUsers(ctx, cfg)
+	a, err := app.New(ctx, cfg, app.Options{Logger: logger})
 	if err != nil {
 		return err
 	}
-	defer closeMongo()
-	b := &backends{users: users}
-	if needRedis {
-		pool, err := newRedisPool(cfg)
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		b.index = session.NewIndex(pool, time.Now)
-	}
-	return fn(b)
+	defer a.Close()
+	return fn(a)
 }

@@ -15,11 +15,8 @@ import (
 // runCLI runs `gatehouse args...` with env and input on stdin.
 func runCLI(t *testing.T, env map[string]string, input string, args ...string) (string, error) {
 	t.Helper()
-	old := stdin
-	stdin = strings.NewReader(input)
-	defer func() { stdin = old }()
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), append([]string{"gatehouse"}, args...), func(k string) string { return env[k] }, &out, &errOut)
+	err := run(context.Background(), append([]string{"gatehouse"}, args...), func(k string) string { return env[k] }, strings.NewReader(input), &out, &errOut)
 	if strings.Contains(errOut.String(), "password-1") {
 		t.Fatal("the password reached the log")
 	}

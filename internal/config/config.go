@@ -204,9 +204,8 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	for _, o := range c.CORSAllowedOrigins {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			// A wildcard fails here too: it has no scheme.
 			p.fail("CORS_ALLOWED_ORIGINS", o, "each origin must look like https://host[:port]")
-		} else if o == "*" {
-			p.fail("CORS_ALLOWED_ORIGINS", o, "a wildcard cannot be used with credentials")
 		}
 	}
 	return c, errors.Join(p.errs...)

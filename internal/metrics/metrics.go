@@ -66,8 +66,8 @@ func New() *Metrics {
 			Help: "Sessions created by a sign-in.",
 		}),
 		sessionsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gatehouse_sessions_revoked_total",
-			Help: "Sessions ended by reason: logout, revoked, expired.",
+			Name: "gatehouse_sessions_ended_total",
+			Help: "Sessions ended, by reason: logout, revoked (by the user, an admin or a password change), expired (idle or absolute timeout, or the user deleted or disabled).",
 		}, []string{"reason"}),
 		mongoLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gatehouse_mongodb_operation_duration_seconds",

@@ -195,8 +195,8 @@ func isDuplicate(err error) bool {
 	if mongo.IsDuplicateKeyError(err) {
 		return true
 	}
-	var ce mongo.CommandError
-	return errors.As(err, &ce) && ce.Code == 11000
+	ce, ok := errors.AsType[mongo.CommandError](err)
+	return ok && ce.Code == 11000
 }
 
 // unavailable marks a driver error as a failure to reach the store, which

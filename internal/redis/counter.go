@@ -30,7 +30,7 @@ func (w *WindowCounter) Window() time.Duration { return w.window }
 func (w *WindowCounter) Incr(ctx context.Context, key string) (int64, error) {
 	c, err := w.pool.GetContext(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("counter: %w", err)
+		return 0, Unavailable("counter", err)
 	}
 	defer c.Close()
 	k := w.prefix + key
@@ -38,12 +38,15 @@ func (w *WindowCounter) Incr(ctx context.Context, key string) (int64, error) {
 	_ = c.Send("INCR", k)
 	_ = c.Send("PEXPIRE", k, w.window.Milliseconds(), "NX")
 	res, err := redis.Values(redis.DoContext(c, ctx, "EXEC"))
-	if err != nil || len(res) != 2 {
-		return 0, fmt.Errorf("counter: %w", err)
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("%d replies to EXEC, want 2", len(res))
+	}
+	if err != nil {
+		return 0, Unavailable("counter", err)
 	}
 	n, err := redis.Int64(res[0], nil)
 	if err != nil {
-		return 0, fmt.Errorf("counter: %w", err)
+		return 0, Unavailable("counter", err)
 	}
 	return n, nil
 }

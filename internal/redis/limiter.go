@@ -24,13 +24,33 @@ type LoginLimits struct {
 	BackoffBase, BackoffMax time.Duration
 }
 
+// Block is why a login attempt was refused. The values are those the
+// login script returns.
+type Block int
+
 // Why a login attempt was refused.
 const (
-	BlockedNone    = 0
-	BlockedIP      = 1 // too many failures from this IP
-	BlockedPair    = 2 // too many failures of this account from this IP
-	BlockedAccount = 3 // account-wide backoff after failures from many IPs
+	BlockedNone    Block = 0
+	BlockedIP      Block = 1 // too many failures from this IP
+	BlockedPair    Block = 2 // too many failures of this account from this IP
+	BlockedAccount Block = 3 // account-wide backoff after failures from many IPs
 )
+
+// String names the block for logs and audit lines: "none", "ip",
+// "account_and_ip" or "account_backoff".
+func (b Block) String() string {
+	switch b {
+	case BlockedNone:
+		return "none"
+	case BlockedIP:
+		return "ip"
+	case BlockedPair:
+		return "account_and_ip"
+	case BlockedAccount:
+		return "account_backoff"
+	}
+	return "unknown"
+}
 
 // LoginLimiter throttles failed logins with sliding windows in Redis,
 // shared by every app instance. Each attempt costs one round trip: a Lua
@@ -61,7 +81,7 @@ type Attempt struct {
 
 // Decision is Begin's answer.
 type Decision struct {
-	Blocked    int           // one of the Blocked* constants
+	Blocked    Block         // BlockedNone when the attempt may go ahead
 	RetryAfter time.Duration // when Blocked: how long until an attempt may succeed the check
 	Attempt    Attempt       // when not Blocked: pass to Succeeded on success
 }
@@ -124,19 +144,22 @@ func (l *LoginLimiter) Begin(ctx context.Context, account, ip string) (Decision,
 
 	c, err := l.pool.GetContext(ctx)
 	if err != nil {
-		return Decision{}, fmt.Errorf("login limiter: %w", err)
+		return Decision{}, Unavailable("login limiter", err)
 	}
 	defer c.Close()
 	res, err := redis.Int64s(loginScript.DoContext(ctx, c, args...))
-	if err != nil || len(res) != 2 {
-		return Decision{}, fmt.Errorf("login limiter: %w", err)
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("%d values from the script, want 2", len(res))
 	}
-	if res[0] != BlockedNone {
+	if err != nil {
+		return Decision{}, Unavailable("login limiter", err)
+	}
+	if Block(res[0]) != BlockedNone {
 		retry := time.Duration(res[1]) * time.Millisecond
 		if retry < time.Second {
 			retry = time.Second
 		}
-		return Decision{Blocked: int(res[0]), RetryAfter: retry}, nil
+		return Decision{Blocked: Block(res[0]), RetryAfter: retry}, nil
 	}
 	return Decision{Attempt: Attempt{account: account, ip: ip, member: member}}, nil
 }
@@ -160,15 +183,13 @@ func (l *LoginLimiter) Abandon(ctx context.Context, a Attempt) error {
 func (l *LoginLimiter) exec(ctx context.Context, cmds [][]any) error {
 	c, err := l.pool.GetContext(ctx)
 	if err != nil {
-		return fmt.Errorf("login limiter: %w", err)
+		return Unavailable("login limiter", err)
 	}
 	defer c.Close()
 	_ = c.Send("MULTI")
 	for _, cmd := range cmds {
 		_ = c.Send(cmd[0].(string), cmd[1:]...)
 	}
-	if _, err := redis.DoContext(c, ctx, "EXEC"); err != nil {
-		return fmt.Errorf("login limiter: %w", err)
-	}
-	return nil
+	_, err = redis.DoContext(c, ctx, "EXEC")
+	return Unavailable("login limiter", err)
 }

@@ -241,3 +241,14 @@ func TestAbandonedAttemptDoesNotCount(t *testing.T) {
 		t.Fatal("real failures are no longer counted")
 	}
 }
+
+func TestBlockString(t *testing.T) {
+	for b, want := range map[redis.Block]string{
+		redis.BlockedNone: "none", redis.BlockedIP: "ip", redis.BlockedPair: "account_and_ip",
+		redis.BlockedAccount: "account_backoff", redis.Block(9): "unknown",
+	} {
+		if got := b.String(); got != want {
+			t.Errorf("Block(%d).String() = %q, want %q", int(b), got, want)
+		}
+	}
+}

@@ -117,9 +117,9 @@ func Ping(ctx context.Context, pool *redis.Pool, timeout time.Duration) error {
 	defer cancel()
 	c, err := pool.GetContext(ctx)
 	if err != nil {
-		return err
+		return Unavailable("ping", err)
 	}
 	defer c.Close()
 	_, err = redis.DoContext(c, ctx, "PING")
-	return err
+	return Unavailable("ping", err)
 }

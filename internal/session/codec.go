@@ -17,12 +17,24 @@ import (
 // the stored size. Sessions here only hold strings, booleans, integers,
 // times and a *Record, so a small tagged binary format does.
 //
-// Layout: magic 'G', version 1, deadline (varint Unix seconds, uvarint
-// nanoseconds), count
-// (uvarint), then per value: key (uvarint length, bytes), a type tag, and
-// the value (a Record's layout: record.go). Keys are written in sorted order so that equal sessions encode
-// equally. Data that does not start with the magic byte is decoded with
-// GobCodec, so sessions stored before the switch stay valid.
+// Layout:
+//
+//	'G' (magic), 1 (version)
+//	the deadline: varint Unix seconds, uvarint nanoseconds
+//	the number of values: uvarint
+//	each value, keys in sorted order so that equal sessions encode equally:
+//	  the key: uvarint length, bytes
+//	  a tag and the value:
+//	    's' string: uvarint length, bytes
+//	    't' or 'f': a bool, the tag alone
+//	    'i' int: varint
+//	    'T' time.Time: as the deadline; 'z': the zero time, the tag alone
+//	    'R' *Record: UserID, Username, Role and SID as strings; MemberSince,
+//	      LastLogin, AuthAt, ReauthAt and Seen each as 'z' or 'T' and a
+//	      time; Remember as 't' or 'f' (record.go)
+//
+// Data that does not start with the magic byte is decoded with GobCodec,
+// so sessions stored before the switch stay valid.
 type Codec struct{}
 
 const (

@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gomodule/redigo/redis"
+	redigo "github.com/gomodule/redigo/redis"
+
+	"github.com/gatehouse/gatehouse/internal/redis"
 )
 
 // storePrefix is where scs/redisstore keeps session data.
@@ -41,12 +43,12 @@ type Info struct {
 // token, never the token), so that revoking deletes the session itself:
 // the next request with that cookie, on any instance, finds nothing.
 type Index struct {
-	pool *redis.Pool
+	pool *redigo.Pool
 	now  func() time.Time
 }
 
 // NewIndex returns an index on pool.
-func NewIndex(pool *redis.Pool, now func() time.Time) *Index {
+func NewIndex(pool *redigo.Pool, now func() time.Time) *Index {
 	return &Index{pool: pool, now: now}
 }
 
@@ -68,10 +70,10 @@ func StoreKey(token string) string {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-func (x *Index) conn(ctx context.Context) (redis.Conn, error) {
+func (x *Index) conn(ctx context.Context) (redigo.Conn, error) {
 	c, err := x.pool.GetContext(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return nil, redis.Unavailable("session index", err)
 	}
 	return c, nil
 }
@@ -96,8 +98,8 @@ func (x *Index) Add(ctx context.Context, info Info, token string) error {
 	// expiry, GT only ever extends it.
 	_ = c.Send("PEXPIREAT", uk, exp, "NX")
 	_ = c.Send("PEXPIREAT", uk, exp, "GT")
-	_, err = redis.DoContext(c, ctx, "EXEC")
-	return wrap(err)
+	_, err = redigo.DoContext(c, ctx, "EXEC")
+	return redis.Unavailable("session index", err)
 }
 
 // Touch records that the session was seen at seen and now expires at exp.
@@ -113,8 +115,8 @@ func (x *Index) Touch(ctx context.Context, userID, sid string, seen, exp time.Ti
 	_ = c.Send("PEXPIREAT", mk, ms(exp))
 	_ = c.Send("ZADD", uk, "XX", ms(exp), sid)
 	_ = c.Send("PEXPIREAT", uk, ms(exp), "GT")
-	_, err = redis.DoContext(c, ctx, "EXEC")
-	return wrap(err)
+	_, err = redigo.DoContext(c, ctx, "EXEC")
+	return redis.Unavailable("session index", err)
 }
 
 // SetToken points sid at a new scs token after RenewToken, with a new
@@ -129,14 +131,14 @@ func (x *Index) SetToken(ctx context.Context, sid, token string, authAt time.Tim
 	if !authAt.IsZero() {
 		args = append(args, "auth", ms(authAt))
 	}
-	_, err = redis.DoContext(c, ctx, "HSET", args...)
-	return wrap(err)
+	_, err = redigo.DoContext(c, ctx, "HSET", args...)
+	return redis.Unavailable("session index", err)
 }
 
 // listScript prunes the user's expired or vanished sessions and returns the
 // rest: for each, the id followed by its hash fields.
 // KEYS[1] user set. ARGV: now_ms, store prefix, meta prefix.
-var listScript = redis.NewScript(1, `
+var listScript = redigo.NewScript(1, `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 local out = {}
@@ -162,14 +164,14 @@ func (x *Index) List(ctx context.Context, userID string) ([]Info, error) {
 		return nil, err
 	}
 	defer c.Close()
-	vals, err := redis.Values(listScript.DoContext(ctx, c, userKey(userID), ms(x.now()), storePrefix, "gatehouse:session:"))
+	vals, err := redigo.Values(listScript.DoContext(ctx, c, userKey(userID), ms(x.now()), storePrefix, "gatehouse:session:"))
 	if err != nil {
-		return nil, wrap(err)
+		return nil, redis.Unavailable("session index", err)
 	}
 	var out []Info
 	for i := 0; i+1 < len(vals); i += 2 {
-		id, _ := redis.String(vals[i], nil)
-		fields, _ := redis.StringMap(vals[i+1], nil)
+		id, _ := redigo.String(vals[i], nil)
+		fields, _ := redigo.StringMap(vals[i+1], nil)
 		out = append(out, infoFrom(id, fields))
 	}
 	slices.SortFunc(out, func(a, b Info) int { return b.Created.Compare(a.Created) }) // newest first
@@ -195,7 +197,7 @@ func infoFrom(id string, f map[string]string) Info {
 // another user is left alone, so an id from elsewhere revokes nothing. It
 // returns the ids revoked. KEYS[1] user set. ARGV: store prefix, meta
 // prefix, only, except, user id.
-var revokeScript = redis.NewScript(1, `
+var revokeScript = redigo.NewScript(1, `
 local ids
 if ARGV[3] ~= '' then ids = {ARGV[3]} else ids = redis.call('ZRANGE', KEYS[1], 0, -1) end
 local out = {}
@@ -239,9 +241,9 @@ func (x *Index) revoke(ctx context.Context, userID, only, keep string) ([]string
 		return nil, err
 	}
 	defer c.Close()
-	ids, err := redis.Strings(revokeScript.DoContext(ctx, c, userKey(userID), storePrefix, "gatehouse:session:", only, keep, userID))
+	ids, err := redigo.Strings(revokeScript.DoContext(ctx, c, userKey(userID), storePrefix, "gatehouse:session:", only, keep, userID))
 	if err != nil {
-		return nil, wrap(err)
+		return nil, redis.Unavailable("session index", err)
 	}
 	return ids, nil
 }
@@ -255,7 +257,7 @@ func (x *Index) Remove(ctx context.Context, userID, sid string) error {
 // countScript prunes, as listScript does, the expired or vanished
 // sessions of each user and returns how many each has left.
 // KEYS: user sets. ARGV: now_ms, store prefix, meta prefix.
-var countScript = redis.NewScript(-1, `
+var countScript = redigo.NewScript(-1, `
 local out = {}
 for i, uk in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', uk, '-inf', ARGV[1])
@@ -292,23 +294,14 @@ func (x *Index) Counts(ctx context.Context, userIDs []string) ([]int, error) {
 		args = append(args, userKey(id))
 	}
 	args = append(args, ms(x.now()), storePrefix, "gatehouse:session:")
-	n, err := redis.Ints(countScript.DoContext(ctx, c, args...))
+	n, err := redigo.Ints(countScript.DoContext(ctx, c, args...))
 	if err != nil {
-		return nil, wrap(err)
+		return nil, redis.Unavailable("session index", err)
 	}
 	if len(n) != len(userIDs) {
-		return nil, wrap(fmt.Errorf("count: %d answers for %d users", len(n), len(userIDs)))
+		return nil, redis.Unavailable("session index", fmt.Errorf("count: %d answers for %d users", len(n), len(userIDs)))
 	}
 	return n, nil
-}
-
-// Count returns how many live sessions the user has, pruning the rest.
-func (x *Index) Count(ctx context.Context, userID string) (int, error) {
-	n, err := x.Counts(ctx, []string{userID})
-	if err != nil {
-		return 0, err
-	}
-	return n[0], nil
 }
 
 func boolInt(b bool) int {

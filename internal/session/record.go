@@ -1,6 +1,10 @@
 package session
 
-import "time"
+import (
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/user"
+)
 
 // Record is what a signed-in session holds, as one value: the user as of
 // sign-in (what the pages show, so that a page view needs no MongoDB
@@ -18,6 +22,30 @@ type Record struct {
 	ReauthAt               time.Time // the password confirmed again for a sensitive action
 	Seen                   time.Time // refreshed at most once per touch interval
 	Remember               bool
+}
+
+// SignedIn reports whether r names a user; the zero Record is an anonymous
+// session's.
+func (r *Record) SignedIn() bool { return r.UserID != "" }
+
+// IsAdmin reports whether the session's user had the admin role at sign-in
+// (or at the last touch that rechecked it).
+func (r *Record) IsAdmin() bool { return r.Role == string(user.RoleAdmin) }
+
+// Touched returns a copy of r seen at now (in UTC), for the touch: records
+// are shared, so they are replaced, never changed.
+func (r *Record) Touched(now time.Time) Record {
+	t := *r
+	t.Seen = now.UTC()
+	return t
+}
+
+// Reauthenticated returns a copy of r whose password was confirmed again
+// at now (in UTC).
+func (r *Record) Reauthenticated(now time.Time) Record {
+	t := *r
+	t.ReauthAt = now.UTC()
+	return t
 }
 
 // appendRecord writes r's fields in declaration order: the four strings,

@@ -13,10 +13,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,10 +53,7 @@ func Redis(t testing.TB, args ...string) (url string, srv *embedded.Redis) {
 func RedisServer(t testing.TB, dir string, port int, args ...string) *embedded.Redis {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		if inCI() {
-			t.Fatalf("testenv: redis-server not on PATH (CI=%s): %v", os.Getenv("CI"), err)
-		}
-		t.Skip("testenv: redis-server not on PATH; to run this test: apt-get install -y redis-server")
+		SkipOrFail(t, "testenv: redis-server not on PATH; to run this test: apt-get install -y redis-server")
 	}
 	if dir == "" {
 		dir = t.TempDir()
@@ -115,17 +110,6 @@ func MongoServer(t testing.TB) *embedded.Mongo {
 	return srv
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testenv: find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // maxDBName is the longest database name Mongo returns; MongoDB allows 63
 // bytes and FerretDB only [a-zA-Z0-9_-].
 const maxDBName = 60
@@ -169,13 +153,6 @@ func dropDatabase(t testing.TB, uri, db string) {
 	if err := c.Database(db).Drop(ctx); err != nil {
 		t.Errorf("testenv: drop database %s: %v", db, err)
 	}
-}
-
-// inCI reports whether the tests run in CI, where a missing server is a
-// failure.
-func inCI() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	return ci
 }
 
 // logger returns a logger that writes warnings and errors to the test's

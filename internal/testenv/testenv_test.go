@@ -22,22 +22,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/embedded"
 )
 
-// dial opens a connection to the Redis server at rawURL, closed when the test
-// ends.
-func dial(t *testing.T, rawURL string) redis.Conn {
-	t.Helper()
-	c, err := redis.DialURLContext(t.Context(), rawURL,
-		redis.DialConnectTimeout(5*time.Second),
-		redis.DialReadTimeout(5*time.Second),
-		redis.DialWriteTimeout(5*time.Second),
-	)
-	if err != nil {
-		t.Fatalf("dial %s: %v", rawURL, err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // config returns the value of a redis-server configuration parameter.
 func config(t *testing.T, c redis.Conn, param string) string {
 	t.Helper()
@@ -113,7 +97,7 @@ func TestRedis(t *testing.T) {
 			if u != srv.URL {
 				t.Errorf("url = %q, want srv.URL %q", u, srv.URL)
 			}
-			c := dial(t, u)
+			c := DialRedis(t, u)
 			if _, err := c.Do("SET", "greeting", "hello"); err != nil {
 				t.Fatalf("SET: %v", err)
 			}
@@ -151,7 +135,7 @@ func TestRedisServerRestart(t *testing.T) {
 	if want := fmt.Sprintf("redis://127.0.0.1:%d/0", port); first.URL != want {
 		t.Errorf("URL = %q, want %q", first.URL, want)
 	}
-	c := dial(t, first.URL)
+	c := DialRedis(t, first.URL)
 	if _, err := c.Do("SET", "kept", "yes"); err != nil {
 		t.Fatalf("SET: %v", err)
 	}
@@ -166,7 +150,7 @@ func TestRedisServerRestart(t *testing.T) {
 	if second.URL != first.URL {
 		t.Errorf("URL after restart = %q, want %q", second.URL, first.URL)
 	}
-	if got, err := redis.String(dial(t, second.URL).Do("GET", "kept")); err != nil || got != "yes" {
+	if got, err := redis.String(DialRedis(t, second.URL).Do("GET", "kept")); err != nil || got != "yes" {
 		t.Errorf("GET kept after restart = %q, %v, want %q", got, err, "yes")
 	}
 }

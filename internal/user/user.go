@@ -40,7 +40,6 @@ var (
 	ErrNotFound           = errors.New("user not found")
 	ErrUsernameTaken      = errors.New("that username is taken")
 	ErrInvalidCredentials = errors.New("invalid username or password")
-	ErrDisabled           = errors.New("account disabled")
 	// ErrUnavailable wraps failures to reach the user store.
 	ErrUnavailable = errors.New("user store unavailable")
 	// ErrLastAdmin refuses to demote or disable the only enabled admin.

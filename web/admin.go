@@ -1,8 +1,13 @@
 package web
 
+// Administration: the users list and the actions on one user. Admins only
+// (requireRole), and every change needs a recent password.
+
 import (
 	"errors"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -32,8 +37,8 @@ type adminRow struct {
 	Self     bool
 }
 
-func handleAdminUsersGet(s *sessions, rd *renderer, users Users) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleAdminUsersGet(rd *renderer, sess *sessions, users Users, index SessionIndex) http.Handler {
+	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		filter := truncate(strings.TrimSpace(q.Get("q")), 64)
 		page, err := strconv.Atoi(q.Get("page"))
@@ -42,22 +47,20 @@ func handleAdminUsersGet(s *sessions, rd *renderer, users Users) http.Handler {
 		}
 		list, total, err := users.List(r.Context(), filter, page, usersPerPage)
 		if err != nil {
-			storageError(w, r, rd, err)
-			return
+			return err
 		}
-		me := s.current(r)
+		me := currentUser(r)
 		av := &adminView{Filter: filter, Page: page, Total: total}
 		ids := make([]string, len(list))
 		for i, u := range list {
 			ids[i] = u.ID
 		}
-		counts, err := s.index.Counts(r.Context(), ids)
+		counts, err := index.Counts(r.Context(), ids)
 		if err != nil {
-			storageError(w, r, rd, err)
-			return
+			return err
 		}
 		for i, u := range list {
-			av.Rows = append(av.Rows, adminRow{User: u, Sessions: counts[i], Self: u.ID == me.ID})
+			av.Rows = append(av.Rows, adminRow{User: u, Sessions: counts[i], Self: u.ID == me.UserID})
 		}
 		if page > 1 {
 			av.PrevURL = pageURL(filter, page-1)
@@ -69,87 +72,95 @@ func handleAdminUsersGet(s *sessions, rd *renderer, users Users) http.Handler {
 			av.FirstShown = int64((page-1)*usersPerPage + 1)
 			av.LastShown = av.FirstShown + int64(len(list)) - 1
 		}
-		rd.render(w, r, http.StatusOK, "admin_users", view{User: me, Flash: popFlash(s, r), Admin: av})
+		rd.render(w, r, http.StatusOK, "admin_users", view{User: me, Flash: sess.popFlash(r), Admin: av})
+		return nil
 	})
 }
 
 // handleAdminUserPost runs one admin action on a user: disable, enable,
 // promote, demote or revoke-sessions. Disabling and role changes also sign
 // the user out everywhere at once.
-func handleAdminUserPost(s *sessions, rd *renderer, users Users) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleAdminUserPost(rd *renderer, sess *sessions, users Users, index SessionIndex, audit *auditLog) http.Handler {
+	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
-		me := s.current(r)
+		me := currentUser(r)
 		id, action := chi.URLParam(r, "id"), chi.URLParam(r, "action")
 		var (
 			target *user.User
 			err    error
 			msg    string
+			event  string
+			attrs  []slog.Attr
 			revoke = true
 		)
 		switch action {
 		case "disable":
 			target, err = users.SetDisabled(ctx, id, true)
-			msg = "disabled and signed out everywhere"
-			if err == nil {
-				s.audit.event(r, auditUserDisabled, me.ID, me.SID, slogString("target_user_id", id))
-			}
+			msg, event = "disabled and signed out everywhere", auditUserDisabled
 		case "enable":
 			target, err = users.SetDisabled(ctx, id, false)
-			msg, revoke = "enabled", false
-			if err == nil {
-				s.audit.event(r, auditUserEnabled, me.ID, me.SID, slogString("target_user_id", id))
-			}
+			msg, event, revoke = "enabled", auditUserEnabled, false
 		case "promote", "demote":
 			role := user.RoleAdmin
 			if action == "demote" {
 				role = user.RoleUser
 			}
 			target, err = users.SetRole(ctx, id, role)
-			msg = "now has the role " + string(role) + " and was signed out everywhere"
-			if err == nil {
-				s.audit.event(r, auditRoleChanged, me.ID, me.SID, slogString("target_user_id", id), slogString("role", string(role)))
-			}
+			msg, event = "now has the role "+string(role)+" and was signed out everywhere", auditRoleChanged
+			attrs = []slog.Attr{slog.String("role", string(role))}
 		case "revoke-sessions":
 			target, err = users.ByID(ctx, id)
 			msg = "was signed out everywhere"
 		default:
-			rd.clientError(w, r, http.StatusNotFound)
-			return
+			return errNotFound
 		}
-		switch {
-		case errors.Is(err, user.ErrNotFound):
-			rd.clientError(w, r, http.StatusNotFound)
-			return
-		case errors.Is(err, user.ErrLastAdmin):
-			s.sm.Put(ctx, keyFlash, "Gatehouse needs at least one enabled admin: promote someone else first.")
+		if errors.Is(err, user.ErrLastAdmin) {
+			// Not an error page: the list, with why nothing changed.
+			sess.flash(r, sentence(problemFor(err).message))
 			http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
-			return
-		case err != nil:
-			storageError(w, r, rd, err)
-			return
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if event != "" {
+			audit.event(r, event, me.UserID, me.SID, append([]slog.Attr{slog.String("target_user_id", id)}, attrs...)...)
 		}
 		if revoke {
-			ids, err := s.index.RevokeAll(ctx, target.ID, "")
+			ids, err := index.RevokeAll(ctx, target.ID, "")
 			if err != nil {
-				storageError(w, r, rd, err)
-				return
+				return err
 			}
 			for _, sid := range ids {
-				s.audit.event(r, auditSessionRevoked, target.ID, sid, slogString("by_user_id", me.ID), slogString("reason", action))
+				audit.event(r, auditSessionRevoked, target.ID, sid, slog.String("by_user_id", me.UserID), slog.String("reason", action))
 			}
-			if target.ID == me.ID {
+			if target.ID == me.UserID {
 				// The admin changed their own account: this session is
 				// gone too. Do not write it back.
-				if err := s.signOut(r); err != nil {
-					storageError(w, r, rd, err)
-					return
+				if err := sess.signOut(r); err != nil {
+					return err
 				}
 				http.Redirect(w, r, "/login?signed_out=1", http.StatusSeeOther)
-				return
+				return nil
 			}
 		}
-		s.sm.Put(ctx, keyFlash, target.Username+" "+msg+".")
+		sess.flash(r, target.Username+" "+msg+".")
 		http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
+		return nil
 	})
+}
+
+// pageURL builds /admin/users links that keep the filter.
+func pageURL(filter string, page int) string {
+	v := url.Values{}
+	if strings.TrimSpace(filter) != "" {
+		v.Set("q", filter)
+	}
+	if page > 1 {
+		v.Set("page", strconv.Itoa(page))
+	}
+	if len(v) == 0 {
+		return "/admin/users"
+	}
+	return "/admin/users?" + v.Encode()
 }

@@ -1,5 +1,7 @@
 package web
 
+// Operations: liveness, readiness and static files. None loads a session.
+
 import (
 	"context"
 	"errors"

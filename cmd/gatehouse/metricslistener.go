@@ -14,10 +14,10 @@ import (
 	"github.com/gatehouse/gatehouse/internal/metrics"
 )
 
-// startInternal serves /metrics and /debug/pprof/ on addr, a listener for
+// startMetricsListener serves /metrics and /debug/pprof/ on addr, a listener for
 // operators only (METRICS_ADDR, loopback by default), never the public one.
 // A taken address is logged, not fatal: the app still serves its users.
-func startInternal(addr string, m *metrics.Metrics, logger *slog.Logger) (stop func(context.Context)) {
+func startMetricsListener(addr string, m *metrics.Metrics, logger *slog.Logger) (stop func(context.Context)) {
 	if addr == "" {
 		return func(context.Context) {}
 	}

@@ -1,0 +1,197 @@
+// Package app builds Gatehouse from a config.Config: the Redis pool
+// (through Sentinel when configured), MongoDB and the user service, the
+// session store, index and limiters, the metrics, and the web handler.
+// The server and the user commands (cmd/gatehouse), the web tests and the
+// benchmarks all build the application here, so that they cannot drift
+// apart (benbjohnson/wtf's Main).
+//
+// It starts no listener and no embedded server: cmd/gatehouse does, around
+// it.
+package app
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	redigo "github.com/gomodule/redigo/redis"
+	mongodriver "go.mongodb.org/mongo-driver/mongo"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/mongo"
+	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/internal/redis"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/user"
+	"github.com/gatehouse/gatehouse/static"
+	"github.com/gatehouse/gatehouse/templates"
+	"github.com/gatehouse/gatehouse/web"
+)
+
+// Options are what a Config does not say: the seams tests and the
+// development server use. The zero value is production's choice for each.
+type Options struct {
+	// Logger receives every log line. Optional: slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Optional: time.Now.
+	Now func() time.Time
+	// Hashing is argon2id's cost. Optional: password.OWASP. Tests pass a
+	// cheap one.
+	Hashing *password.Params
+	// Templates is the template tree. Optional: the embedded templates.FS.
+	// ReloadTemplates re-reads them on every request (development).
+	Templates       fs.FS
+	ReloadTemplates bool
+	// WrapUsers, when set, wraps the user service the web handler gets;
+	// tests inject faults with it.
+	WrapUsers func(web.Users) web.Users
+}
+
+// App is one instance of Gatehouse, ready to serve: Handler is its root
+// http.Handler. The other fields are its parts, for commands and tests
+// that work beside it. Close releases them.
+type App struct {
+	Config  config.Config
+	Logger  *slog.Logger
+	Redis   *redigo.Pool
+	Mongo   *mongodriver.Client
+	Users   *user.Service // hashing bounded by PASSWORD_HASH_CONCURRENCY
+	Index   *session.Index
+	Metrics *metrics.Metrics
+	Handler http.Handler
+
+	draining atomic.Bool
+	closers  []func()
+}
+
+// New connects to Redis (lazily: the pool dials on first use) and MongoDB
+// (making sure of its indexes), and builds the web handler. It fails on a
+// configuration the parts refuse, or when MongoDB does not answer within
+// MONGO_TIMEOUT.
+func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Hashing == nil {
+		o.Hashing = &password.OWASP
+	}
+	if o.Templates == nil {
+		o.Templates = templates.FS
+	}
+	a := &App{Config: cfg, Logger: o.Logger, Metrics: metrics.New()}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	if a.Redis, err = newRedisPool(cfg); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { _ = a.Redis.Close() })
+	a.Metrics.RedisPool(a.Redis)
+
+	if a.Mongo, err = mongo.Connect(ctx, cfg.MongoURI, cfg.MongoTimeout, a.Metrics.MongoMonitor()); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = a.Mongo.Disconnect(dctx)
+	})
+	repo := mongo.NewUsers(a.Mongo.Database(cfg.MongoDB), cfg.MongoTimeout)
+	if err := repo.EnsureIndexes(ctx); err != nil {
+		return nil, err
+	}
+	hasher, err := password.New(*o.Hashing)
+	if err != nil {
+		return nil, err
+	}
+	a.Users = user.NewService(repo, hasher, o.Now).LimitHashing(cfg.PasswordHashConcurrency, cfg.LoginQueueTimeout)
+	a.Index = session.NewIndex(a.Redis, o.Now)
+
+	var users web.Users = a.Users
+	if o.WrapUsers != nil {
+		users = o.WrapUsers(users)
+	}
+	a.Handler, err = web.NewServer(web.Deps{
+		Logger:       o.Logger,
+		SessionStore: session.NewStore(a.Redis, cfg.RedisMaxActive),
+		Cookie:       web.Cookie{Name: cfg.CookieName, Secure: cfg.CookieSecure},
+		SessionIndex: a.Index,
+		Policy: session.Policy{
+			Lifetime:         cfg.SessionLifetime,
+			RememberLifetime: cfg.RememberMeLifetime,
+			IdleTimeout:      cfg.SessionIdleTimeout,
+			TouchInterval:    cfg.SessionTouchInterval,
+			ReauthWindow:     cfg.ReauthWindow,
+		},
+		Users:              users,
+		Templates:          o.Templates,
+		ReloadTemplates:    o.ReloadTemplates,
+		Static:             static.FS,
+		Production:         cfg.Production(),
+		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
+		Now:                o.Now,
+		Metrics:            a.Metrics,
+		LoginLimiter: redis.NewLoginLimiter(a.Redis, redis.LoginLimits{
+			MaxPerAccount: cfg.LoginMaxFailuresAccount,
+			MaxPerIP:      cfg.LoginMaxFailuresIP,
+			Window:        cfg.LoginFailureWindow,
+		}, o.Now),
+		SessionGuesses:    redis.NewWindowCounter(a.Redis, "gatehouse:guess:", cfg.SessionGuessWindow),
+		SessionGuessLimit: cfg.SessionGuessLimit,
+		TrustedProxies:    cfg.TrustedProxies,
+		ClientIPHeader:    cfg.ClientIPHeader,
+		Checks: []web.Check{
+			{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ping(ctx, a.Redis, cfg.RedisTimeout) }},
+			{Name: "mongodb", Ping: func(ctx context.Context) error { return mongo.Ping(ctx, a.Mongo, cfg.MongoTimeout) }},
+			{Name: "shutdown", Ping: func(context.Context) error {
+				if a.draining.Load() {
+					return web.ErrDraining
+				}
+				return nil
+			}},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Drain makes /readyz answer 503 "draining", so that load balancers stop
+// sending requests here before the server shuts down.
+func (a *App) Drain() { a.draining.Store(true) }
+
+// Draining reports whether Drain was called.
+func (a *App) Draining() bool { return a.draining.Load() }
+
+// Close closes MongoDB (waiting at most 5 s) and the Redis pool.
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// newRedisPool follows the master through Redis Sentinel when
+// REDIS_SENTINEL_ADDRS is set, and dials REDIS_URL otherwise.
+func newRedisPool(cfg config.Config) (*redigo.Pool, error) {
+	o := redis.Options{Timeout: cfg.RedisTimeout, MaxActive: cfg.RedisMaxActive}
+	if len(cfg.RedisSentinelAddrs) > 0 {
+		return redis.NewSentinelPool(redis.Sentinel{
+			Addrs:      cfg.RedisSentinelAddrs,
+			MasterName: cfg.RedisSentinelMaster,
+			Password:   cfg.RedisSentinelPassword,
+		}, cfg.RedisURL, o)
+	}
+	return redis.NewPool(cfg.RedisURL, o)
+}

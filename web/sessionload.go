@@ -1,0 +1,204 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/gatehouse/gatehouse/internal/redis"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/user"
+)
+
+// validToken reports whether s looks like an scs token (32 random bytes in
+// unpadded base64url: 43 characters). Anything else is not worth a Redis
+// round trip.
+func validToken(s string) bool {
+	return len(s) == 43 && base64URL(s)
+}
+
+// validSessionID accepts what session.NewID makes: a public session id of
+// 22 base64url characters.
+func validSessionID(id string) bool {
+	return len(id) == 22 && base64URL(id)
+}
+
+// base64URL reports whether s is all base64url characters.
+func base64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// loadSession loads the request's session from Redis and saves it before the
+// response goes out. It replaces scs's LoadAndSave to control failures:
+//   - Redis unreachable (load or save): a 503 page or JSON, never a 500;
+//   - a malformed, unknown or expired cookie, or undecodable stored data:
+//     treated as anonymous, logged at warn, and the cookie is cleared;
+//   - too many unknown cookies from one IP (token guessing): 429;
+//   - the lifetime policy (session.Policy): absolute and idle expiry, and
+//     once per touch interval a refresh that rechecks the user in users.
+func loadSession(sess *sessions, users Users, guard *guessGuard, rd *renderer) func(http.Handler) http.Handler {
+	sm := sess.sm
+	return func(next http.Handler) http.Handler {
+		return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
+			token, presented := "", false
+			if c, err := r.Cookie(sm.Cookie.Name); err == nil {
+				token, presented = c.Value, true
+			}
+			if presented && guard != nil {
+				if err := guard.check(clientIP(r)); err != nil {
+					return err
+				}
+			}
+			if presented && !validToken(token) {
+				rd.logger.Warn("malformed session cookie ignored", "length", len(token), "request_id", requestID(r))
+				token = ""
+			}
+			ctx, err := sm.Load(r.Context(), token)
+			if errors.Is(err, redis.ErrUnavailable) {
+				return err
+			}
+			if err != nil {
+				rd.logger.Warn("undecodable session ignored", "err", err, "request_id", requestID(r))
+				ctx, _ = sm.Load(r.Context(), "")
+			}
+			l := &loaded{token: sm.Token(ctx)}
+			stale := presented && l.token == ""
+			if stale && guard != nil {
+				if err := guard.miss(r, clientIP(r)); err != nil {
+					return err
+				}
+			}
+			if rec, _ := sm.Get(ctx, keyRecord).(*session.Record); rec != nil && rec.SignedIn() {
+				l.rec = rec
+			}
+			r = r.WithContext(withLoaded(ctx, l))
+			if err := enforce(r, sess, users); err != nil {
+				return err
+			}
+			sw := &sessionWriter{ResponseWriter: w, r: r, sess: sess, rd: rd, stale: stale}
+			next.ServeHTTP(sw, r)
+			if !sw.wroteHeader {
+				sw.WriteHeader(http.StatusOK)
+			}
+			return nil
+		})
+	}
+}
+
+// enforce applies the lifetime policy to a loaded signed-in session: it
+// ends sessions past their absolute lifetime or idle deadline, and once per
+// touch interval refreshes "last seen" and checks that the user still
+// exists and is enabled.
+func enforce(r *http.Request, sess *sessions, users Users) error {
+	rec := currentUser(r)
+	if rec == nil {
+		return nil
+	}
+	now := sess.now()
+	switch v := sess.policy.Check(rec, now); v {
+	case session.ExpiredAbsolute, session.ExpiredIdle:
+		return end(r, sess, v.String())
+	case session.TouchDue:
+		ctx := r.Context()
+		u, err := users.ByID(ctx, rec.UserID)
+		switch {
+		case errors.Is(err, user.ErrNotFound) || (err == nil && u.Disabled):
+			sess.logger.Warn("session names a deleted or disabled user", "user_id", rec.UserID, "request_id", requestID(r))
+			return end(r, sess, "user deleted or disabled")
+		case err != nil:
+			// MongoDB being down must not sign everyone out.
+			sess.logger.Warn("could not recheck the session's user", "err", err, "request_id", requestID(r))
+		}
+		touched := rec.Touched(now)
+		sess.setRecord(ctx, touched)
+		if err := sess.index.Touch(ctx, rec.UserID, rec.SID, now, sess.policy.ExpiresAt(&touched)); err != nil {
+			sess.logger.Warn("could not touch session index", "err", err, "request_id", requestID(r))
+		}
+	}
+	return nil
+}
+
+// end destroys an expired session; the request goes on as anonymous.
+func end(r *http.Request, sess *sessions, reason string) error {
+	sess.metrics.SessionsEnded("expired", 1)
+	rec := currentUser(r)
+	sess.logger.Info("session ended", "reason", reason, "user_id", rec.UserID, "session_id", rec.SID, "request_id", requestID(r))
+	return sess.signOut(r)
+}
+
+// sessionWriter saves the session just before the status line goes out. If
+// saving fails, it sends a 503 instead and drops the handler's response.
+type sessionWriter struct {
+	http.ResponseWriter
+	r           *http.Request
+	sess        *sessions
+	rd          *renderer
+	wroteHeader bool
+	failed      bool
+	// stale: the request's cookie named no session; clear it unless a new
+	// session replaces it, so the browser stops sending it.
+	stale bool
+}
+
+func (sw *sessionWriter) WriteHeader(code int) {
+	if sw.wroteHeader {
+		return
+	}
+	sw.wroteHeader = true
+	if err := sw.save(); err != nil {
+		sw.failed = true
+		sw.rd.fail(sw.ResponseWriter, sw.r, err)
+		return
+	}
+	sw.ResponseWriter.WriteHeader(code)
+}
+
+func (sw *sessionWriter) Write(b []byte) (int, error) {
+	if !sw.wroteHeader {
+		sw.WriteHeader(http.StatusOK)
+	}
+	if sw.failed {
+		return len(b), nil
+	}
+	return sw.ResponseWriter.Write(b)
+}
+
+func (sw *sessionWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
+
+// save commits a changed session with its hints (session.CommitHints) and
+// sends its cookie, or expires the cookie of a destroyed or stale one. A
+// page view that changed nothing writes nothing.
+func (sw *sessionWriter) save() error {
+	ctx := sw.r.Context()
+	sm := sw.sess.sm
+	switch sm.Status(ctx) {
+	case scs.Modified:
+		h := session.CommitHints{}
+		if l := loadedFrom(ctx); l != nil {
+			h.LoadedToken = l.token
+			if l.rec != nil {
+				h.ExpiresAt = sw.sess.policy.ExpiresAt(l.rec)
+			}
+		}
+		token, expiry, err := sm.Commit(session.WithCommitHints(ctx, h))
+		if err != nil {
+			return err
+		}
+		sm.WriteSessionCookie(ctx, sw.ResponseWriter, token, expiry)
+	case scs.Destroyed:
+		sm.WriteSessionCookie(ctx, sw.ResponseWriter, "", time.Time{})
+	default:
+		if sw.stale {
+			sm.WriteSessionCookie(ctx, sw.ResponseWriter, "", time.Time{})
+		}
+	}
+	return nil
+}

@@ -1,0 +1,75 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/user"
+)
+
+// Creating an account: the sign-up page and POST /auth/register share
+// users.Register. The page then signs the new user in; the API, as the
+// tutorial's, does not.
+
+const msgWelcome = "Welcome! Your account is ready and you are signed in."
+
+func handleSignupGet(rd *renderer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if currentUser(r) != nil {
+			http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+			return
+		}
+		rd.render(w, r, http.StatusOK, "signup", view{})
+	})
+}
+
+func handleSignupPost(rd *renderer, sess *sessions, users Users, audit *auditLog) http.Handler {
+	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if err := parseForm(r); err != nil {
+			return err
+		}
+		username := r.PostForm.Get("username")
+		password, confirm := r.PostForm.Get("password"), r.PostForm.Get("password_confirm")
+		form := newForm()
+		form.Username = truncate(username, 64)
+		_, err := user.NormalizeUsername(username)
+		form.check("username", err)
+		if err := user.ValidatePassword(password); err != nil {
+			form.check("password", err)
+		} else if password != confirm {
+			form.invalid("password_confirm", "The passwords do not match.")
+		}
+		if !form.ok() {
+			rd.render(w, r, http.StatusUnprocessableEntity, "signup", view{Form: form})
+			return nil
+		}
+		u, err := users.Register(r.Context(), username, password)
+		if err != nil {
+			return rd.showForm(w, r, "signup", view{Form: form}, err, map[error]string{user.ErrUsernameTaken: "username"})
+		}
+		// Registration signs the new user in, as people expect.
+		if err := sess.signIn(r, u, false); err != nil {
+			return err
+		}
+		audit.event(r, auditLoginSuccess, u.ID, currentUser(r).SID)
+		sess.flash(r, msgWelcome)
+		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+		return nil
+	})
+}
+
+func handleAPIRegister(rd *renderer, users Users) http.Handler {
+	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
+		var c credentials
+		if err := decodeJSON(r, &c); err != nil {
+			return err
+		}
+		if err := c.check(); err != nil {
+			return err
+		}
+		if _, err := users.Register(r.Context(), c.Username, c.Password); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, map[string]string{"message": "User registered successfully"})
+		return nil
+	})
+}
