@@ -12,6 +12,7 @@ import (
 // X-Request-Id is not taken: it would put unchecked text of any length in
 // every log line), the route pattern, the status and the body's size.
 func TestAccessLog(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	b := newBrowser(t, a.URL)
 	req, _ := http.NewRequest(http.MethodGet, a.URL+"/login", nil)

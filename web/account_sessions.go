@@ -30,7 +30,7 @@ func handleSessionsGet(rd *renderer, sess *sessions, index SessionIndex) http.Ha
 // error, but found is false.
 func revokeSession(r *http.Request, sess *sessions, index SessionIndex, audit *auditLog, id string) (self, found bool, err error) {
 	u := currentUser(r)
-	if !validSessionID(id) {
+	if !validPublicID(id) {
 		return false, false, errNoSuchSession
 	}
 	if id == u.SID {

@@ -88,6 +88,7 @@ func adminRow(t *testing.T, b *browser, query, username string) (role, status, s
 }
 
 func TestAdminAreaIsForAdmins(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	b := newBrowser(t, a.URL)
 	wantRedirect(t, b.signup("plain", "password-1"), "/dashboard")
@@ -104,6 +105,7 @@ func TestAdminAreaIsForAdmins(t *testing.T) {
 }
 
 func TestAdminActions(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	be := newBackends(t)
 	a := newApp(t, be, options{now: clock.now})
@@ -168,6 +170,7 @@ func TestAdminActions(t *testing.T) {
 }
 
 func TestAdminListPages(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	admin := newAdmin(t, a, "chief")
 	for i := range 45 {

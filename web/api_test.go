@@ -7,6 +7,7 @@ import (
 )
 
 func TestJSONAPI(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	b := newBrowser(t, a.URL)
 
@@ -67,6 +68,7 @@ func TestJSONAPI(t *testing.T) {
 }
 
 func TestJSONNeedsContentType(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	req, _ := http.NewRequest(http.MethodPost, a.URL+"/auth/login", strings.NewReader(`{"username":"a","password":"b"}`))
 	req.Header.Set("Content-Type", "text/plain")
@@ -78,6 +80,7 @@ func TestJSONNeedsContentType(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	const allowed = "https://app.example.test"
 	a := newApp(t, newBackends(t), options{cors: []string{allowed}})
 	for _, tt := range []struct {

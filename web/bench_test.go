@@ -128,7 +128,7 @@ func newBenchApp(b *testing.B, redisURL, mongoURI, db string, logger *slog.Logge
 	cfg.Env, cfg.CookieName = config.Production, "gatehouse_session"
 	cfg.RedisURL, cfg.MongoURI, cfg.MongoDB = redisURL, mongoURI, db
 	cfg.RedisMaxActive, cfg.MongoTimeout = 64, 2*time.Second
-	cfg.LoginMaxFailuresAccount, cfg.LoginMaxFailuresIP, cfg.SessionGuessLimit = 1000, 100000, 1000000
+	cfg.LoginMaxFailuresAccount, cfg.LoginMaxFailuresIP, cfg.TokenGuessLimit = 1000, 100000, 1000000
 	params := fastHash
 	a, err := gatehouse.New(context.Background(), cfg, gatehouse.Options{Logger: logger, Hashing: &params})
 	if err != nil {

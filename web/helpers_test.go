@@ -88,7 +88,7 @@ func newApp(t *testing.T, b backends, o options) *app {
 	for _, v := range []struct {
 		dst *int
 		val int
-	}{{&cfg.LoginMaxFailuresAccount, o.maxPerAccount}, {&cfg.LoginMaxFailuresIP, o.maxPerIP}, {&cfg.SessionGuessLimit, o.guessLimit}} {
+	}{{&cfg.LoginMaxFailuresAccount, o.maxPerAccount}, {&cfg.LoginMaxFailuresIP, o.maxPerIP}, {&cfg.TokenGuessLimit, o.guessLimit}} {
 		if v.val != 0 {
 			*v.dst = v.val
 		}

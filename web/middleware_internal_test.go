@@ -25,6 +25,7 @@ func newTestRenderer(t *testing.T, logOut io.Writer) *renderer {
 // TestPanicBecomesFriendly500: the visitor gets the 500 page, the log gets
 // the stack, and the response carries no trace of either.
 func TestPanicBecomesFriendly500(t *testing.T) {
+	t.Parallel()
 	var log strings.Builder
 	rd := newTestRenderer(t, &log)
 	h := recoverPanics(rd)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
@@ -56,6 +57,7 @@ func TestPanicBecomesFriendly500(t *testing.T) {
 // TestBrokenTemplateBecomes500: a template that fails mid-way yields a clean
 // 500 page, not half a page with a 200 status.
 func TestBrokenTemplateBecomes500(t *testing.T) {
+	t.Parallel()
 	rd := newTestRenderer(t, io.Discard)
 	rec := httptest.NewRecorder()
 	rd.render(rec, httptest.NewRequest("GET", "/", nil), http.StatusOK, "no-such-page", view{})
@@ -65,6 +67,7 @@ func TestBrokenTemplateBecomes500(t *testing.T) {
 }
 
 func TestValidToken(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in   string
 		want bool
@@ -84,6 +87,7 @@ func TestValidToken(t *testing.T) {
 }
 
 func TestHumanDuration(t *testing.T) {
+	t.Parallel()
 	for d, want := range map[time.Duration]string{
 		30 * time.Minute: "30 minutes",
 		time.Minute:      "1 minute",

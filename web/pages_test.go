@@ -10,6 +10,7 @@ import (
 const cookieName = "gatehouse_session"
 
 func TestSignupDashboardLogout(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	b := newBrowser(t, a.URL)
 
@@ -78,6 +79,7 @@ func TestSignupDashboardLogout(t *testing.T) {
 }
 
 func TestLoginKeepsSessionAndRotatesToken(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	b := newBrowser(t, a.URL)
 	wantRedirect(t, b.signup("bob", "password-1"), "/dashboard")
@@ -112,6 +114,7 @@ func TestLoginKeepsSessionAndRotatesToken(t *testing.T) {
 }
 
 func TestFormErrors(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	wantRedirect(t, newBrowser(t, a.URL).signup("taken", "password-1"), "/dashboard")
 
@@ -154,6 +157,7 @@ func TestFormErrors(t *testing.T) {
 }
 
 func TestPagesRender(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	tests := []struct {
 		path   string

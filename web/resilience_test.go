@@ -14,6 +14,7 @@ import (
 // TestSessionSurvivesAppRestart: a new server process on the same Redis
 // accepts the session the old one issued.
 func TestSessionSurvivesAppRestart(t *testing.T) {
+	t.Parallel()
 	be := newBackends(t)
 	first := newApp(t, be, options{})
 	b := newBrowser(t, first.URL)
@@ -34,6 +35,7 @@ func TestSessionSurvivesAppRestart(t *testing.T) {
 
 // TestTwoInstancesShareSessions: log in on A, use the session on B.
 func TestTwoInstancesShareSessions(t *testing.T) {
+	t.Parallel()
 	be := newBackends(t)
 	a, bApp := newApp(t, be, options{}), newApp(t, be, options{})
 	onA := newBrowser(t, a.URL)
@@ -58,6 +60,7 @@ func TestTwoInstancesShareSessions(t *testing.T) {
 // the app degrades politely and quickly, then restarts it and checks the
 // app recovers by itself with the session intact (AOF).
 func TestRedisOutage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	port := testenv.FreePort(t)
 	srv := testenv.RedisServer(t, dir, port, "--appendonly", "yes", "--appendfsync", "always")
@@ -113,6 +116,7 @@ func TestRedisOutage(t *testing.T) {
 // 503 page or JSON with Retry-After, never a 500); pages that only need the
 // session keep working.
 func TestMongoOutage(t *testing.T) {
+	t.Parallel()
 	redisURL, _ := testenv.Redis(t)
 	m := testenv.MongoServer(t)
 	be := backends{redisURL: redisURL, mongoURI: m.URI, mongoDB: "gatehouse"}

@@ -9,7 +9,7 @@ import (
 
 // routes lists every route of the application in one place. Each handler
 // maker takes exactly what it uses.
-func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *guessGuard) (http.Handler, error) {
+func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenGuessGuard) (http.Handler, error) {
 	users, index, limiter, policy, now := d.Users, d.SessionIndex, d.LoginLimiter, d.Policy, d.Now
 
 	mux := chi.NewRouter()

@@ -1,23 +1,25 @@
 package web_test
 
 // The security suite: one test per attack, each named TestAttack*, against
-// the real router on real Redis and FerretDB. Read top to bottom, it is the
-// list of threats Gatehouse defends against (README, "Security model"):
+// the real router on real Redis and FerretDB. Read top to bottom, the index
+// is the list of threats Gatehouse defends against (docs/security.md); the
+// tests below are in the order they were written.
 //
-//	session fixation           TestAttackSessionFixation
-//	login and logout CSRF      TestAttackCSRF
-//	replay after logout        TestAttackReplayAfterLogout
-//	cookie theft               TestAttackCookieTheftDevelopmentAttributes, ...ProductionAttributes
-//	clickjacking, XSS, sniffing TestAttackClickjackingAndXSSHeaders
-//	password guessing          TestAttackPasswordGuessing, ...AcrossInstances, ...FromOneIP
-//	IP spoofing to dodge limits TestAttackSpoofedXForwardedFor
-//	session-ID guessing        TestAttackSessionIDGuessing
-//	user enumeration           TestAttackEnumerationByLoginForm, ...ByJSONLogin, ...ByRegistration
-//	NoSQL operator injection   TestAttackNoSQLOperatorInjection
-//	oversized bodies           TestAttackOversizedBodies
-//	HTML injection             TestAttackHTMLInjectionInUsername
-//	tampered cookies and data  TestAttackTamperedCookies, TestAttackTamperedSessionData
-//	malformed input            TestAttackMalformedInput
+//	session fixation             TestAttackSessionFixation
+//	replay after logout          TestAttackReplayAfterLogout
+//	cookie theft                 TestAttackCookieTheftDevelopmentAttributes, TestAttackCookieTheftProductionAttributes
+//	user enumeration             TestAttackEnumerationByJSONLogin, TestAttackEnumerationByRegistration, TestAttackEnumerationByLoginForm
+//	NoSQL operator injection     TestAttackNoSQLOperatorInjection
+//	tampered cookies and data    TestAttackTamperedCookies, TestAttackTamperedSessionData
+//	HTML injection               TestAttackHTMLInjectionInUsername
+//	password guessing            TestAttackPasswordGuessing, TestAttackCredentialStuffingFromOneIP, TestAttackGuessingAcrossInstances
+//	IP spoofing to dodge limits  TestAttackSpoofedXForwardedFor
+//	session token guessing       TestAttackTokenGuessing
+//	login and logout CSRF        TestAttackCSRF
+//	clickjacking, XSS, sniffing  TestAttackClickjackingAndXSSHeaders
+//	oversized bodies             TestAttackOversizedBodies
+//	malformed input              TestAttackMalformedInput
+//	login floods (hashing DoS)   TestAttackLoginFlood
 
 import (
 	"fmt"
@@ -37,6 +39,7 @@ import (
 // in. The victim's sign-in must issue a new token, and the planted token
 // must never become the victim's session.
 func TestAttackSessionFixation(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	attacker := newBrowser(t, a.URL)
 	wantRedirect(t, attacker.signup("mallory", "password-1"), "/dashboard")
@@ -62,6 +65,7 @@ func TestAttackSessionFixation(t *testing.T) {
 // TestAttackReplayAfterLogout: a cookie copied before logout is worthless
 // after it, on pages and on the API.
 func TestAttackReplayAfterLogout(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	b := newBrowser(t, a.URL)
 	wantRedirect(t, b.signup("replayed", "password-1"), "/dashboard")
@@ -81,6 +85,7 @@ func TestAttackReplayAfterLogout(t *testing.T) {
 // reach of scripts (HttpOnly), not sent on cross-site subrequests (Lax),
 // and scoped to the whole site.
 func TestAttackCookieTheftDevelopmentAttributes(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	r := newBrowser(t, a.URL).signup("cookie", "password-1")
 	c := setCookie(r, cookieName)
@@ -92,6 +97,7 @@ func TestAttackCookieTheftDevelopmentAttributes(t *testing.T) {
 // TestAttackEnumerationByJSONLogin: the API answers a wrong password and
 // an unknown user with the same bytes.
 func TestAttackEnumerationByJSONLogin(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	wantStatus(t, newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"known","password":"password-1"}`), http.StatusCreated)
 	wrong := newBrowser(t, a.URL).postJSON("/auth/login", `{"username":"known","password":"wrong-pass"}`)
@@ -109,6 +115,7 @@ func TestAttackEnumerationByJSONLogin(t *testing.T) {
 // TestAttackEnumerationByRegistration: registration says no more than
 // "taken", and says it the same way for any spelling of the name.
 func TestAttackEnumerationByRegistration(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	wantStatus(t, newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"Existing","password":"password-1"}`), http.StatusCreated)
 	var bodies []string
@@ -125,6 +132,7 @@ func TestAttackEnumerationByRegistration(t *testing.T) {
 // TestAttackNoSQLOperatorInjection: a query operator in place of a string
 // is refused before it can reach MongoDB.
 func TestAttackNoSQLOperatorInjection(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	wantStatus(t, newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"target","password":"password-1"}`), http.StatusCreated)
 	for _, body := range []string{
@@ -149,6 +157,7 @@ func TestAttackNoSQLOperatorInjection(t *testing.T) {
 // TestAttackTamperedCookies: garbage, oversized and non-base64 cookies are
 // anonymous, never a 500.
 func TestAttackTamperedCookies(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	for _, v := range []string{"garbage", strings.Repeat("A", 3000), "!!!!not-base64!!!!" + strings.Repeat("=", 25), "%00%ff", `"quoted"`} {
 		req, _ := http.NewRequest(http.MethodGet, a.URL+"/dashboard", nil)
@@ -161,6 +170,7 @@ func TestAttackTamperedCookies(t *testing.T) {
 }
 
 func TestAttackEnumerationByLoginForm(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	b := newBrowser(t, a.URL)
 	wantRedirect(t, b.signup("carol", "password-1"), "/dashboard")
@@ -188,6 +198,7 @@ func TestAttackEnumerationByLoginForm(t *testing.T) {
 }
 
 func TestAttackHTMLInjectionInUsername(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	evil := `"><script>alert(1)</script>`
 	r := newBrowser(t, a.URL).login(evil, "whatever-pw")
@@ -205,6 +216,7 @@ func TestAttackHTMLInjectionInUsername(t *testing.T) {
 }
 
 func TestAttackPasswordGuessing(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	a := newApp(t, newBackends(t), options{trustedProxies: localProxy, now: clock.now})
 	wantRedirect(t, newBrowser(t, a.URL).signup("victim", "password-1"), "/dashboard")
@@ -246,6 +258,7 @@ func TestAttackPasswordGuessing(t *testing.T) {
 // TestXForwardedForIgnoredFromUntrustedPeers: without TRUSTED_PROXIES a
 // client cannot dodge the limits by inventing X-Forwarded-For addresses.
 func TestAttackSpoofedXForwardedFor(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	b := newBrowser(t, a.URL)
 	for i := range 5 {
@@ -255,6 +268,7 @@ func TestAttackSpoofedXForwardedFor(t *testing.T) {
 }
 
 func TestAttackCredentialStuffingFromOneIP(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{maxPerIP: 3})
 	b := newBrowser(t, a.URL)
 	for i := range 3 {
@@ -266,6 +280,7 @@ func TestAttackCredentialStuffingFromOneIP(t *testing.T) {
 // TestThrottlingSharedAcrossInstances: failures counted on instance A
 // block the attempt on instance B.
 func TestAttackGuessingAcrossInstances(t *testing.T) {
+	t.Parallel()
 	be := newBackends(t)
 	a, b := newApp(t, be, options{}), newApp(t, be, options{})
 	onA, onB := newBrowser(t, a.URL), newBrowser(t, b.URL)
@@ -279,10 +294,11 @@ func TestAttackGuessingAcrossInstances(t *testing.T) {
 	wantStatus(t, onB.login("shared", "wrong-pass"), http.StatusTooManyRequests)
 }
 
-// TestSessionGuessing: an IP sending many unknown session cookies is
+// TestAttackTokenGuessing: an IP sending many unknown session cookies is
 // refused, even for a cookie that would be valid, so guessing reveals
 // nothing; the warning is logged once.
-func TestAttackSessionIDGuessing(t *testing.T) {
+func TestAttackTokenGuessing(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{guessLimit: 5})
 	owner := newBrowser(t, a.URL)
 	wantRedirect(t, owner.signup("owner", "password-1"), "/dashboard")
@@ -314,6 +330,7 @@ func TestAttackSessionIDGuessing(t *testing.T) {
 // TestTamperedSessionData: garbage stored under a session's key in Redis
 // makes the request anonymous, not a 500.
 func TestAttackTamperedSessionData(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	b := newBrowser(t, a.URL)
 	wantRedirect(t, b.signup("tampered", "password-1"), "/dashboard")
@@ -328,6 +345,7 @@ func TestAttackTamperedSessionData(t *testing.T) {
 }
 
 func TestAttackCSRF(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	b := newBrowser(t, a.URL)
 	wantRedirect(t, b.signup("grace", "password-1"), "/dashboard")
@@ -357,6 +375,7 @@ func TestAttackCSRF(t *testing.T) {
 }
 
 func TestAttackClickjackingAndXSSHeaders(t *testing.T) {
+	t.Parallel()
 	for _, prod := range []bool{false, true} {
 		a := newApp(t, newBackends(t), options{production: prod})
 		for _, path := range []string{"/login", "/signup", "/no-such-page", "/healthz", "/static/css/main.css", "/api/dashboard"} {
@@ -386,6 +405,7 @@ func TestAttackClickjackingAndXSSHeaders(t *testing.T) {
 }
 
 func TestAttackCookieTheftProductionAttributes(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{production: true})
 	r := newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"heidi","password":"password-1"}`)
 	wantStatus(t, r, http.StatusCreated)
@@ -398,6 +418,7 @@ func TestAttackCookieTheftProductionAttributes(t *testing.T) {
 }
 
 func TestAttackOversizedBodies(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	big := strings.Repeat("a", 70<<10)
 	for _, tt := range []struct {
@@ -424,6 +445,7 @@ func TestAttackOversizedBodies(t *testing.T) {
 }
 
 func TestAttackMalformedInput(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	cases := []struct {
 		method, path, ctype, body string
@@ -457,6 +479,7 @@ func TestAttackMalformedInput(t *testing.T) {
 // TestAttackLoginFlood: a burst of logins larger than the hashing slots
 // gets polite 503s with Retry-After, never a 500, so memory stays bounded.
 func TestAttackLoginFlood(t *testing.T) {
+	t.Parallel()
 	// The production parameters: a hash takes tens of milliseconds.
 	owasp := password.OWASP
 	a := newApp(t, newBackends(t), options{hashSlots: 1, hashWait: time.Millisecond, maxPerIP: 1000, maxPerAccount: 1000, hashParams: &owasp})

@@ -101,10 +101,11 @@ type Deps struct {
 
 	// LoginLimiter throttles failed logins.
 	LoginLimiter LoginLimiter
-	// SessionGuesses counts unknown session cookies per IP; past
-	// SessionGuessLimit in its window, such requests get 429.
-	SessionGuesses    GuessCounter
-	SessionGuessLimit int
+	// TokenGuesses counts, per IP, requests whose session cookie names no
+	// live session (token guesses); past TokenGuessLimit in its window,
+	// that IP's cookie-bearing requests get 429.
+	TokenGuesses    GuessCounter
+	TokenGuessLimit int
 	// TrustedProxies may set the client IP in ClientIPHeader
 	// (X-Forwarded-For or X-Real-IP). Optional.
 	TrustedProxies []netip.Prefix
@@ -118,7 +119,7 @@ var ErrMissingDependency = errors.New("web.NewServer: missing dependency")
 // NewServer returns the application's root handler.
 func NewServer(d Deps) (http.Handler, error) {
 	if d.Logger == nil || d.SessionStore == nil || d.Cookie.Name == "" || d.SessionIndex == nil || d.Users == nil ||
-		d.Templates == nil || d.Static == nil || d.LoginLimiter == nil || d.SessionGuesses == nil || d.SessionGuessLimit <= 0 {
+		d.Templates == nil || d.Static == nil || d.LoginLimiter == nil || d.TokenGuesses == nil || d.TokenGuessLimit <= 0 {
 		return nil, ErrMissingDependency
 	}
 	if d.Now == nil {
@@ -131,7 +132,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	sess := newSessions(newSessionManager(d.SessionStore, d.Cookie, d.Policy), d.SessionIndex, d.Policy, d.Now, d.Logger, d.Metrics)
 	audit := &auditLog{logger: d.Logger, metrics: d.Metrics}
-	guard := newGuessGuard(d.SessionGuesses, d.SessionGuessLimit, d.Logger, d.Now)
+	guard := newTokenGuessGuard(d.TokenGuesses, d.TokenGuessLimit, d.Logger, d.Now)
 	return routes(d, rd, sess, audit, guard)
 }
 

@@ -19,9 +19,9 @@ func validToken(s string) bool {
 	return len(s) == 43 && base64URL(s)
 }
 
-// validSessionID accepts what session.NewID makes: a public session id of
+// validPublicID accepts what session.NewID makes: a public session id of
 // 22 base64url characters.
-func validSessionID(id string) bool {
+func validPublicID(id string) bool {
 	return len(id) == 22 && base64URL(id)
 }
 
@@ -44,7 +44,7 @@ func base64URL(s string) bool {
 //   - too many unknown cookies from one IP (token guessing): 429;
 //   - the lifetime policy (session.Policy): absolute and idle expiry, and
 //     once per touch interval a refresh that rechecks the user in users.
-func loadSession(sess *sessions, users Users, guard *guessGuard, rd *renderer) func(http.Handler) http.Handler {
+func loadSession(sess *sessions, users Users, guard *tokenGuessGuard, rd *renderer) func(http.Handler) http.Handler {
 	sm := sess.sm
 	return func(next http.Handler) http.Handler {
 		return rd.handle(func(w http.ResponseWriter, r *http.Request) error {

@@ -22,6 +22,7 @@ import (
 // session's page costs one Redis command (the GET) and sends no cookie,
 // until the touch interval has passed.
 func TestPageViewIsOneRedisRoundTrip(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	a := newApp(t, newBackends(t), options{now: clock.now})
 	b := newBrowser(t, a.URL)
@@ -88,6 +89,7 @@ func (u hookedUsers) ByID(ctx context.Context, id string) (*user.User, error) {
 // saves. The once-a-minute touch saves the session and looks the user up
 // first, which is where the revocation lands here.
 func TestSessionRevokedMidRequestStaysRevoked(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	var mu sync.Mutex
 	var revoke func()
@@ -124,6 +126,7 @@ func TestSessionRevokedMidRequestStaysRevoked(t *testing.T) {
 // TestIdleTimeout: activity keeps a session alive; 30 minutes without it
 // end it, even though a touch happens only once a minute.
 func TestIdleTimeout(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	a := newApp(t, newBackends(t), options{now: clock.now})
 	b := newBrowser(t, a.URL)
@@ -149,6 +152,7 @@ func TestIdleTimeout(t *testing.T) {
 // TestIdleSessionLeavesRedis: Redis's TTL follows the idle deadline, not
 // the 24 h lifetime, so abandoned sessions do not linger.
 func TestIdleSessionLeavesRedis(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	b := newBrowser(t, a.URL)
 	wantRedirect(t, b.signup("leaver", "password-1"), "/dashboard")
@@ -165,6 +169,7 @@ func TestIdleSessionLeavesRedis(t *testing.T) {
 // renewal (confirming the password) extends the lifetime counted from
 // sign-in.
 func TestAbsoluteLifetimeSurvivesRenewal(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	a := newApp(t, newBackends(t), options{now: clock.now, policy: session.Policy{Lifetime: time.Hour}})
 	b := newBrowser(t, a.URL)
@@ -187,6 +192,7 @@ func TestAbsoluteLifetimeSurvivesRenewal(t *testing.T) {
 // TestRememberMe: the cookie persists for 30 days and no idle timeout
 // applies; unticked, the cookie dies with the browser.
 func TestRememberMe(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	a := newApp(t, newBackends(t), options{now: clock.now})
 	wantRedirect(t, newBrowser(t, a.URL).signup("rememberer", "password-1"), "/dashboard")
@@ -258,6 +264,7 @@ func listSessions(t *testing.T, b *browser) []apiSession {
 // first with the current one marked; signing one out makes it anonymous
 // at once, on another app instance too.
 func TestSessionsPageAndRevocation(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	be := newBackends(t)
 	a := newApp(t, be, options{now: clock.now})
@@ -326,6 +333,7 @@ func TestSessionsPageAndRevocation(t *testing.T) {
 // TestSessionIDsOfOthersAreUseless: a user cannot see or end another
 // user's sessions by id.
 func TestSessionIDsOfOthersAreUseless(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	alice := newBrowser(t, a.URL)
 	wantRedirect(t, alice.signup("alice2", "password-1"), "/dashboard")
@@ -344,6 +352,7 @@ func TestSessionIDsOfOthersAreUseless(t *testing.T) {
 // TestSignOutOthersNeedsRecentPassword: after 10 minutes the action asks
 // for the password again, then does its job.
 func TestSignOutOthersNeedsRecentPassword(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	a := newApp(t, newBackends(t), options{now: clock.now})
 	wantRedirect(t, newBrowser(t, a.URL).signup("careful", "password-1"), "/dashboard")
@@ -376,6 +385,7 @@ func TestSignOutOthersNeedsRecentPassword(t *testing.T) {
 // TestPasswordChange: it needs a recent password, rotates this session's
 // token, signs out the others, and the old password stops working.
 func TestPasswordChange(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	a := newApp(t, newBackends(t), options{now: clock.now})
 	wantRedirect(t, newBrowser(t, a.URL).signup("changer", "password-1"), "/dashboard")
@@ -422,6 +432,7 @@ func TestPasswordChange(t *testing.T) {
 // TestDeletedOrDisabledUserSession: a session that names a user who was
 // deleted, or disabled behind the app's back, ends at the next touch.
 func TestDeletedOrDisabledUserSession(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	be := newBackends(t)
 	a := newApp(t, be, options{now: clock.now})
@@ -447,6 +458,7 @@ func TestDeletedOrDisabledUserSession(t *testing.T) {
 // TestAuditEvents: each security event is one log line with the user, the
 // public session id, the IP and the request id, and never a secret.
 func TestAuditEvents(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	a := newApp(t, newBackends(t), options{now: clock.now})
 	b := newBrowser(t, a.URL)
@@ -490,6 +502,7 @@ func TestAuditEvents(t *testing.T) {
 // TestRedisBytesPerSession measures the Redis memory of one signed-in
 // session with its index entry, and reports it.
 func TestRedisBytesPerSession(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	const n = 20
 	wantRedirect(t, newBrowser(t, a.URL).signup("memory", "password-1"), "/dashboard")
@@ -529,6 +542,7 @@ func TestRedisBytesPerSession(t *testing.T) {
 // TestListAndRevokeRoundTrips: listing and revoking cost one Redis round
 // trip each on top of the session's own GET, however many keys Redis holds.
 func TestListAndRevokeRoundTrips(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	wantRedirect(t, newBrowser(t, a.URL).signup("counted", "password-1"), "/dashboard")
 	victim := signInAs(t, a.URL, "counted", uaFirefoxMac)

@@ -44,11 +44,11 @@ func throttledMessage(d time.Duration) string {
 	return "Too many failed sign-in attempts. Please wait " + wait + " and try again"
 }
 
-// guessGuard remembers, per app instance, the IPs that went past the limit
+// tokenGuessGuard remembers, per app instance, the IPs that went past the limit
 // of unknown session cookies (session token guessing). Once an IP is
 // blocked its cookie-bearing requests get 429 before any Redis lookup, so a
 // guesser learns nothing; the count itself is shared through Redis.
-type guessGuard struct {
+type tokenGuessGuard struct {
 	counter GuessCounter
 	limit   int64
 	logger  *slog.Logger
@@ -61,15 +61,15 @@ type guessGuard struct {
 // maxBlocked bounds the guard's memory.
 const maxBlocked = 100000
 
-func newGuessGuard(c GuessCounter, limit int, logger *slog.Logger, now func() time.Time) *guessGuard {
+func newTokenGuessGuard(c GuessCounter, limit int, logger *slog.Logger, now func() time.Time) *tokenGuessGuard {
 	if c == nil {
 		return nil
 	}
-	return &guessGuard{counter: c, limit: int64(limit), logger: logger, now: now, blocked: map[string]time.Time{}}
+	return &tokenGuessGuard{counter: c, limit: int64(limit), logger: logger, now: now, blocked: map[string]time.Time{}}
 }
 
 // check returns a *throttledError while ip is blocked.
-func (g *guessGuard) check(ip string) error {
+func (g *tokenGuessGuard) check(ip string) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	until, ok := g.blocked[ip]
@@ -87,7 +87,7 @@ func (g *guessGuard) check(ip string) error {
 // miss counts an unknown cookie from ip and returns a *throttledError once
 // ip is over the limit. A count that fails is logged and lets the request
 // go on.
-func (g *guessGuard) miss(r *http.Request, ip string) error {
+func (g *tokenGuessGuard) miss(r *http.Request, ip string) error {
 	n, err := g.counter.Incr(r.Context(), ip)
 	if err != nil {
 		g.logger.Warn("could not count unknown session cookie", "err", err, "request_id", requestID(r))

@@ -51,6 +51,7 @@ func (b *browser) postJSONFrom(ip, path, body string) response {
 var localProxy = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 
 func TestSuccessfulLoginClearsAccountFailures(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	b := newBrowser(t, a.URL)
 	wantRedirect(t, b.signup("forgetful", "password-1"), "/dashboard")
@@ -65,6 +66,7 @@ func TestSuccessfulLoginClearsAccountFailures(t *testing.T) {
 }
 
 func TestLogoutClearsSiteData(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
 	b := newBrowser(t, a.URL)
 	wantRedirect(t, b.signup("tidy", "password-1"), "/dashboard")

@@ -127,7 +127,7 @@ func appEnv(port int, redisURL, mongoURI, dataDir string) []string {
 		"LOG_LEVEL=warn",
 		"LOGIN_MAX_FAILURES_IP=100000",
 		"LOGIN_MAX_FAILURES_ACCOUNT=1000",
-		"SESSION_GUESS_LIMIT=1000000",
+		"TOKEN_GUESS_LIMIT=1000000",
 		"DATA_DIR=" + dataDir,
 		"PATH=" + os.Getenv("PATH"),
 	}

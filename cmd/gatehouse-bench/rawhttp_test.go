@@ -15,6 +15,7 @@ import (
 // each kind of body framing, Set-Cookie, and that it reuses one connection
 // unless the server closes it.
 func TestRawGetter(t *testing.T) {
+	t.Parallel()
 	var conns atomic.Int32
 	mux := http.NewServeMux()
 	mux.HandleFunc("/length", func(w http.ResponseWriter, r *http.Request) {
@@ -82,6 +83,7 @@ func TestRawGetter(t *testing.T) {
 }
 
 func TestReadResponseMalformed(t *testing.T) {
+	t.Parallel()
 	for _, in := range []string{
 		"HTTP/1.1 2x0 OK\r\n\r\n",
 		"SSH-2.0-OpenSSH\r\n",
@@ -97,6 +99,7 @@ func TestReadResponseMalformed(t *testing.T) {
 }
 
 func TestNewRawGetterRejects(t *testing.T) {
+	t.Parallel()
 	for _, u := range []string{"https://127.0.0.1:1/", "127.0.0.1:1/x", "http:///x"} {
 		if _, err := newRawGetter(u, ""); err == nil {
 			t.Errorf("newRawGetter(%q): got no error, want one", u)

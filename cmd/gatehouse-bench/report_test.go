@@ -6,6 +6,7 @@ import (
 )
 
 func TestMedian(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in   []float64
 		want float64
@@ -28,6 +29,7 @@ func TestMedian(t *testing.T) {
 // TestCompareRounds: the ratios to the floor are the medians of each
 // round's ratio, not ratios of the pooled numbers.
 func TestCompareRounds(t *testing.T) {
+	t.Parallel()
 	r := &results{Scenarios: []scenarioResult{
 		{Key: keyDashboard, OK: stats{RPS: 600, P99ms: 10},
 			Rounds: []roundStats{{RPS: 800, P99ms: 6}, {RPS: 100, P99ms: 30}, {RPS: 900, P99ms: 5}}},

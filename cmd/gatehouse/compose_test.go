@@ -53,6 +53,7 @@ func composeService(t *testing.T, p *types.Project, name string) types.ServiceCo
 }
 
 func TestComposeServices(t *testing.T) {
+	t.Parallel()
 	p := composeLoad(t)
 	names := p.ServiceNames()
 	slices.Sort(names)
@@ -62,6 +63,7 @@ func TestComposeServices(t *testing.T) {
 }
 
 func TestComposeAppBuild(t *testing.T) {
+	t.Parallel()
 	p := composeLoad(t)
 	app := composeService(t, p, "app")
 
@@ -86,6 +88,7 @@ func TestComposeAppBuild(t *testing.T) {
 }
 
 func TestComposeAppDependsOnHealthy(t *testing.T) {
+	t.Parallel()
 	p := composeLoad(t)
 	app := composeService(t, p, "app")
 
@@ -102,6 +105,7 @@ func TestComposeAppDependsOnHealthy(t *testing.T) {
 }
 
 func TestComposeAppEnvironment(t *testing.T) {
+	t.Parallel()
 	p := composeLoad(t)
 	env := composeService(t, p, "app").Environment
 
@@ -130,6 +134,7 @@ func TestComposeAppEnvironment(t *testing.T) {
 }
 
 func TestComposeAppHardening(t *testing.T) {
+	t.Parallel()
 	p := composeLoad(t)
 	app := composeService(t, p, "app")
 
@@ -145,6 +150,7 @@ func TestComposeAppHardening(t *testing.T) {
 }
 
 func TestComposeHealthchecks(t *testing.T) {
+	t.Parallel()
 	p := composeLoad(t)
 
 	// Exec form ("CMD") throughout: the app's distroless image has no shell.
@@ -177,6 +183,7 @@ func TestComposeHealthchecks(t *testing.T) {
 }
 
 func TestComposeDataServices(t *testing.T) {
+	t.Parallel()
 	p := composeLoad(t)
 
 	tests := []struct {
@@ -226,6 +233,7 @@ func TestComposeDataServices(t *testing.T) {
 }
 
 func TestComposeRedisPersistence(t *testing.T) {
+	t.Parallel()
 	p := composeLoad(t)
 	cmd := []string(composeService(t, p, "redis").Command)
 
@@ -318,6 +326,7 @@ func composeFind(s composeStage, cmd string) []string {
 }
 
 func TestDockerfile(t *testing.T) {
+	t.Parallel()
 	stages := composeParseDockerfile(t, composeDockerfile)
 	if len(stages) < 2 {
 		t.Fatalf("stages: got %d, want at least 2 (build and runtime)", len(stages))
@@ -402,6 +411,7 @@ func TestDockerfile(t *testing.T) {
 }
 
 func TestDockerignore(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile(composeDockerignore)
 	if err != nil {
 		t.Fatal(err)

@@ -18,9 +18,9 @@ import (
 
 // The resilience tests run the whole program, as main does, against real
 // redis-server children and FerretDB, and break those servers underneath
-// it: stop, restart, pause, kill -9, fail over. They are the proof of the
-// README's "Operating Gatehouse" section. Every server they start is
-// stopped when the test ends.
+// it: stop, restart, pause, kill -9, fail over. They are the proof of
+// docs/operations.md. Every server they start is stopped when the test
+// ends.
 
 // prodEnv is the environment of one production-mode instance on the given
 // servers. The cookie is not Secure, so that the test's plain-HTTP client

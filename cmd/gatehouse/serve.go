@@ -37,6 +37,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	logger := newLogger(cfg, stdout)
 	logger.Info("starting gatehouse", "config", cfg.String())
+	for _, d := range cfg.Deprecated {
+		logger.Warn("a setting uses its old name; rename it", "variable", d)
+	}
 
 	if (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0) || cfg.MongoURI == "" {
 		if embeddedServices == nil {

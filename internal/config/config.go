@@ -68,9 +68,10 @@ type Config struct {
 	LoginMaxFailuresAccount int           // LOGIN_MAX_FAILURES_ACCOUNT
 	LoginMaxFailuresIP      int           // LOGIN_MAX_FAILURES_IP
 	LoginFailureWindow      time.Duration // LOGIN_FAILURE_WINDOW
-	// Requests with unknown session cookies tolerated per IP and window.
-	SessionGuessLimit  int           // SESSION_GUESS_LIMIT
-	SessionGuessWindow time.Duration // SESSION_GUESS_WINDOW
+	// Requests whose session cookie names no live session (token
+	// guesses) tolerated per IP and window.
+	TokenGuessLimit  int           // TOKEN_GUESS_LIMIT (formerly SESSION_GUESS_LIMIT)
+	TokenGuessWindow time.Duration // TOKEN_GUESS_WINDOW (formerly SESSION_GUESS_WINDOW)
 
 	// TrustedProxies are the CIDRs whose client-IP header is believed.
 	TrustedProxies []netip.Prefix // TRUSTED_PROXIES
@@ -86,6 +87,18 @@ type Config struct {
 	// ShutdownDrain is how long /readyz answers 503 before the listener
 	// closes, so that load balancers stop sending traffic first.
 	ShutdownDrain time.Duration // SHUTDOWN_DRAIN
+
+	// Deprecated lists the old variable names that were read, such as
+	// "SESSION_GUESS_LIMIT (now TOKEN_GUESS_LIMIT)", for a start-up
+	// warning.
+	Deprecated []string
+}
+
+// renamed maps each variable to the name it had before, which is still
+// read when the new one is unset.
+var renamed = map[string]string{
+	"TOKEN_GUESS_LIMIT":  "SESSION_GUESS_LIMIT",
+	"TOKEN_GUESS_WINDOW": "SESSION_GUESS_WINDOW",
 }
 
 // Production reports whether the app runs in production mode.
@@ -97,8 +110,16 @@ func (c Config) Addr() string { return fmt.Sprintf("%s:%d", c.Host, c.Port) }
 // Load reads the configuration through getenv (os.Getenv in main, a map in
 // tests). It returns every problem it finds, each naming its variable.
 func Load(getenv func(string) string) (Config, error) {
-	p := parser{getenv: getenv}
 	c := Config{}
+	p := parser{getenv: func(key string) string {
+		v := getenv(key)
+		if old := renamed[key]; v == "" && old != "" {
+			if v = getenv(old); v != "" {
+				c.Deprecated = append(c.Deprecated, old+" (now "+key+")")
+			}
+		}
+		return v
+	}}
 	c.Env = p.str("APP_ENV", Development)
 	if c.Env != Development && c.Env != Production {
 		p.fail("APP_ENV", c.Env, "must be development or production")
@@ -133,8 +154,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.LoginMaxFailuresAccount = p.integer("LOGIN_MAX_FAILURES_ACCOUNT", 5, 1, 1000)
 	c.LoginMaxFailuresIP = p.integer("LOGIN_MAX_FAILURES_IP", 50, 1, 100000)
 	c.LoginFailureWindow = p.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute, time.Second, 7*24*time.Hour)
-	c.SessionGuessLimit = p.integer("SESSION_GUESS_LIMIT", 100, 1, 1000000)
-	c.SessionGuessWindow = p.duration("SESSION_GUESS_WINDOW", 15*time.Minute, time.Second, 7*24*time.Hour)
+	c.TokenGuessLimit = p.integer("TOKEN_GUESS_LIMIT", 100, 1, 1000000)
+	c.TokenGuessWindow = p.duration("TOKEN_GUESS_WINDOW", 15*time.Minute, time.Second, 7*24*time.Hour)
 	c.TrustedProxies = p.prefixes("TRUSTED_PROXIES")
 	c.ClientIPHeader = p.str("CLIENT_IP_HEADER", "X-Forwarded-For")
 	if h := http.CanonicalHeaderKey(c.ClientIPHeader); h != "X-Forwarded-For" && h != "X-Real-Ip" {

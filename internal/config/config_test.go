@@ -13,6 +13,7 @@ func env(m map[string]string) func(string) string {
 }
 
 func TestDefaults(t *testing.T) {
+	t.Parallel()
 	c, err := Load(env(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +34,7 @@ func TestDefaults(t *testing.T) {
 		{"LoginMaxFailuresAccount", c.LoginMaxFailuresAccount, 5},
 		{"LoginMaxFailuresIP", c.LoginMaxFailuresIP, 50},
 		{"LoginFailureWindow", c.LoginFailureWindow, 15 * time.Minute},
-		{"SessionGuessLimit", c.SessionGuessLimit, 100},
+		{"TokenGuessLimit", c.TokenGuessLimit, 100},
 		{"TrustedProxies", len(c.TrustedProxies), 0},
 		{"ClientIPHeader", c.ClientIPHeader, "X-Forwarded-For"},
 	}
@@ -45,6 +46,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestProductionDefaults(t *testing.T) {
+	t.Parallel()
 	c, err := Load(env(map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://r:6379/0", "MONGO_URI": "mongodb://m:27017"}))
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +64,7 @@ func TestProductionDefaults(t *testing.T) {
 }
 
 func TestInvalid(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		env  map[string]string
 		want string // the variable named in the error
@@ -103,6 +106,7 @@ func TestInvalid(t *testing.T) {
 }
 
 func TestAllErrorsReported(t *testing.T) {
+	t.Parallel()
 	_, err := Load(env(map[string]string{"PORT": "x", "SESSION_LIFETIME": "y"}))
 	if err == nil || !strings.Contains(err.Error(), "PORT") || !strings.Contains(err.Error(), "SESSION_LIFETIME") {
 		t.Fatalf("got %v, want both variables named", err)
@@ -110,6 +114,7 @@ func TestAllErrorsReported(t *testing.T) {
 }
 
 func TestStringMasksSecrets(t *testing.T) {
+	t.Parallel()
 	c, err := Load(env(map[string]string{"REDIS_URL": "redis://:hunter2@r:6379/0", "MONGO_URI": "mongodb://u:s3cret@m:27017"}))
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +131,7 @@ func TestStringMasksSecrets(t *testing.T) {
 }
 
 func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
 	c, err := Load(env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1 ,::1", "CLIENT_IP_HEADER": "x-real-ip"}))
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +145,7 @@ func TestTrustedProxies(t *testing.T) {
 // TestEveryVariableDocumented: each variable Load reads is listed in
 // .env.example and in the README's configuration table.
 func TestEveryVariableDocumented(t *testing.T) {
+	t.Parallel()
 	var keys []string
 	seen := map[string]bool{}
 	_, _ = Load(func(k string) string {
@@ -159,12 +166,42 @@ func TestEveryVariableDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	old := map[string]bool{}
+	for _, o := range renamed {
+		old[o] = true
+	}
 	for _, k := range keys {
+		if old[k] {
+			continue // a former name: documented beside its successor only
+		}
 		if !strings.Contains(string(example), "\n"+k+"=") {
 			t.Errorf(".env.example lacks %s", k)
 		}
 		if !strings.Contains(string(readme), "| `"+k+"` |") {
 			t.Errorf("README's configuration table lacks %s", k)
 		}
+	}
+}
+
+// TestRenamedVariables: a variable's old name is still read when the new
+// one is unset, and reported for a warning; the new name wins.
+func TestRenamedVariables(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"SESSION_GUESS_LIMIT": "7", "SESSION_GUESS_WINDOW": "1m"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TokenGuessLimit != 7 || c.TokenGuessWindow != time.Minute {
+		t.Errorf("old names: got limit %d window %v, want 7 and 1m", c.TokenGuessLimit, c.TokenGuessWindow)
+	}
+	if len(c.Deprecated) != 2 || !strings.Contains(c.Deprecated[0], "now TOKEN_GUESS_") {
+		t.Errorf("Deprecated: got %q, want both old names", c.Deprecated)
+	}
+	c, err = Load(env(map[string]string{"SESSION_GUESS_LIMIT": "7", "TOKEN_GUESS_LIMIT": "9"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TokenGuessLimit != 9 || len(c.Deprecated) != 0 {
+		t.Errorf("both names: got limit %d, deprecated %q; want 9 and none", c.TokenGuessLimit, c.Deprecated)
 	}
 }

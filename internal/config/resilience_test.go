@@ -8,6 +8,7 @@ import (
 )
 
 func TestRedisSentinel(t *testing.T) {
+	t.Parallel()
 	c, err := Load(env(map[string]string{
 		"APP_ENV":                 "production",
 		"MONGO_URI":               "mongodb://m:27017",
@@ -47,6 +48,7 @@ func TestRedisSentinel(t *testing.T) {
 }
 
 func TestRedisSentinelInvalid(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		env  map[string]string
 		want string
@@ -72,6 +74,7 @@ func TestRedisSentinelInvalid(t *testing.T) {
 // TestShutdownDrainDefaults: no drain in development, where Ctrl-C should
 // be quick; five seconds in production, behind a load balancer.
 func TestShutdownDrainDefaults(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		env  map[string]string
 		want time.Duration

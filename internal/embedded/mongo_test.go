@@ -93,6 +93,7 @@ func exerciseMongo(t *testing.T, c *mongo.Client, db string) {
 }
 
 func TestStartMongo(t *testing.T) {
+	// Not parallel: it checks for leaked goroutines, process-wide.
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	dir := filepath.Join(t.TempDir(), "not", "yet")
 
@@ -121,6 +122,7 @@ func TestStartMongo(t *testing.T) {
 }
 
 func TestStartMongoRestartKeepsData(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	first, err := StartMongo(t.Context(), dir, 0, nil)
 	if err != nil {
@@ -150,6 +152,7 @@ func TestStartMongoRestartKeepsData(t *testing.T) {
 }
 
 func TestStartMongoPort(t *testing.T) {
+	t.Parallel()
 	t.Run("free", func(t *testing.T) {
 		port, err := freePort()
 		if err != nil {
@@ -181,6 +184,7 @@ func TestStartMongoPort(t *testing.T) {
 }
 
 func TestStartMongoConcurrently(t *testing.T) {
+	t.Parallel()
 	const n = 3
 	var wg sync.WaitGroup
 	ms := make([]*Mongo, n)
@@ -203,6 +207,7 @@ func TestStartMongoConcurrently(t *testing.T) {
 }
 
 func TestStartMongoDirWithSpecialCharacters(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		wantErr bool
@@ -239,6 +244,7 @@ func TestStartMongoDirWithSpecialCharacters(t *testing.T) {
 }
 
 func TestStartMongoContext(t *testing.T) {
+	t.Parallel()
 	t.Run("cancelled before start", func(t *testing.T) {
 		m, err := StartMongo(cancelled(), t.TempDir(), 0, nil)
 		if err == nil {
@@ -328,6 +334,7 @@ func (h recordingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h recordingHandler) WithGroup(string) slog.Handler { return h }
 
 func TestStartMongoLogsOnlyErrors(t *testing.T) {
+	t.Parallel()
 	h := newRecordingHandler()
 	m, err := StartMongo(t.Context(), t.TempDir(), 0, slog.New(h))
 	if err != nil {
@@ -364,6 +371,7 @@ func TestStartMongoLogsOnlyErrors(t *testing.T) {
 }
 
 func TestMinLevelHandler(t *testing.T) {
+	t.Parallel()
 	h := minLevelHandler{min: slog.LevelError, next: newRecordingHandler()}
 	for _, tc := range []struct {
 		level slog.Level
@@ -384,6 +392,7 @@ func TestMinLevelHandler(t *testing.T) {
 }
 
 func TestMongoStopNil(t *testing.T) {
+	t.Parallel()
 	var m *Mongo
 	if err := m.Stop(); err != nil {
 		t.Errorf("Stop on nil *Mongo: %v, want nil", err)

@@ -18,6 +18,7 @@ import (
 )
 
 func TestStartRedisServer(t *testing.T) {
+	// Not parallel: it checks for leaked goroutines, process-wide.
 	needRedisServer(t)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	dir := filepath.Join(t.TempDir(), "not", "yet")
@@ -76,6 +77,7 @@ func TestStartRedisServer(t *testing.T) {
 }
 
 func TestStartRedisServerRestartOnSameDir(t *testing.T) {
+	t.Parallel()
 	needRedisServer(t)
 	tests := []struct {
 		name     string
@@ -123,6 +125,7 @@ func TestStartRedisServerRestartOnSameDir(t *testing.T) {
 }
 
 func TestStartRedisServerExtraArgs(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		args        []string
@@ -147,6 +150,7 @@ func TestStartRedisServerExtraArgs(t *testing.T) {
 }
 
 func TestStartRedisServerRequirePass(t *testing.T) {
+	t.Parallel()
 	r := startTestRedis(t, "--requirepass", "s3cret")
 	if want := "redis://:s3cret@"; !strings.HasPrefix(r.URL, want) {
 		t.Errorf("URL = %q, want prefix %q", r.URL, want)
@@ -164,6 +168,7 @@ func TestStartRedisServerRequirePass(t *testing.T) {
 }
 
 func TestStartRedisServerRejectsArgs(t *testing.T) {
+	t.Parallel()
 	needRedisServer(t)
 	for _, args := range [][]string{
 		{"--port", "1"},
@@ -182,6 +187,7 @@ func TestStartRedisServerRejectsArgs(t *testing.T) {
 }
 
 func TestStartRedisServerPort(t *testing.T) {
+	t.Parallel()
 	needRedisServer(t)
 	port, err := freePort()
 	if err != nil {
@@ -210,6 +216,7 @@ func holdPort(t *testing.T) int {
 }
 
 func TestStartRedisServerPortTaken(t *testing.T) {
+	t.Parallel()
 	needRedisServer(t)
 	port := holdPort(t)
 	r, err := StartRedisServer(t.Context(), t.TempDir(), port, nil)
@@ -223,6 +230,7 @@ func TestStartRedisServerPortTaken(t *testing.T) {
 }
 
 func TestStartRedisServerPicksAnotherPort(t *testing.T) {
+	// Not parallel: it replaces the package's freePort.
 	needRedisServer(t)
 	taken := holdPort(t)
 	calls := 0
@@ -247,6 +255,7 @@ func TestStartRedisServerPicksAnotherPort(t *testing.T) {
 }
 
 func TestStartRedisServerContext(t *testing.T) {
+	t.Parallel()
 	needRedisServer(t)
 	t.Run("cancelled before start", func(t *testing.T) {
 		r, err := StartRedisServer(cancelled(), t.TempDir(), 0, nil)
@@ -345,6 +354,7 @@ func TestStartRedis(t *testing.T) {
 }
 
 func TestRedisStopNil(t *testing.T) {
+	t.Parallel()
 	var r *Redis
 	if err := r.Stop(); err != nil {
 		t.Errorf("Stop on nil *Redis: %v, want nil", err)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestRedisServerOwnProcessGroup(t *testing.T) {
+	t.Parallel()
 	r := startTestRedis(t)
 	pid := pidOf(t, r)
 	pgid, err := syscall.Getpgid(pid)
@@ -25,6 +26,7 @@ func TestRedisServerOwnProcessGroup(t *testing.T) {
 }
 
 func TestRedisStopKillsUnresponsiveServer(t *testing.T) {
+	t.Parallel()
 	needRedisServer(t)
 	r, err := StartRedisServer(t.Context(), t.TempDir(), 0, nil)
 	if err != nil {
@@ -47,6 +49,7 @@ func TestRedisStopKillsUnresponsiveServer(t *testing.T) {
 }
 
 func TestRedisStopAfterServerDied(t *testing.T) {
+	t.Parallel()
 	r := startTestRedis(t)
 	pid := pidOf(t, r)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {

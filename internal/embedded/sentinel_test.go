@@ -11,6 +11,7 @@ import (
 )
 
 func TestStartRedisSentinel(t *testing.T) {
+	t.Parallel()
 	master := startTestRedis(t, "--appendonly", "no", "--requirepass", "data-pw")
 	dir := t.TempDir()
 	s, err := StartRedisSentinel(t.Context(), dir, 0, nil, SentinelConfig{
@@ -51,6 +52,7 @@ func TestStartRedisSentinel(t *testing.T) {
 }
 
 func TestSentinelConfRejects(t *testing.T) {
+	t.Parallel()
 	for _, c := range []SentinelConfig{
 		{MasterName: "", MasterAddr: "127.0.0.1:6379"},
 		{MasterName: "my master", MasterAddr: "127.0.0.1:6379"},

@@ -13,6 +13,7 @@ import (
 // TestRedisSignal: a paused server (SIGSTOP) accepts no commands until it
 // is continued (SIGCONT).
 func TestRedisSignal(t *testing.T) {
+	t.Parallel()
 	r := startTestRedis(t)
 	if r.Pid() != pidOf(t, r) {
 		t.Fatalf("Pid() = %d, want %d", r.Pid(), pidOf(t, r))
@@ -40,6 +41,7 @@ func TestRedisSignal(t *testing.T) {
 // TestRedisKill: Kill returns once the server is gone, and Stop afterwards
 // is not an error.
 func TestRedisKill(t *testing.T) {
+	t.Parallel()
 	r := startTestRedis(t)
 	pid := r.Pid()
 	if err := r.Kill(); err != nil {

@@ -12,6 +12,7 @@ import (
 // with made-up methods folded into "other" so that clients cannot add
 // series, and the cached series count like fresh ones.
 func TestRequestSeries(t *testing.T) {
+	t.Parallel()
 	m := New()
 	for range 3 {
 		m.Request("/dashboard", "GET", 200, time.Millisecond)

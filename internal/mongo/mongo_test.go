@@ -34,6 +34,7 @@ func newUsers(t testing.TB) *mongo.Users {
 }
 
 func TestCreateAndFind(t *testing.T) {
+	t.Parallel()
 	users := newUsers(t)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
@@ -67,6 +68,7 @@ func TestCreateAndFind(t *testing.T) {
 }
 
 func TestDuplicateUsername(t *testing.T) {
+	t.Parallel()
 	users := newUsers(t)
 	ctx := context.Background()
 	if err := users.Create(ctx, &user.User{Username: "bob", UsernameNorm: "bob", Role: user.RoleUser}); err != nil {
@@ -79,6 +81,7 @@ func TestDuplicateUsername(t *testing.T) {
 }
 
 func TestConcurrentRegistrationOneWins(t *testing.T) {
+	t.Parallel()
 	users := newUsers(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -106,6 +109,7 @@ func TestConcurrentRegistrationOneWins(t *testing.T) {
 }
 
 func TestRecordLogin(t *testing.T) {
+	t.Parallel()
 	users := newUsers(t)
 	ctx := context.Background()
 	u := &user.User{Username: "dave", UsernameNorm: "dave", PasswordHash: "old", Role: user.RoleUser}
@@ -133,6 +137,7 @@ func TestRecordLogin(t *testing.T) {
 
 // TestServiceEndToEnd runs the domain service on the real repository.
 func TestServiceEndToEnd(t *testing.T) {
+	t.Parallel()
 	users := newUsers(t)
 	h, err := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
 	if err != nil {
@@ -180,6 +185,7 @@ func TestServiceEndToEnd(t *testing.T) {
 }
 
 func TestRehashOnLogin(t *testing.T) {
+	t.Parallel()
 	users := newUsers(t)
 	weak, _ := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
 	strong, _ := password.New(password.Params{Memory: 128, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
@@ -197,6 +203,7 @@ func TestRehashOnLogin(t *testing.T) {
 }
 
 func TestAdminOperations(t *testing.T) {
+	t.Parallel()
 	users := newUsers(t)
 	h, _ := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
 	svc := user.NewService(users, h, time.Now)
@@ -272,6 +279,7 @@ func TestAdminOperations(t *testing.T) {
 }
 
 func TestChangePassword(t *testing.T) {
+	t.Parallel()
 	users := newUsers(t)
 	h, _ := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
 	svc := user.NewService(users, h, time.Now)
@@ -329,6 +337,7 @@ func (c *countingHasher) VerifyDummy(pw string) {
 // TestHashingIsBounded: a burst of logins runs at most n argon2id hashes
 // at once; those that cannot get a slot in time fail with ErrBusy.
 func TestHashingIsBounded(t *testing.T) {
+	t.Parallel()
 	users := newUsers(t)
 	real, err := password.New(password.OWASP)
 	if err != nil {

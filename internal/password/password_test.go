@@ -18,6 +18,7 @@ func newHasher(t *testing.T, p Params) *Hasher {
 }
 
 func TestHashVerify(t *testing.T) {
+	t.Parallel()
 	h := newHasher(t, fast)
 	enc, err := h.Hash("correct horse")
 	if err != nil {
@@ -44,6 +45,7 @@ func TestHashVerify(t *testing.T) {
 }
 
 func TestSaltIsRandom(t *testing.T) {
+	t.Parallel()
 	h := newHasher(t, fast)
 	a, _ := h.Hash("same")
 	b, _ := h.Hash("same")
@@ -53,6 +55,7 @@ func TestSaltIsRandom(t *testing.T) {
 }
 
 func TestOWASPDefaults(t *testing.T) {
+	t.Parallel()
 	h := newHasher(t, OWASP)
 	enc, err := h.Hash("pw")
 	if err != nil {
@@ -64,6 +67,7 @@ func TestOWASPDefaults(t *testing.T) {
 }
 
 func TestNeedsRehash(t *testing.T) {
+	t.Parallel()
 	old := newHasher(t, fast)
 	enc, _ := old.Hash("pw")
 	stronger := fast
@@ -76,6 +80,7 @@ func TestNeedsRehash(t *testing.T) {
 }
 
 func TestMalformed(t *testing.T) {
+	t.Parallel()
 	h := newHasher(t, fast)
 	good, _ := h.Hash("pw")
 	parts := strings.Split(good, "$")
@@ -97,6 +102,7 @@ func TestMalformed(t *testing.T) {
 }
 
 func TestVerifyDummy(t *testing.T) {
+	t.Parallel()
 	h := newHasher(t, fast)
 	if h.dummy == "" {
 		t.Fatal("no dummy hash")

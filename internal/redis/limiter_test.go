@@ -62,6 +62,7 @@ func begin(t *testing.T, l *redis.LoginLimiter, account, ip string) redis.Decisi
 }
 
 func TestPairBlockedAfterMaxAndSlidesOpen(t *testing.T) {
+	t.Parallel()
 	l, c := newLimiter(t, defaults)
 	fail(t, l, "alice", "1.1.1.1", 4)
 	c.advance(5 * time.Minute)
@@ -84,6 +85,7 @@ func TestPairBlockedAfterMaxAndSlidesOpen(t *testing.T) {
 // limit from one IP leaves the owner, on another IP, able to try at once
 // (after at most the first backoff step).
 func TestOneIPCannotLockOutTheVictim(t *testing.T) {
+	t.Parallel()
 	l, c := newLimiter(t, defaults)
 	fail(t, l, "bob", "6.6.6.6", 5)
 	if d := begin(t, l, "bob", "6.6.6.6"); d.Blocked != redis.BlockedPair {
@@ -99,6 +101,7 @@ func TestOneIPCannotLockOutTheVictim(t *testing.T) {
 // TestAccountBackoffGrowsExponentially: failures from many IPs slow the
 // account down exponentially, up to the cap, without locking it.
 func TestAccountBackoffGrowsExponentially(t *testing.T) {
+	t.Parallel()
 	limits := defaults
 	limits.Window = time.Hour
 	l, c := newLimiter(t, limits)
@@ -120,6 +123,7 @@ func TestAccountBackoffGrowsExponentially(t *testing.T) {
 }
 
 func TestIPLimitAcrossAccounts(t *testing.T) {
+	t.Parallel()
 	l, _ := newLimiter(t, redis.LoginLimits{MaxPerAccount: 5, MaxPerIP: 10, Window: time.Minute})
 	for i := range 10 {
 		fail(t, l, fmt.Sprintf("user%d", i), "3.3.3.3", 1)
@@ -133,6 +137,7 @@ func TestIPLimitAcrossAccounts(t *testing.T) {
 }
 
 func TestSuccessClearsAccountAndWithdrawsAttempt(t *testing.T) {
+	t.Parallel()
 	l, _ := newLimiter(t, redis.LoginLimits{MaxPerAccount: 3, MaxPerIP: 3, Window: time.Minute})
 	fail(t, l, "dave", "5.5.5.5", 2)
 	d := begin(t, l, "dave", "5.5.5.5")
@@ -152,6 +157,7 @@ func TestSuccessClearsAccountAndWithdrawsAttempt(t *testing.T) {
 }
 
 func TestLimiterFailsClosed(t *testing.T) {
+	t.Parallel()
 	srv := testenv.RedisServer(t, "", 0)
 	pool, err := redis.NewPool(srv.URL, redis.Options{Timeout: 200 * time.Millisecond})
 	if err != nil {
@@ -169,6 +175,7 @@ func TestLimiterFailsClosed(t *testing.T) {
 
 // TestOneRoundTripPerAttempt counts the commands Redis received.
 func TestOneRoundTripPerAttempt(t *testing.T) {
+	t.Parallel()
 	url, _ := testenv.Redis(t)
 	pool, err := redis.NewPool(url, redis.Options{})
 	if err != nil {
@@ -190,6 +197,7 @@ func TestOneRoundTripPerAttempt(t *testing.T) {
 }
 
 func TestWindowCounter(t *testing.T) {
+	t.Parallel()
 	url, _ := testenv.Redis(t)
 	pool, err := redis.NewPool(url, redis.Options{})
 	if err != nil {
@@ -226,6 +234,7 @@ func TestWindowCounter(t *testing.T) {
 }
 
 func TestAbandonedAttemptDoesNotCount(t *testing.T) {
+	t.Parallel()
 	l, _ := newLimiter(t, redis.LoginLimits{MaxPerAccount: 2, MaxPerIP: 2, Window: time.Minute})
 	for range 5 {
 		d := begin(t, l, "gina", "7.7.7.7")
@@ -243,6 +252,7 @@ func TestAbandonedAttemptDoesNotCount(t *testing.T) {
 }
 
 func TestBlockString(t *testing.T) {
+	t.Parallel()
 	for b, want := range map[redis.Block]string{
 		redis.BlockedNone: "none", redis.BlockedIP: "ip", redis.BlockedPair: "account_and_ip",
 		redis.BlockedAccount: "account_backoff", redis.Block(9): "unknown",

@@ -15,6 +15,7 @@ import (
 // replaced, so the first command after the restart succeeds. A live idle
 // connection is reused.
 func TestPoolDropsConnectionsClosedByRedis(t *testing.T) {
+	t.Parallel()
 	dir, port := t.TempDir(), testenv.FreePort(t)
 	srv := testenv.RedisServer(t, dir, port, "--appendonly", "no")
 	pool, err := redis.NewPool(srv.URL, redis.Options{Timeout: time.Second, MaxActive: 2})

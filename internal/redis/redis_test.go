@@ -14,6 +14,7 @@ import (
 )
 
 func TestNewPoolRejectsBadURLs(t *testing.T) {
+	t.Parallel()
 	for _, u := range []string{"", "http://h:1", "localhost:6379", "redis://:hunter2@h:1/notadb"} {
 		_, err := redis.NewPool(u, redis.Options{})
 		if err == nil {
@@ -27,6 +28,7 @@ func TestNewPoolRejectsBadURLs(t *testing.T) {
 }
 
 func TestPoolTalksToRedis(t *testing.T) {
+	t.Parallel()
 	url, _ := testenv.Redis(t)
 	pool, err := redis.NewPool(url, redis.Options{Timeout: time.Second, MaxActive: 2})
 	if err != nil {
@@ -49,6 +51,7 @@ func TestPoolTalksToRedis(t *testing.T) {
 // TestPingIsBounded: with the only connection taken, Ping gives up at its
 // deadline instead of waiting for ever.
 func TestPingIsBounded(t *testing.T) {
+	t.Parallel()
 	url, _ := testenv.Redis(t)
 	pool, err := redis.NewPool(url, redis.Options{Timeout: time.Second, MaxActive: 1})
 	if err != nil {
@@ -71,6 +74,7 @@ func TestPingIsBounded(t *testing.T) {
 }
 
 func TestPingFailsWhenRedisIsDown(t *testing.T) {
+	t.Parallel()
 	srv := testenv.RedisServer(t, "", 0)
 	pool, err := redis.NewPool(srv.URL, redis.Options{Timeout: 200 * time.Millisecond})
 	if err != nil {

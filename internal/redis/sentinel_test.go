@@ -14,6 +14,7 @@ import (
 )
 
 func TestNewSentinelPoolRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	good := redis.Sentinel{Addrs: []string{"127.0.0.1:26379"}, MasterName: "m"}
 	tests := []struct {
 		name string
@@ -45,6 +46,7 @@ func TestNewSentinelPoolRejectsBadInput(t *testing.T) {
 // TestSentinelPoolNoSentinelAnswers: with every sentinel unreachable, a
 // ping fails, promptly, instead of waiting.
 func TestSentinelPoolNoSentinelAnswers(t *testing.T) {
+	t.Parallel()
 	addrs := []string{
 		fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
 		fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
@@ -69,6 +71,7 @@ func TestSentinelPoolNoSentinelAnswers(t *testing.T) {
 // demotes the old master (SENTINEL FAILOVER), a pooled connection to it is
 // dropped when borrowed and writes go to the new master.
 func TestSentinelPoolFollowsTheMaster(t *testing.T) {
+	t.Parallel()
 	set, pool := newSentinelSet(t, 3)
 
 	c := pool.Get()
@@ -168,6 +171,7 @@ func waitFor(t *testing.T, timeout time.Duration, check func() error) {
 // for ROLE on every borrow, so that a page view stays one round trip in
 // Sentinel mode too.
 func TestSentinelPoolChecksRoleOncePerInterval(t *testing.T) {
+	t.Parallel()
 	set, pool := newSentinelSet(t, 0)
 	direct := dialDB(t, set.Master.Addr, set.Password, 0)
 

@@ -9,6 +9,7 @@ import (
 )
 
 func TestCodecRoundTrip(t *testing.T) {
+	t.Parallel()
 	deadline := time.Date(2026, 11, 28, 5, 0, 0, 123456789, time.UTC)
 	values := map[string]any{
 		"user_id":      "6b091785de5046d2494114b2",
@@ -67,6 +68,7 @@ func TestCodecRoundTrip(t *testing.T) {
 }
 
 func TestCodecRejectsUnknownTypes(t *testing.T) {
+	t.Parallel()
 	if _, err := (Codec{}).Encode(time.Now(), map[string]any{"x": 1.5}); err == nil {
 		t.Fatal("a float was encoded")
 	}
@@ -78,6 +80,7 @@ func TestCodecRejectsUnknownTypes(t *testing.T) {
 // TestCodecReadsGob: sessions written by scs's GobCodec before the switch
 // still load.
 func TestCodecReadsGob(t *testing.T) {
+	t.Parallel()
 	deadline := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
 	b, err := scs.GobCodec{}.Encode(deadline, map[string]any{"user_id": "u1", "auth_at": deadline})
 	if err != nil {
@@ -90,6 +93,7 @@ func TestCodecReadsGob(t *testing.T) {
 }
 
 func TestCodecRejectsCorruptData(t *testing.T) {
+	t.Parallel()
 	good, _ := Codec{}.Encode(time.Now(), map[string]any{"user_id": "u1", "n": 3, "t": time.Now(),
 		"r": &Record{UserID: "u1", AuthAt: time.Now(), Remember: true}})
 	for i := range len(good) {

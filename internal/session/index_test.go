@@ -46,6 +46,7 @@ func exists(t *testing.T, pool *redigo.Pool, key string) bool {
 }
 
 func TestIndexListRevoke(t *testing.T) {
+	t.Parallel()
 	url, _ := testenv.Redis(t)
 	pool := newPool(t, url)
 	clock := &testClock{t: time.Now().Truncate(time.Millisecond)}
@@ -103,6 +104,7 @@ func TestIndexListRevoke(t *testing.T) {
 // TestIndexPrunesLazily: sessions that expired, or whose data vanished
 // (idle expiry in Redis, logout elsewhere), leave the list on its next read.
 func TestIndexPrunesLazily(t *testing.T) {
+	t.Parallel()
 	url, _ := testenv.Redis(t)
 	pool := newPool(t, url)
 	clock := &testClock{t: time.Now().Truncate(time.Millisecond)}
@@ -129,6 +131,7 @@ func TestIndexPrunesLazily(t *testing.T) {
 // TestIndexCounts: one round trip counts several users' live sessions,
 // in the order asked, pruning as List does.
 func TestIndexCounts(t *testing.T) {
+	t.Parallel()
 	url, _ := testenv.Redis(t)
 	pool := newPool(t, url)
 	clock := &testClock{t: time.Now().Truncate(time.Millisecond)}
@@ -168,6 +171,7 @@ func TestIndexCounts(t *testing.T) {
 // TestRevokedSessionIsNotWrittenBack: a request that loaded a session
 // before it was revoked cannot resurrect it when it saves.
 func TestRevokedSessionIsNotWrittenBack(t *testing.T) {
+	t.Parallel()
 	url, _ := testenv.Redis(t)
 	pool := newPool(t, url)
 	s := NewStore(pool, 4)
@@ -196,6 +200,7 @@ func TestRevokedSessionIsNotWrittenBack(t *testing.T) {
 }
 
 func TestExpiryCap(t *testing.T) {
+	t.Parallel()
 	url, _ := testenv.Redis(t)
 	pool := newPool(t, url)
 	s := NewStore(pool, 4)
@@ -212,6 +217,7 @@ func TestExpiryCap(t *testing.T) {
 }
 
 func TestDevice(t *testing.T) {
+	t.Parallel()
 	for ua, want := range map[string]string{
 		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36":                                       "Chrome on Linux",
 		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 Edg/126":                     "Edge on Windows",

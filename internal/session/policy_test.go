@@ -11,6 +11,7 @@ var testPolicy = Policy{
 }
 
 func TestPolicyWithDefaults(t *testing.T) {
+	t.Parallel()
 	got := Policy{IdleTimeout: time.Hour, TouchInterval: -1}.WithDefaults()
 	want := Policy{Lifetime: 24 * time.Hour, RememberLifetime: 30 * 24 * time.Hour,
 		IdleTimeout: time.Hour, TouchInterval: time.Minute, ReauthWindow: 10 * time.Minute}
@@ -20,6 +21,7 @@ func TestPolicyWithDefaults(t *testing.T) {
 }
 
 func TestPolicyCheck(t *testing.T) {
+	t.Parallel()
 	signIn := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name     string
@@ -57,6 +59,7 @@ func TestPolicyCheck(t *testing.T) {
 }
 
 func TestPolicyTouchedIsLiveAgain(t *testing.T) {
+	t.Parallel()
 	signIn := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
 	r := &Record{UserID: "u", AuthAt: signIn, Seen: signIn}
 	now := signIn.Add(20 * time.Minute)
@@ -76,6 +79,7 @@ func TestPolicyTouchedIsLiveAgain(t *testing.T) {
 }
 
 func TestPolicyRecentlyAuthenticated(t *testing.T) {
+	t.Parallel()
 	signIn := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
 	r := &Record{UserID: "u", AuthAt: signIn, Seen: signIn}
 	for _, tt := range []struct {
@@ -96,6 +100,7 @@ func TestPolicyRecentlyAuthenticated(t *testing.T) {
 }
 
 func TestRecordRoles(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		rec             Record
 		signedIn, admin bool

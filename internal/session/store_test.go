@@ -23,6 +23,7 @@ func newPool(t *testing.T, url string) *redigo.Pool {
 }
 
 func TestStoreRoundTrip(t *testing.T) {
+	t.Parallel()
 	url, _ := testenv.Redis(t)
 	s := NewStore(newPool(t, url), 4)
 	ctx := context.Background()
@@ -42,6 +43,7 @@ func TestStoreRoundTrip(t *testing.T) {
 }
 
 func TestErrorsAreMarkedUnavailable(t *testing.T) {
+	t.Parallel()
 	srv := testenv.RedisServer(t, "", 0)
 	s := NewStore(newPool(t, srv.URL), 4)
 	if err := srv.Stop(); err != nil {
@@ -62,6 +64,7 @@ func TestErrorsAreMarkedUnavailable(t *testing.T) {
 // TestWaitForSlotIsBounded: when every slot is busy a call gives up at its
 // context's deadline rather than queueing for ever inside redigo.
 func TestWaitForSlotIsBounded(t *testing.T) {
+	t.Parallel()
 	url, _ := testenv.Redis(t)
 	s := NewStore(newPool(t, url), 1)
 	s.slots <- struct{}{} // someone holds the only slot

@@ -3,6 +3,7 @@ package testenv
 import "testing"
 
 func TestRedisSentinels(t *testing.T) {
+	t.Parallel()
 	s := RedisSentinels(t, "data-pw", "sentinel-pw")
 	if len(s.Addrs) != 3 || len(s.Sentinels) != 3 {
 		t.Fatalf("got %d sentinels (%v), want 3", len(s.Sentinels), s.Addrs)

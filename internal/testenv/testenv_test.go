@@ -301,6 +301,7 @@ func TestMongoUsesMONGO_URI(t *testing.T) {
 }
 
 func TestDBName(t *testing.T) {
+	t.Parallel()
 	valid := regexp.MustCompile(`^t_[A-Za-z0-9_]+_[0-9a-f]{8}$`)
 	tests := []struct {
 		testName, wantPrefix string
@@ -322,6 +323,7 @@ func TestDBName(t *testing.T) {
 }
 
 func TestFreePort(t *testing.T) {
+	t.Parallel()
 	port := FreePort(t)
 	if port <= 0 || port > 65535 {
 		t.Fatalf("FreePort = %d, want 1-65535", port)

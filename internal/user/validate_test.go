@@ -7,6 +7,7 @@ import (
 )
 
 func TestNormalizeUsername(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, want string
 		field    bool // want a ValidationError
@@ -47,6 +48,7 @@ func TestNormalizeUsername(t *testing.T) {
 }
 
 func TestValidatePassword(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in string
 		ok bool
