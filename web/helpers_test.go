@@ -56,6 +56,7 @@ type options struct {
 	hashSlots               int            // bound on concurrent password hashes; 0: none
 	hashWait                time.Duration
 	hashParams              *password.Params // default fastHash
+	mongoTimeout            time.Duration    // default 2s
 	// wrapUsers, when set, wraps the user service the router gets.
 	wrapUsers func(web.Users) web.Users
 }
@@ -64,10 +65,11 @@ type options struct {
 // as the server builds it (internal/app).
 type app struct {
 	*httptest.Server
-	pool  *redigo.Pool
-	users *user.Service
-	index *session.Index
-	logs  *testenv.LogBuffer // the app's log, Info and up
+	handler http.Handler
+	pool    *redigo.Pool
+	users   *user.Service
+	index   *session.Index
+	logs    *testenv.LogBuffer // the app's log, Info and up
 }
 
 func newApp(t *testing.T, b backends, o options) *app {
@@ -79,6 +81,9 @@ func newApp(t *testing.T, b backends, o options) *app {
 	}
 	cfg.RedisURL, cfg.MongoURI, cfg.MongoDB = b.redisURL, b.mongoURI, b.mongoDB
 	cfg.RedisTimeout, cfg.RedisMaxActive, cfg.MongoTimeout = 500*time.Millisecond, 16, 2*time.Second
+	if o.mongoTimeout != 0 {
+		cfg.MongoTimeout = o.mongoTimeout
+	}
 	if o.production {
 		cfg.Env, cfg.CookieName, cfg.CookieSecure = config.Production, "__Host-gatehouse_session", true
 	}
@@ -121,7 +126,7 @@ func newApp(t *testing.T, b backends, o options) *app {
 	t.Cleanup(a.Close)
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
-	return &app{Server: srv, pool: a.Redis, users: a.Users, index: a.Index, logs: logs}
+	return &app{Server: srv, handler: a.Handler, pool: a.Redis, users: a.Users, index: a.Index, logs: logs}
 }
 
 // browser is an HTTP client with a cookie jar that does not follow

@@ -204,6 +204,11 @@ func limitBody(n int64, rd *renderer) func(http.Handler) http.Handler {
 // crossOriginProtection refuses cross-origin unsafe requests (CSRF) with
 // net/http's CrossOriginProtection, which checks Sec-Fetch-Site and Origin.
 // The origins allowed to use the API through CORS are trusted.
+//
+// Before it, an unsafe request whose Origin is not a serialised origin is
+// refused: Go's check compares only the host of whatever URL the header
+// holds, so "http://evil.example@HOST" (user info), an origin with a path,
+// or a scheme other than http and https would pass as same-origin.
 func crossOriginProtection(trusted []string, rd *renderer) (func(http.Handler) http.Handler, error) {
 	cop := http.NewCrossOriginProtection()
 	for _, o := range trusted {
@@ -216,7 +221,36 @@ func crossOriginProtection(trusted []string, rd *renderer) (func(http.Handler) h
 			"sec_fetch_site", truncate(r.Header.Get("Sec-Fetch-Site"), 32), "origin", truncate(originHost(r), 100), "request_id", requestID(r))
 		rd.answer(w, r, problemFor(errCrossOrigin))
 	}))
-	return cop.Handler, nil
+	return func(next http.Handler) http.Handler {
+		protected := cop.Handler(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.Method {
+			case http.MethodGet, http.MethodHead, http.MethodOptions:
+			default:
+				if o := r.Header.Values("Origin"); len(o) > 1 || len(o) == 1 && !serialisedOrigin(o[0]) {
+					rd.logger.Warn("request with a malformed Origin refused", "method", r.Method, "path", truncate(r.URL.Path, 200),
+						"origin", truncate(strings.Join(o, ", "), 100), "request_id", requestID(r))
+					rd.answer(w, r, problemFor(errCrossOrigin))
+					return
+				}
+			}
+			protected.ServeHTTP(w, r)
+		})
+	}, nil
+}
+
+// serialisedOrigin reports whether o is what a browser sends in Origin
+// (RFC 6454 section 6.2): "null", or the scheme "http" or "https", "://"
+// and a host with an optional port, in lower case, and nothing else.
+func serialisedOrigin(o string) bool {
+	if o == "null" {
+		return true // an opaque origin: CrossOriginProtection refuses it
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return false
+	}
+	return o == u.Scheme+"://"+strings.ToLower(u.Host) && u.User == nil
 }
 
 func originHost(r *http.Request) string {

@@ -80,16 +80,20 @@ func handleReadyz(checks []Check, logger *slog.Logger) http.Handler {
 	})
 }
 
-// handleStatic serves the embedded stylesheet and images. Directory listings
-// are refused.
-func handleStatic(fsys fs.FS) http.Handler {
+// handleStatic serves the embedded stylesheet and images. A missing file
+// or a directory gets the friendly 404 page, which is not cached.
+func handleStatic(rd *renderer, fsys fs.FS) http.Handler {
 	files := http.FileServerFS(fsys)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "" || r.URL.Path[len(r.URL.Path)-1] == '/' {
-			http.NotFound(w, r)
-			return
+	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
+		name := r.URL.Path
+		if !fs.ValidPath(name) {
+			return errNotFound
+		}
+		if st, err := fs.Stat(fsys, name); err != nil || st.IsDir() {
+			return errNotFound
 		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(w, r)
+		return nil
 	})
 }

@@ -2,9 +2,11 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 )
 
 // routes lists every route of the application in one place. Each handler
@@ -19,6 +21,8 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 		mux.Use(m)
 	}
 	mux.Use(observe(d.Logger, d.Metrics))
+	// RFC 9110: every GET route answers HEAD (net/http drops the body).
+	mux.Use(middleware.GetHead)
 	mux.Use(recoverPanics(rd))
 	mux.Use(securityHeaders(d.Production))
 	mux.Use(limitBody(maxBodyBytes, rd))
@@ -28,19 +32,22 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 	}
 	mux.Use(csrf)
 
+	// Signing in and up is never refused for token guessing: their own
+	// limiter guards them, and a stale cookie must not keep its owner out.
+	session := loadSession(sess, users, guard, rd, "/login", "/signup", "/auth/login", "/auth/register")
+
 	// Error pages load the session so that the navigation shows who is
-	// signed in.
-	withSession := func(err error) http.HandlerFunc {
-		h := noStore(loadSession(sess, users, guard, rd)(rd.handle(func(http.ResponseWriter, *http.Request) error { return err })))
-		return h.ServeHTTP
-	}
-	mux.NotFound(withSession(errNotFound))
-	mux.MethodNotAllowed(withSession(errMethodNotAllowed))
+	// signed in. A 405 lists the route's methods in Allow (RFC 9110).
+	mux.NotFound(noStore(session(rd.handle(func(http.ResponseWriter, *http.Request) error { return errNotFound }))).ServeHTTP)
+	mux.MethodNotAllowed(noStore(session(rd.handle(func(w http.ResponseWriter, r *http.Request) error {
+		setAllow(w, r)
+		return errMethodNotAllowed
+	}))).ServeHTTP)
 
 	// Dependency-free routes: no session, no cache headers.
 	mux.Method(http.MethodGet, "/healthz", handleHealthz())
 	mux.Method(http.MethodGet, "/readyz", handleReadyz(d.Checks, d.Logger))
-	mux.Handle("/static/*", http.StripPrefix("/static/", handleStatic(d.Static)))
+	mux.Handle("/static/*", http.StripPrefix("/static/", handleStatic(rd, d.Static)))
 
 	authed := requireAuthentication(rd)
 	recent := func(returnTo string) func(http.Handler) http.Handler {
@@ -51,7 +58,7 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 	// Everything else has a session and must not be cached.
 	mux.Group(func(mux chi.Router) {
 		mux.Use(noStore)
-		mux.Use(loadSession(sess, users, guard, rd))
+		mux.Use(session)
 
 		// HTML pages.
 		mux.Method(http.MethodGet, "/", handleHome())
@@ -100,6 +107,26 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 		})
 	})
 	return mux, nil
+}
+
+// setAllow lists in Allow the methods the request's path is routed for.
+func setAllow(w http.ResponseWriter, r *http.Request) {
+	rctx := chi.RouteContext(r.Context())
+	if rctx == nil {
+		return
+	}
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+		path := r.URL.RawPath
+		if path == "" {
+			path = r.URL.Path
+		}
+		if rctx.Routes.Match(chi.NewRouteContext(), m, path) || m == http.MethodHead && slices.Contains(allowed, http.MethodGet) {
+			allowed = append(allowed, m)
+		}
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
 }
 
 // wantsJSON tells API requests, answered in JSON, from page requests.

@@ -132,7 +132,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	sess := newSessions(newSessionManager(d.SessionStore, d.Cookie, d.Policy), d.SessionIndex, d.Policy, d.Now, d.Logger, d.Metrics)
 	audit := &auditLog{logger: d.Logger, metrics: d.Metrics}
-	guard := newTokenGuessGuard(d.TokenGuesses, d.TokenGuessLimit, d.Logger, d.Now)
+	guard := newTokenGuessGuard(d.TokenGuesses, d.TokenGuessLimit, d.Logger, d.Metrics)
 	return routes(d, rd, sess, audit, guard)
 }
 

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -36,43 +38,44 @@ func base64URL(s string) bool {
 	return true
 }
 
+// maxSessionCookies bounds the cookies of the session's name a request may
+// make us look up: each costs a Redis round trip.
+const maxSessionCookies = 4
+
 // loadSession loads the request's session from Redis and saves it before the
 // response goes out. It replaces scs's LoadAndSave to control failures:
 //   - Redis unreachable (load or save): a 503 page or JSON, never a 500;
 //   - a malformed, unknown or expired cookie, or undecodable stored data:
 //     treated as anonymous, logged at warn, and the cookie is cleared;
-//   - too many unknown cookies from one IP (token guessing): 429;
+//   - several cookies of the session's name (another app on the host, or a
+//     sibling subdomain, set one too): the first that names a live session
+//     is used, and none is cleared, since the others may not be ours;
+//   - token guessing (unknown cookies from one IP past the limit): 429,
+//     clearing the cookie, except on signInPaths, which their own limiter
+//     guards, so that a stale cookie never keeps its owner from signing in;
 //   - the lifetime policy (session.Policy): absolute and idle expiry, and
 //     once per touch interval a refresh that rechecks the user in users.
-func loadSession(sess *sessions, users Users, guard *tokenGuessGuard, rd *renderer) func(http.Handler) http.Handler {
+func loadSession(sess *sessions, users Users, guard *tokenGuessGuard, rd *renderer, signInPaths ...string) func(http.Handler) http.Handler {
 	sm := sess.sm
 	return func(next http.Handler) http.Handler {
 		return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
-			token, presented := "", false
-			if c, err := r.Cookie(sm.Cookie.Name); err == nil {
-				token, presented = c.Value, true
+			cookies := r.CookiesNamed(sm.Cookie.Name)
+			several := len(cookies) > 1
+			if several {
+				rd.logger.Warn("several session cookies in one request; using the one that names a live session",
+					"count", len(cookies), "request_id", requestID(r))
 			}
-			if presented && guard != nil {
-				if err := guard.check(clientIP(r)); err != nil {
-					return err
-				}
-			}
-			if presented && !validToken(token) {
-				rd.logger.Warn("malformed session cookie ignored", "length", len(token), "request_id", requestID(r))
-				token = ""
-			}
-			ctx, err := sm.Load(r.Context(), token)
-			if errors.Is(err, redis.ErrUnavailable) {
+			ctx, err := loadFirstLive(r, sm, cookies, rd)
+			if err != nil {
 				return err
 			}
-			if err != nil {
-				rd.logger.Warn("undecodable session ignored", "err", err, "request_id", requestID(r))
-				ctx, _ = sm.Load(r.Context(), "")
-			}
 			l := &loaded{token: sm.Token(ctx)}
-			stale := presented && l.token == ""
+			stale := len(cookies) > 0 && l.token == ""
 			if stale && guard != nil {
-				if err := guard.miss(r, clientIP(r)); err != nil {
+				if err := guard.miss(r, clientIP(r)); err != nil && !slices.Contains(signInPaths, r.URL.Path) {
+					if !several {
+						sm.WriteSessionCookie(ctx, w, "", time.Time{})
+					}
 					return err
 				}
 			}
@@ -83,7 +86,7 @@ func loadSession(sess *sessions, users Users, guard *tokenGuessGuard, rd *render
 			if err := enforce(r, sess, users); err != nil {
 				return err
 			}
-			sw := &sessionWriter{ResponseWriter: w, r: r, sess: sess, rd: rd, stale: stale}
+			sw := &sessionWriter{ResponseWriter: w, r: r, sess: sess, rd: rd, stale: stale && !several}
 			next.ServeHTTP(sw, r)
 			if !sw.wroteHeader {
 				sw.WriteHeader(http.StatusOK)
@@ -91,6 +94,33 @@ func loadSession(sess *sessions, users Users, guard *tokenGuessGuard, rd *render
 			return nil
 		})
 	}
+}
+
+// loadFirstLive loads the session of the first cookie that names a live
+// one, trying at most maxSessionCookies well-formed tokens; with none, it
+// loads a new, empty session. Its only error is Redis being unavailable:
+// undecodable stored data is logged and treated as no session.
+func loadFirstLive(r *http.Request, sm *scs.SessionManager, cookies []*http.Cookie, rd *renderer) (context.Context, error) {
+	tries := 0
+	for _, c := range cookies {
+		if !validToken(c.Value) {
+			rd.logger.Warn("malformed session cookie ignored", "length", len(c.Value), "request_id", requestID(r))
+			continue
+		}
+		if tries++; tries > maxSessionCookies {
+			break
+		}
+		ctx, err := sm.Load(r.Context(), c.Value)
+		switch {
+		case errors.Is(err, redis.ErrUnavailable):
+			return nil, err
+		case err != nil:
+			rd.logger.Warn("undecodable session ignored", "err", err, "request_id", requestID(r))
+		case sm.Token(ctx) != "":
+			return ctx, nil
+		}
+	}
+	return sm.Load(r.Context(), "")
 }
 
 // enforce applies the lifetime policy to a loaded signed-in session: it

@@ -6,9 +6,9 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/redis"
 )
 
@@ -44,49 +44,33 @@ func throttledMessage(d time.Duration) string {
 	return "Too many failed sign-in attempts. Please wait " + wait + " and try again"
 }
 
-// tokenGuessGuard remembers, per app instance, the IPs that went past the limit
-// of unknown session cookies (session token guessing). Once an IP is
-// blocked its cookie-bearing requests get 429 before any Redis lookup, so a
-// guesser learns nothing; the count itself is shared through Redis.
+// tokenGuessGuard counts, per IP and through Redis (so across instances),
+// requests whose session cookie names no live session, and logs and
+// counts in the metrics an IP that goes past the limit: token guessing.
+// Past the limit, such requests get 429, and the stale cookie is cleared.
+//
+// Valid sessions are never refused: a token is 256 random bits, which no
+// one guesses, so refusing them buys nothing, and it would lock out
+// everyone behind a NAT with one stale cookie among them. For the same
+// reason sign-in and sign-up are never refused (loadSession's
+// signInPaths).
 type tokenGuessGuard struct {
 	counter GuessCounter
 	limit   int64
 	logger  *slog.Logger
-	now     func() time.Time
-
-	mu      sync.Mutex
-	blocked map[string]time.Time // ip -> until
+	metrics *metrics.Metrics // optional
 }
 
-// maxBlocked bounds the guard's memory.
-const maxBlocked = 100000
-
-func newTokenGuessGuard(c GuessCounter, limit int, logger *slog.Logger, now func() time.Time) *tokenGuessGuard {
+func newTokenGuessGuard(c GuessCounter, limit int, logger *slog.Logger, m *metrics.Metrics) *tokenGuessGuard {
 	if c == nil {
 		return nil
 	}
-	return &tokenGuessGuard{counter: c, limit: int64(limit), logger: logger, now: now, blocked: map[string]time.Time{}}
+	return &tokenGuessGuard{counter: c, limit: int64(limit), logger: logger, metrics: m}
 }
 
-// check returns a *throttledError while ip is blocked.
-func (g *tokenGuessGuard) check(ip string) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	until, ok := g.blocked[ip]
-	if !ok {
-		return nil
-	}
-	left := until.Sub(g.now())
-	if left <= 0 {
-		delete(g.blocked, ip)
-		return nil
-	}
-	return &throttledError{retryAfter: left}
-}
-
-// miss counts an unknown cookie from ip and returns a *throttledError once
-// ip is over the limit. A count that fails is logged and lets the request
-// go on.
+// miss counts a cookie from ip that named no session, and returns a
+// *throttledError when ip is over the limit. A count that fails is logged
+// and lets the request go on.
 func (g *tokenGuessGuard) miss(r *http.Request, ip string) error {
 	n, err := g.counter.Incr(r.Context(), ip)
 	if err != nil {
@@ -94,6 +78,7 @@ func (g *tokenGuessGuard) miss(r *http.Request, ip string) error {
 		return nil
 	}
 	if n <= g.limit {
+		g.metrics.UnknownToken(false)
 		return nil
 	}
 	window := g.counter.Window()
@@ -101,19 +86,6 @@ func (g *tokenGuessGuard) miss(r *http.Request, ip string) error {
 		g.logger.Warn("unknown session cookies over the limit: possible token guessing", "ip", ip,
 			"limit", g.limit, "window", window, "request_id", requestID(r))
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.blocked) >= maxBlocked {
-		now := g.now()
-		for k, until := range g.blocked {
-			if until.Before(now) {
-				delete(g.blocked, k)
-			}
-		}
-		if len(g.blocked) >= maxBlocked {
-			return &throttledError{retryAfter: window} // full: refuse, but remember nothing more
-		}
-	}
-	g.blocked[ip] = g.now().Add(window)
+	g.metrics.UnknownToken(true)
 	return &throttledError{retryAfter: window}
 }

@@ -220,3 +220,23 @@ func TestBrowserCrossSiteLogout(t *testing.T) {
 	b.wantPath("/dashboard")
 	b.wantText("dd#username", "frances")
 }
+
+// TestBrowserPlantedCookieOnAPath: another app on the same host set a
+// cookie of the session's name with Path=/dashboard. Chromium sends it
+// first on /dashboard, before Gatehouse's own Path=/ cookie. Signing in
+// must land on the dashboard, not loop back to the sign-in form.
+func TestBrowserPlantedCookieOnAPath(t *testing.T) {
+	base, _ := startApp(t)
+	register(t, base, "planted", "correct horse battery")
+	b := newBrowser(t)
+	if _, err := chromedp.Call(b.ctx, network.SetCookie, network.SetCookieParams{
+		Name: cookieName, Value: "from-another-app", URL: base + "/dashboard", Path: "/dashboard",
+	}); err != nil {
+		t.Fatalf("plant a cookie: %v", err)
+	}
+	b.logIn(base, "planted", "correct horse battery")
+	// Reload: the planted cookie comes first again, and is still there.
+	b.open(base + "/dashboard")
+	b.wantPath("/dashboard")
+	b.wantText("dd#username", "planted")
+}

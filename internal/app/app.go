@@ -98,6 +98,8 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 	a.closers = append(a.closers, func() { _ = a.Redis.Close() })
 	a.Metrics.RedisPool(a.Redis)
 
+	warnIfEvicting(ctx, a.Redis, cfg.RedisTimeout, o.Logger)
+
 	if a.Mongo, err = mongo.Connect(ctx, cfg.MongoURI, cfg.MongoTimeout, a.Metrics.MongoMonitor()); err != nil {
 		return nil, err
 	}
@@ -106,7 +108,8 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 		defer cancel()
 		_ = a.Mongo.Disconnect(dctx)
 	})
-	repo := mongo.NewUsers(a.Mongo.Database(cfg.MongoDB), cfg.MongoTimeout)
+	repo := mongo.NewUsers(a.Mongo.Database(cfg.MongoDB), cfg.MongoTimeout, o.Logger)
+	a.closers = append(a.closers, repo.Close)
 	if err := repo.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -151,7 +154,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 		TrustedProxies:  cfg.TrustedProxies,
 		ClientIPHeader:  cfg.ClientIPHeader,
 		Checks: []web.Check{
-			{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ping(ctx, a.Redis, cfg.RedisTimeout) }},
+			{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ready(ctx, a.Redis, cfg.RedisTimeout) }},
 			{Name: "mongodb", Ping: func(ctx context.Context) error { return mongo.Ping(ctx, a.Mongo, cfg.MongoTimeout) }},
 			{Name: "shutdown", Ping: func(context.Context) error {
 				if a.draining.Load() {
@@ -180,6 +183,21 @@ func (a *App) Close() {
 		a.closers[i]()
 	}
 	a.closers = nil
+}
+
+// warnIfEvicting warns when Redis may evict keys when full: sessions would
+// then disappear silently, signing people out. noeviction makes a full
+// Redis refuse writes instead, which the app answers with 503. Redis being
+// unreachable at start-up, or refusing CONFIG, is only noted.
+func warnIfEvicting(ctx context.Context, pool *redigo.Pool, timeout time.Duration, logger *slog.Logger) {
+	policy, err := redis.EvictionPolicy(ctx, pool, timeout)
+	switch {
+	case err != nil:
+		logger.Info("could not read Redis's maxmemory-policy", "err", err)
+	case policy != "noeviction":
+		logger.Warn("Redis may evict keys when full, and sessions would then vanish: set maxmemory-policy noeviction",
+			"maxmemory-policy", policy)
+	}
 }
 
 // newRedisPool follows the master through Redis Sentinel when

@@ -24,6 +24,7 @@ type Metrics struct {
 	logins        *prometheus.CounterVec
 	sessionsNew   prometheus.Counter
 	sessionsEnded *prometheus.CounterVec
+	unknownTokens *prometheus.CounterVec
 	mongoLatency  *prometheus.HistogramVec
 
 	// series caches each request label set's counter and histogram:
@@ -69,6 +70,10 @@ func New() *Metrics {
 			Name: "gatehouse_sessions_ended_total",
 			Help: "Sessions ended, by reason: logout, revoked (by the user, an admin or a password change), expired (idle or absolute timeout, or the user deleted or disabled).",
 		}, []string{"reason"}),
+		unknownTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_unknown_tokens_total",
+			Help: "Requests whose session cookie named no live session, by outcome: allowed, or refused as token guessing (past TOKEN_GUESS_LIMIT).",
+		}, []string{"outcome"}),
 		mongoLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gatehouse_mongodb_operation_duration_seconds",
 			Help:    "MongoDB command latency by command and result.",
@@ -78,7 +83,7 @@ func New() *Metrics {
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.latency, m.logins, m.sessionsNew, m.sessionsEnded, m.mongoLatency,
+		m.requests, m.latency, m.logins, m.sessionsNew, m.sessionsEnded, m.unknownTokens, m.mongoLatency,
 	)
 	return m
 }
@@ -141,6 +146,19 @@ func (m *Metrics) SessionCreated() {
 func (m *Metrics) SessionsEnded(reason string, n int) {
 	if m != nil && n > 0 {
 		m.sessionsEnded.WithLabelValues(reason).Add(float64(n))
+	}
+}
+
+// UnknownToken records a session cookie that named no live session;
+// refused is true past the token-guessing limit.
+func (m *Metrics) UnknownToken(refused bool) {
+	if m == nil {
+		return
+	}
+	if refused {
+		m.unknownTokens.WithLabelValues("refused").Inc()
+	} else {
+		m.unknownTokens.WithLabelValues("allowed").Inc()
 	}
 }
 

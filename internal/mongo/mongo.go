@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -58,13 +59,22 @@ func Ping(ctx context.Context, client *mongo.Client, timeout time.Duration) erro
 type Users struct {
 	coll    *mongo.Collection
 	timeout time.Duration
+	guard   *breaker
 }
 
 // NewUsers returns the repository over db.users. Every operation runs under
-// timeout, or the caller's earlier deadline.
-func NewUsers(db *mongo.Database, timeout time.Duration) *Users {
-	return &Users{coll: db.Collection("users"), timeout: timeout}
+// timeout, or the caller's earlier deadline, behind a circuit breaker that
+// fails them at once while MongoDB is known to be down (breaker). logger
+// (nil: none) hears when that starts and ends. Close stops the breaker's
+// background ping.
+func NewUsers(db *mongo.Database, timeout time.Duration, logger *slog.Logger) *Users {
+	client := db.Client()
+	ping := func(ctx context.Context) error { return client.Ping(ctx, nil) }
+	return &Users{coll: db.Collection("users"), timeout: timeout, guard: newBreaker(ping, timeout, logger)}
 }
+
+// Close stops the background work of the repository; the client stays open.
+func (r *Users) Close() { r.guard.close() }
 
 // EnsureIndexes creates the unique index on username_norm. It is idempotent:
 // creating an index that exists with the same definition is a no-op.
@@ -129,7 +139,12 @@ func (d document) user() *user.User {
 }
 
 // Create inserts u and sets u.ID.
-func (r *Users) Create(ctx context.Context, u *user.User) error {
+func (r *Users) Create(ctx context.Context, u *user.User) (err error) {
+	done, err := r.guard.allow("insert user")
+	if err != nil {
+		return err
+	}
+	defer func() { done(err) }()
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	res, err := r.coll.InsertOne(ctx, toDocument(u))
@@ -161,11 +176,16 @@ func (r *Users) ByID(ctx context.Context, id string) (*user.User, error) {
 	return r.findOne(ctx, bson.D{{Key: "_id", Value: oid}})
 }
 
-func (r *Users) findOne(ctx context.Context, filter bson.D) (*user.User, error) {
+func (r *Users) findOne(ctx context.Context, filter bson.D) (_ *user.User, err error) {
+	done, err := r.guard.allow("find user")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { done(err) }()
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	var d document
-	err := r.coll.FindOne(ctx, filter).Decode(&d)
+	err = r.coll.FindOne(ctx, filter).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, user.ErrNotFound
 	}
@@ -206,11 +226,16 @@ func unavailable(op string, err error) error {
 }
 
 // update sets fields of user id.
-func (r *Users) update(ctx context.Context, id string, set bson.D) error {
+func (r *Users) update(ctx context.Context, id string, set bson.D) (err error) {
 	oid, err := primitive.ObjectIDFromHex(id)
 	if err != nil {
 		return user.ErrNotFound
 	}
+	done, err := r.guard.allow("update user")
+	if err != nil {
+		return err
+	}
+	defer func() { done(err) }()
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	res, err := r.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}}, bson.D{{Key: "$set", Value: set}})
@@ -239,7 +264,12 @@ func (r *Users) SetDisabled(ctx context.Context, id string, disabled bool, at ti
 }
 
 // CountAdmins counts enabled admins.
-func (r *Users) CountAdmins(ctx context.Context) (int64, error) {
+func (r *Users) CountAdmins(ctx context.Context) (_ int64, err error) {
+	done, err := r.guard.allow("count admins")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { done(err) }()
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	n, err := r.coll.CountDocuments(ctx, bson.D{{Key: "role", Value: string(user.RoleAdmin)}, {Key: "disabled", Value: false}})
@@ -253,7 +283,12 @@ func (r *Users) CountAdmins(ctx context.Context) (int64, error) {
 // and how many match. The prefix is a range on the unique index
 // ([prefix, prefix+U+10FFFF)), which both MongoDB and FerretDB serve
 // without regular expressions.
-func (r *Users) List(ctx context.Context, prefix string, skip, limit int64) ([]*user.User, int64, error) {
+func (r *Users) List(ctx context.Context, prefix string, skip, limit int64) (_ []*user.User, _ int64, err error) {
+	done, err := r.guard.allow("list users")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer func() { done(err) }()
 	filter := bson.D{}
 	if prefix != "" {
 		filter = bson.D{{Key: "username_norm", Value: bson.D{{Key: "$gte", Value: prefix}, {Key: "$lt", Value: prefix + "\U0010FFFF"}}}}

@@ -23,7 +23,8 @@ func newUsers(t testing.TB) *mongo.Users {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	users := mongo.NewUsers(client.Database(db), 5*time.Second)
+	users := mongo.NewUsers(client.Database(db), 5*time.Second, nil)
+	t.Cleanup(users.Close)
 	// Twice: start-up must be idempotent.
 	for range 2 {
 		if err := users.EnsureIndexes(ctx); err != nil {

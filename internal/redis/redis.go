@@ -111,6 +111,46 @@ func checkURL(url string) error {
 
 func refuse(context.Context, string, string) (net.Conn, error) { return nil, errNoDial }
 
+// readyKey is the key Ready writes.
+const readyKey = "gatehouse:ready"
+
+// Ready checks within timeout that Redis answers and accepts a write: a
+// Redis at maxmemory with noeviction, or a read-only replica, answers PING
+// and reads while every session write fails. It writes one key that
+// expires in ten seconds.
+func Ready(ctx context.Context, pool *redis.Pool, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := pool.GetContext(ctx)
+	if err != nil {
+		return Unavailable("ready", err)
+	}
+	defer c.Close()
+	_, err = redis.DoContext(c, ctx, "SET", readyKey, "1", "PX", 10000)
+	return Unavailable("ready: write", err)
+}
+
+// EvictionPolicy returns Redis's maxmemory-policy, within timeout. A
+// policy other than noeviction lets Redis drop keys, sessions among them,
+// when it is full. Managed services may refuse CONFIG: the error says so.
+func EvictionPolicy(ctx context.Context, pool *redis.Pool, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := pool.GetContext(ctx)
+	if err != nil {
+		return "", Unavailable("config get", err)
+	}
+	defer c.Close()
+	kv, err := redis.Strings(redis.DoContext(c, ctx, "CONFIG", "GET", "maxmemory-policy"))
+	if err != nil {
+		return "", Unavailable("config get", err)
+	}
+	if len(kv) != 2 {
+		return "", fmt.Errorf("config get maxmemory-policy: %d values, want 2", len(kv))
+	}
+	return kv[1], nil
+}
+
 // Ping checks that Redis answers within timeout.
 func Ping(ctx context.Context, pool *redis.Pool, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
