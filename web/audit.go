@@ -22,13 +22,17 @@ const (
 	auditLoginSuccess   = "login_success"
 	auditLoginFailure   = "login_failure"
 	auditLoginThrottled = "login_throttled"
-	auditLogout         = "logout"
-	auditSessionRevoked = "session_revoked"
-	auditPasswordChange = "password_changed"
-	auditRoleChanged    = "role_changed"
-	auditUserDisabled   = "user_disabled"
-	auditUserEnabled    = "user_enabled"
-	auditReauth         = "reauthenticated"
+	// A password checked again by a signed-in session (confirm page,
+	// password change) was wrong, or was refused by the limiter.
+	auditPasswordCheckFailure   = "password_check_failure"
+	auditPasswordCheckThrottled = "password_check_throttled"
+	auditLogout                 = "logout"
+	auditSessionRevoked         = "session_revoked"
+	auditPasswordChange         = "password_changed"
+	auditRoleChanged            = "role_changed"
+	auditUserDisabled           = "user_disabled"
+	auditUserEnabled            = "user_enabled"
+	auditReauth                 = "reauthenticated"
 )
 
 // event logs name for the user userID and public session id sid; attrs add

@@ -244,8 +244,8 @@ func FuzzForms(f *testing.F) {
 		h    http.Handler
 	}{
 		{"/login", handleLoginPost(a.rd, a.sess, fuzzUsers{}, openLimiter{}, a.audit)},
-		{"/account/password", handlePasswordPost(a.rd, a.sess, fuzzUsers{}, noIndex{}, a.audit)},
-		{"/account/confirm", handleConfirmPost(a.rd, a.sess, fuzzUsers{}, a.audit)},
+		{"/account/password", handlePasswordPost(a.rd, a.sess, fuzzUsers{}, openLimiter{}, noIndex{}, a.audit)},
+		{"/account/confirm", handleConfirmPost(a.rd, a.sess, fuzzUsers{}, openLimiter{}, a.audit)},
 	}
 	f.Fuzz(func(t *testing.T, form uint8, body string) {
 		target := forms[int(form)%len(forms)]

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/internal/redis"
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
@@ -87,45 +88,87 @@ func logIn(r *http.Request, sess *sessions, users Users, limiter LoginLimiter, a
 	return nil
 }
 
-// authenticate runs one login attempt through the login limiter. It returns
-// the user, or user.ErrInvalidCredentials, a *throttledError, or a storage
-// error. When Redis cannot be asked it fails closed: no password is
-// checked.
+// authenticate runs one login attempt through the login limiter
+// (checkPassword). It returns the user, or user.ErrInvalidCredentials, a
+// *throttledError, or a storage error.
 func authenticate(r *http.Request, users Users, limiter LoginLimiter, audit *auditLog, username, password string) (*user.User, error) {
 	account, err := user.NormalizeUsername(username)
 	if err != nil {
 		// Such a name cannot exist; throttle it by IP under one bucket.
 		account = "~invalid"
 	}
+	var u *user.User
+	err = checkPassword(r, limiter, audit, signIn, account, "", func() (err error) {
+		u, err = users.Authenticate(r.Context(), username, password)
+		return err
+	})
+	return u, err
+}
+
+// passwordCheck says where a password is checked, for the audit log.
+type passwordCheck int
+
+const (
+	signIn       passwordCheck = iota // the login form or POST /auth/login
+	withASession                      // the confirm page or a password change, by a signed-in session
+)
+
+// checkPassword runs check, one verification of account's password, through
+// the login limiter, with the same limits per (account, IP), per account
+// and per IP wherever the password is checked: sign-in, the confirm page,
+// password changes. Every password check goes through it, so that holding
+// a session gives no faster way to guess the password.
+//
+// A blocked attempt is refused before check runs, with a *throttledError.
+// A wrong password (user.ErrInvalidCredentials or user.ErrWrongPassword)
+// counts as a failure; any other error is no verdict on the password and
+// is withdrawn. Failures and refusals write an audit line. When Redis
+// cannot be asked it fails closed: check does not run.
+func checkPassword(r *http.Request, limiter LoginLimiter, audit *auditLog, where passwordCheck, account, userID string, check func() error) error {
 	d, err := limiter.Begin(r.Context(), account, clientIP(r))
 	if err != nil {
-		return nil, err
+		return err
+	}
+	throttledEvent, failureEvent := auditLoginThrottled, auditLoginFailure
+	if where == withASession {
+		throttledEvent, failureEvent = auditPasswordCheckThrottled, auditPasswordCheckFailure
 	}
 	if d.Blocked != redis.BlockedNone {
-		audit.event(r, auditLoginThrottled, "", "", slog.String("reason", d.Blocked.String()), slog.Duration("retry_after", d.RetryAfter))
-		return nil, &throttledError{retryAfter: d.RetryAfter, message: throttledMessage(d.RetryAfter)}
+		audit.event(r, throttledEvent, userID, "", slog.String("account", account),
+			slog.String("reason", d.Blocked.String()), slog.Duration("retry_after", d.RetryAfter))
+		return &throttledError{retryAfter: d.RetryAfter, message: throttledMessage(d.RetryAfter)}
 	}
-	u, err := users.Authenticate(r.Context(), username, password)
+	err = check()
 	switch {
-	case errors.Is(err, user.ErrInvalidCredentials):
-		// The account may not exist: log the normalised name only when
-		// it is valid, never the password.
-		audit.event(r, auditLoginFailure, "", "", slog.String("account", account))
-		return nil, err
+	case errors.Is(err, user.ErrInvalidCredentials), errors.Is(err, user.ErrWrongPassword):
+		// The account may not exist: the audit line has the normalised
+		// name only when it is valid, and never the password.
+		audit.event(r, failureEvent, userID, "", slog.String("account", account))
+		return err
 	case err != nil:
-		// Not a verdict on the password: do not count it.
-		audit.loginUnanswered(errors.Is(err, user.ErrBusy))
-		if aerr := limiter.Abandon(context.WithoutCancel(r.Context()), d.Attempt); aerr != nil {
-			audit.warn(r, "could not withdraw a login attempt", aerr)
+		if where == signIn {
+			audit.loginUnanswered(errors.Is(err, user.ErrBusy))
 		}
-		return nil, err
+		if aerr := limiter.Abandon(context.WithoutCancel(r.Context()), d.Attempt); aerr != nil {
+			audit.warn(r, "could not withdraw a password attempt", aerr)
+		}
+		return err
 	}
 	if err := limiter.Succeeded(r.Context(), d.Attempt); err != nil {
-		// The login itself is valid; stale counters only delay this
+		// The check itself passed; stale counters only delay this
 		// account's next failures.
-		audit.warn(r, "could not clear login failures", err)
+		audit.warn(r, "could not clear password failures", err)
 	}
-	return u, nil
+	return nil
+}
+
+// accountOf is the limiter's account key of the signed-in user: the same
+// normalised name a sign-in uses, so that both share the limits.
+func accountOf(u *session.Record) string {
+	if norm, err := user.NormalizeUsername(u.Username); err == nil {
+		return norm
+	}
+	return "~id:" + u.UserID
 }
 
 // clearSiteData tells the browser to drop everything it keeps for this

@@ -18,7 +18,7 @@ func handlePasswordGet(rd *renderer, sess *sessions) http.Handler {
 	})
 }
 
-func handlePasswordPost(rd *renderer, sess *sessions, users Users, index SessionIndex, audit *auditLog) http.Handler {
+func handlePasswordPost(rd *renderer, sess *sessions, users Users, limiter LoginLimiter, index SessionIndex, audit *auditLog) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if err := parseForm(r); err != nil {
 			return err
@@ -39,7 +39,7 @@ func handlePasswordPost(rd *renderer, sess *sessions, users Users, index Session
 			rd.render(w, r, http.StatusUnprocessableEntity, "password", v)
 			return nil
 		}
-		if err := changePassword(r, sess, users, index, audit, current, next); err != nil {
+		if err := changePassword(r, sess, users, limiter, index, audit, current, next); err != nil {
 			return rd.showForm(w, r, "password", v, err,
 				map[error]string{user.ErrWrongPassword: "current_password", errValidation: "new_password"})
 		}
@@ -49,7 +49,7 @@ func handlePasswordPost(rd *renderer, sess *sessions, users Users, index Session
 	})
 }
 
-func handleAPIPassword(rd *renderer, sess *sessions, users Users, index SessionIndex, audit *auditLog) http.Handler {
+func handleAPIPassword(rd *renderer, sess *sessions, users Users, limiter LoginLimiter, index SessionIndex, audit *auditLog) http.Handler {
 	type body struct {
 		Current string `json:"current_password"`
 		New     string `json:"new_password"`
@@ -64,7 +64,7 @@ func handleAPIPassword(rd *renderer, sess *sessions, users Users, index SessionI
 		}
 		// The current password in the body is itself the recent
 		// authentication this action needs: the API has no confirm page.
-		if err := changePassword(r, sess, users, index, audit, b.Current, b.New); err != nil {
+		if err := changePassword(r, sess, users, limiter, index, audit, b.Current, b.New); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"message": "Password changed; your other sessions were signed out"})
@@ -72,11 +72,14 @@ func handleAPIPassword(rd *renderer, sess *sessions, users Users, index SessionI
 	})
 }
 
-// changePassword changes the signed-in user's password, gives this session
-// a new token and signs out every other session.
-func changePassword(r *http.Request, sess *sessions, users Users, index SessionIndex, audit *auditLog, current, next string) error {
+// changePassword changes the signed-in user's password, the current one
+// checked through the login limiter, gives this session a new token and
+// signs out every other session.
+func changePassword(r *http.Request, sess *sessions, users Users, limiter LoginLimiter, index SessionIndex, audit *auditLog, current, next string) error {
 	u := currentUser(r)
-	if err := users.ChangePassword(r.Context(), u.UserID, current, next); err != nil {
+	if err := checkPassword(r, limiter, audit, withASession, accountOf(u), u.UserID, func() error {
+		return users.ChangePassword(r.Context(), u.UserID, current, next)
+	}); err != nil {
 		return err
 	}
 	audit.event(r, auditPasswordChange, u.UserID, u.SID)
@@ -114,19 +117,22 @@ func handleConfirmGet(rd *renderer) http.Handler {
 
 // handleConfirmPost checks the password again for a sensitive action, and
 // returns to it.
-func handleConfirmPost(rd *renderer, sess *sessions, users Users, audit *auditLog) http.Handler {
+func handleConfirmPost(rd *renderer, sess *sessions, users Users, limiter LoginLimiter, audit *auditLog) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if err := parseForm(r); err != nil {
 			return err
 		}
 		u := currentUser(r)
 		next := safeReturn(r.PostForm.Get("next"))
-		err := users.CheckPassword(r.Context(), u.UserID, r.PostForm.Get("password"))
-		if errors.Is(err, user.ErrNotFound) {
-			// The account was deleted meanwhile: answer as for a
-			// wrong password, and let the next touch end the session.
-			err = user.ErrWrongPassword
-		}
+		err := checkPassword(r, limiter, audit, withASession, accountOf(u), u.UserID, func() error {
+			err := users.CheckPassword(r.Context(), u.UserID, r.PostForm.Get("password"))
+			if errors.Is(err, user.ErrNotFound) {
+				// The account was deleted meanwhile: answer as for a
+				// wrong password, and let the next touch end the session.
+				err = user.ErrWrongPassword
+			}
+			return err
+		})
 		if err != nil {
 			return rd.showForm(w, r, "confirm", view{User: u, Next: next}, err, map[error]string{user.ErrWrongPassword: "password"})
 		}

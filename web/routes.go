@@ -76,9 +76,9 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 			mux.Method(http.MethodPost, "/account/sessions/{id}/revoke", handleSessionRevokePost(rd, sess, index, audit))
 			mux.With(recent("/account/sessions")).Method(http.MethodPost, "/account/sessions/revoke-others", handleSessionsRevokeOthersPost(rd, sess, index, audit))
 			mux.With(recent("/account/password")).Method(http.MethodGet, "/account/password", handlePasswordGet(rd, sess))
-			mux.With(recent("/account/password")).Method(http.MethodPost, "/account/password", handlePasswordPost(rd, sess, users, index, audit))
+			mux.With(recent("/account/password")).Method(http.MethodPost, "/account/password", handlePasswordPost(rd, sess, users, limiter, index, audit))
 			mux.Method(http.MethodGet, "/account/confirm", handleConfirmGet(rd))
-			mux.Method(http.MethodPost, "/account/confirm", handleConfirmPost(rd, sess, users, audit))
+			mux.Method(http.MethodPost, "/account/confirm", handleConfirmPost(rd, sess, users, limiter, audit))
 		})
 
 		// Administration: admins only; every change needs a recent password.
@@ -100,7 +100,7 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 			mux.With(authed).Method(http.MethodGet, "/api/dashboard", handleAPIDashboard(policy))
 			mux.With(authed).Method(http.MethodGet, "/api/sessions", handleAPISessions(rd, index))
 			mux.With(authed).Method(http.MethodDelete, "/api/sessions/{id}", handleAPISessionDelete(rd, sess, index, audit))
-			mux.With(authed).Method(http.MethodPost, "/api/password", handleAPIPassword(rd, sess, users, index, audit))
+			mux.With(authed).Method(http.MethodPost, "/api/password", handleAPIPassword(rd, sess, users, limiter, index, audit))
 			// Let CORS answer preflights on the API.
 			mux.Options("/auth/*", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 			mux.Options("/api/*", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })

@@ -1,0 +1,77 @@
+package web_test
+
+// The abuse suite, round two: defences that could be gone around or turned
+// against the people they protect. Each test names one threat; the
+// security suite's index (security_test.go) lists them with the others.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestAttackPasswordGuessingWithASession: anyone holding a session (a
+// borrowed laptop, a stolen cookie) must not be able to guess the
+// account's password through the pages that check it again: the confirm
+// page, the password form and POST /api/password share the login's
+// limits, 429 and audit lines.
+func TestAttackPasswordGuessingWithASession(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{})
+	thief := newBrowser(t, a.URL)
+	wantRedirect(t, thief.signup("borrowed", "password-1"), "/dashboard")
+
+	// 40 guesses of the current password through the API: after the
+	// account's limit they are refused, and the right one is too.
+	var statuses []int
+	for i := range 40 {
+		r := thief.postJSON("/api/password", fmt.Sprintf(`{"current_password":"guess-%02d","new_password":"taken-over-1"}`, i))
+		statuses = append(statuses, r.StatusCode)
+	}
+	if statuses[0] != http.StatusForbidden || statuses[39] != http.StatusTooManyRequests {
+		t.Fatalf("40 wrong current passwords: got statuses %v, want 403 at first and 429 at the end", statuses)
+	}
+	r := thief.postJSON("/api/password", `{"current_password":"password-1","new_password":"taken-over-1"}`)
+	wantStatus(t, r, http.StatusTooManyRequests)
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	// The password was not changed.
+	u, err := a.users.ByUsername(context.Background(), "borrowed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.users.CheckPassword(context.Background(), u.ID, "password-1"); err != nil {
+		t.Fatalf("the password changed: %v", err)
+	}
+	if n := strings.Count(a.logs.String(), "event=password_check_failure"); n < 5 {
+		t.Errorf("got %d password_check_failure audit lines, want one per failure", n)
+	}
+}
+
+// TestAttackPasswordGuessingOnTheConfirmPage: the confirm page and the
+// password form are throttled the same way, with the login form's message.
+func TestAttackPasswordGuessingOnTheConfirmPage(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{})
+	thief := newBrowser(t, a.URL)
+	wantRedirect(t, thief.signup("lent", "password-1"), "/dashboard")
+	for i := range 5 {
+		r := thief.postForm("/account/confirm", url.Values{"password": {fmt.Sprintf("guess-%d", i)}, "next": {"/account/password"}})
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+	}
+	r := thief.postForm("/account/confirm", url.Values{"password": {"password-1"}, "next": {"/account/password"}})
+	wantStatus(t, r, http.StatusTooManyRequests)
+	if got := text(doc(t, r), "#form-error"); !strings.Contains(got, "Too many failed sign-in attempts") {
+		t.Errorf("confirm page, throttled: got message %q, want the login form's", got)
+	}
+	r = thief.postForm("/account/password", url.Values{"current_password": {"password-1"},
+		"new_password": {"taken-over-1"}, "new_password_confirm": {"taken-over-1"}})
+	wantStatus(t, r, http.StatusTooManyRequests)
+	if got := text(doc(t, r), "#form-error"); !strings.Contains(got, "Too many failed sign-in attempts") {
+		t.Errorf("password form, throttled: got message %q, want the login form's", got)
+	}
+}
