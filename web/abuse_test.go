@@ -11,6 +11,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/user"
 )
 
 // TestAttackPasswordGuessingWithASession: anyone holding a session (a
@@ -74,4 +77,46 @@ func TestAttackPasswordGuessingOnTheConfirmPage(t *testing.T) {
 	if got := text(doc(t, r), "#form-error"); !strings.Contains(got, "Too many failed sign-in attempts") {
 		t.Errorf("password form, throttled: got message %q, want the login form's", got)
 	}
+}
+
+// TestAttackStalePrivileges: a change of role, a disable or a password
+// change must end the old privileges even when revoking the sessions in
+// Redis failed (here it is never attempted: the changes are made in
+// MongoDB only). The touch recheck compares the user's security stamp, so
+// no session outlives such a change by more than SESSION_TOUCH_INTERVAL.
+func TestAttackStalePrivileges(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	a := newApp(t, newBackends(t), options{now: clock.now})
+	ctx := context.Background()
+	root, err := a.users.Create(ctx, "root", "password-1", user.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.users.Create(ctx, "second", "password-1", user.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	victim, err := a.users.Register(ctx, "victim", "password-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := newBrowser(t, a.URL)
+	wantRedirect(t, admin.login("root", "password-1"), "/dashboard")
+	laptop := newBrowser(t, a.URL)
+	wantRedirect(t, laptop.login("victim", "password-1"), "/dashboard")
+
+	// Demoted, and the victim's password changed elsewhere, in MongoDB
+	// only.
+	if _, err := a.users.SetRole(ctx, root.ID, user.RoleUser); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.users.ChangePassword(ctx, victim.ID, "password-1", "password-2"); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(time.Minute) // one touch interval
+	wantRedirect(t, admin.postForm("/admin/users/"+victim.ID+"/promote", nil), "/login")
+	if u, _ := a.users.ByID(ctx, victim.ID); u.Role != user.RoleUser {
+		t.Fatal("the demoted admin's old session promoted a user")
+	}
+	wantRedirect(t, laptop.get("/dashboard"), "/login")
 }

@@ -41,8 +41,25 @@ func revokeSession(r *http.Request, sess *sessions, index SessionIndex, audit *a
 	if err != nil || !ok {
 		return false, false, err
 	}
-	audit.event(r, auditSessionRevoked, u.UserID, u.SID, slog.String("revoked_session_id", id))
+	audit.event(r, auditSessionRevoked, u.UserID, id, slog.String("by_session_id", u.SID))
 	return false, true, nil
+}
+
+// revokeAll ends every session of userID but keep ("" for none) in Redis
+// at once, with an audit line each (attrs say by whom and why). It is the
+// fast path: the caller has replaced the user's security stamp, which ends
+// those sessions at their next touch anyway. A failure is logged, and now
+// is false.
+func revokeAll(r *http.Request, index SessionIndex, audit *auditLog, userID, keep string, attrs ...slog.Attr) (now bool) {
+	ids, err := index.RevokeAll(r.Context(), userID, keep)
+	if err != nil {
+		audit.warn(r, "could not revoke sessions now; they end at their next touch", err)
+		return false
+	}
+	for _, id := range ids {
+		audit.event(r, auditSessionRevoked, userID, id, attrs...)
+	}
+	return true
 }
 
 // handleSessionRevokePost signs out one of the user's sessions; for the
@@ -80,21 +97,30 @@ func handleAPISessionDelete(rd *renderer, sess *sessions, index SessionIndex, au
 	})
 }
 
-func handleSessionsRevokeOthersPost(rd *renderer, sess *sessions, index SessionIndex, audit *auditLog) http.Handler {
+// handleSessionsRevokeOthersPost signs out every other session of the
+// user: a new security stamp, kept by this session only, and revocation in
+// Redis at once.
+func handleSessionsRevokeOthersPost(rd *renderer, sess *sessions, users Users, index SessionIndex, audit *auditLog) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		u := currentUser(r)
-		revoked, err := index.RevokeAll(r.Context(), u.UserID, u.SID)
+		others, err := index.List(r.Context(), u.UserID)
+		if err != nil {
+			others = nil // only the message depends on it
+		}
+		fresh, err := users.SignOutEverywhere(r.Context(), u.UserID)
 		if err != nil {
 			return err
 		}
-		for _, id := range revoked {
-			audit.event(r, auditSessionRevoked, u.UserID, u.SID, slog.String("revoked_session_id", id))
+		sess.restamp(r, fresh.SecurityStamp)
+		now := revokeAll(r, index, audit, u.UserID, u.SID, slog.String("by_session_id", u.SID))
+		switch {
+		case !now:
+			sess.flash(r, "Your other sessions will be signed out within "+sess.touchWithin()+".")
+		case len(others) <= 1:
+			sess.flash(r, "There were no other sessions to sign out.")
+		default:
+			sess.flash(r, "All your other sessions have been signed out.")
 		}
-		msg := "All your other sessions have been signed out."
-		if len(revoked) == 0 {
-			msg = "There were no other sessions to sign out."
-		}
-		sess.flash(r, msg)
 		http.Redirect(w, r, "/account/sessions", http.StatusSeeOther)
 		return nil
 	})

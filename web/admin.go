@@ -86,31 +86,30 @@ func handleAdminUserPost(rd *renderer, sess *sessions, users Users, index Sessio
 		me := currentUser(r)
 		id, action := chi.URLParam(r, "id"), chi.URLParam(r, "action")
 		var (
-			target *user.User
-			err    error
-			msg    string
-			event  string
-			attrs  []slog.Attr
-			revoke = true
+			target  *user.User
+			err     error
+			changed string // what happened, after the username; "" for revoke-sessions
+			event   string
+			attrs   []slog.Attr
+			revoke  = true
 		)
 		switch action {
 		case "disable":
 			target, err = users.SetDisabled(ctx, id, true)
-			msg, event = "disabled and signed out everywhere", auditUserDisabled
+			changed, event = "was disabled", auditUserDisabled
 		case "enable":
 			target, err = users.SetDisabled(ctx, id, false)
-			msg, event, revoke = "enabled", auditUserEnabled, false
+			changed, event, revoke = "was enabled", auditUserEnabled, false
 		case "promote", "demote":
 			role := user.RoleAdmin
 			if action == "demote" {
 				role = user.RoleUser
 			}
 			target, err = users.SetRole(ctx, id, role)
-			msg, event = "now has the role "+string(role)+" and was signed out everywhere", auditRoleChanged
+			changed, event = "now has the role "+string(role), auditRoleChanged
 			attrs = []slog.Attr{slog.String("role", string(role))}
 		case "revoke-sessions":
-			target, err = users.ByID(ctx, id)
-			msg = "was signed out everywhere"
+			target, err = users.SignOutEverywhere(ctx, id)
 		default:
 			return errNotFound
 		}
@@ -126,14 +125,12 @@ func handleAdminUserPost(rd *renderer, sess *sessions, users Users, index Sessio
 		if event != "" {
 			audit.event(r, event, me.UserID, me.SID, append([]slog.Attr{slog.String("target_user_id", id)}, attrs...)...)
 		}
+		msg := target.Username + " " + changed + "."
 		if revoke {
-			ids, err := index.RevokeAll(ctx, target.ID, "")
-			if err != nil {
-				return err
-			}
-			for _, sid := range ids {
-				audit.event(r, auditSessionRevoked, target.ID, sid, slog.String("by_user_id", me.UserID), slog.String("reason", action))
-			}
+			// The change replaced the user's security stamp, which ends
+			// their sessions at the next touch; revoking them in Redis
+			// ends them now.
+			now := revokeAll(r, index, audit, target.ID, "", slog.String("by_user_id", me.UserID), slog.String("reason", action))
 			if target.ID == me.UserID {
 				// The admin changed their own account: this session is
 				// gone too. Do not write it back.
@@ -143,8 +140,18 @@ func handleAdminUserPost(rd *renderer, sess *sessions, users Users, index Sessio
 				http.Redirect(w, r, "/login?signed_out=1", http.StatusSeeOther)
 				return nil
 			}
+			switch {
+			case now && changed == "":
+				msg = target.Username + " was signed out everywhere."
+			case now:
+				msg = target.Username + " " + changed + " and was signed out everywhere."
+			case changed == "":
+				msg = target.Username + " will be signed out everywhere within " + sess.touchWithin() + "."
+			default:
+				msg = target.Username + " " + changed + ", and will be signed out everywhere within " + sess.touchWithin() + "."
+			}
 		}
-		sess.flash(r, target.Username+" "+msg+".")
+		sess.flash(r, msg)
 		http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 		return nil
 	})

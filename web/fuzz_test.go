@@ -60,6 +60,9 @@ func (fuzzUsers) SetRole(context.Context, string, user.Role) (*user.User, error)
 func (fuzzUsers) SetDisabled(context.Context, string, bool) (*user.User, error) {
 	return nil, user.ErrNotFound
 }
+func (fuzzUsers) SignOutEverywhere(context.Context, string) (*user.User, error) {
+	return nil, user.ErrNotFound
+}
 func (fuzzUsers) List(context.Context, string, int, int) ([]*user.User, int64, error) {
 	return nil, 0, nil
 }

@@ -39,11 +39,16 @@ func handlePasswordPost(rd *renderer, sess *sessions, users Users, limiter Login
 			rd.render(w, r, http.StatusUnprocessableEntity, "password", v)
 			return nil
 		}
-		if err := changePassword(r, sess, users, limiter, index, audit, current, next); err != nil {
+		err := changePassword(r, sess, users, limiter, index, audit, current, next)
+		switch {
+		case errors.Is(err, errRevokeLater):
+			sess.flash(r, "Your password has been changed. Your other sessions will be signed out within "+sess.touchWithin()+".")
+		case err != nil:
 			return rd.showForm(w, r, "password", v, err,
 				map[error]string{user.ErrWrongPassword: "current_password", errValidation: "new_password"})
+		default:
+			sess.flash(r, "Your password has been changed, and your other sessions have been signed out.")
 		}
-		sess.flash(r, "Your password has been changed, and your other sessions have been signed out.")
 		http.Redirect(w, r, "/account/sessions", http.StatusSeeOther)
 		return nil
 	})
@@ -64,10 +69,15 @@ func handleAPIPassword(rd *renderer, sess *sessions, users Users, limiter LoginL
 		}
 		// The current password in the body is itself the recent
 		// authentication this action needs: the API has no confirm page.
-		if err := changePassword(r, sess, users, limiter, index, audit, b.Current, b.New); err != nil {
+		err := changePassword(r, sess, users, limiter, index, audit, b.Current, b.New)
+		switch {
+		case errors.Is(err, errRevokeLater):
+			writeJSON(w, http.StatusOK, map[string]string{"message": "Password changed; your other sessions will be signed out within " + sess.touchWithin()})
+		case err != nil:
 			return err
+		default:
+			writeJSON(w, http.StatusOK, map[string]string{"message": "Password changed; your other sessions were signed out"})
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"message": "Password changed; your other sessions were signed out"})
 		return nil
 	})
 }
@@ -83,19 +93,26 @@ func changePassword(r *http.Request, sess *sessions, users Users, limiter LoginL
 		return err
 	}
 	audit.event(r, auditPasswordChange, u.UserID, u.SID)
-	if err := sess.renew(r); err != nil {
-		return err
-	}
-	sess.confirmPassword(r)
-	revoked, err := index.RevokeAll(r.Context(), u.UserID, u.SID)
+	fresh, err := users.ByID(r.Context(), u.UserID)
 	if err != nil {
 		return err
 	}
-	for _, id := range revoked {
-		audit.event(r, auditSessionRevoked, u.UserID, u.SID, slog.String("revoked_session_id", id), slog.String("reason", "password changed"))
+	if err := sess.renew(r); err != nil {
+		return err
+	}
+	sess.restamp(r, fresh.SecurityStamp)
+	sess.confirmPassword(r)
+	// The new stamp ends the other sessions at their next touch; revoking
+	// them in Redis ends them now.
+	if !revokeAll(r, index, audit, u.UserID, u.SID, slog.String("by_session_id", u.SID), slog.String("reason", "password changed")) {
+		return errRevokeLater
 	}
 	return nil
 }
+
+// errRevokeLater: the change was made, but the other sessions could not be
+// revoked in Redis now; they end at their next touch.
+var errRevokeLater = errors.New("sessions end at their next touch")
 
 // safeReturn accepts only this site's account and admin pages as a place
 // to return to after confirming the password: no open redirect.

@@ -74,7 +74,7 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 			mux.Use(authed)
 			mux.Method(http.MethodGet, "/account/sessions", handleSessionsGet(rd, sess, index))
 			mux.Method(http.MethodPost, "/account/sessions/{id}/revoke", handleSessionRevokePost(rd, sess, index, audit))
-			mux.With(recent("/account/sessions")).Method(http.MethodPost, "/account/sessions/revoke-others", handleSessionsRevokeOthersPost(rd, sess, index, audit))
+			mux.With(recent("/account/sessions")).Method(http.MethodPost, "/account/sessions/revoke-others", handleSessionsRevokeOthersPost(rd, sess, users, index, audit))
 			mux.With(recent("/account/password")).Method(http.MethodGet, "/account/password", handlePasswordGet(rd, sess))
 			mux.With(recent("/account/password")).Method(http.MethodPost, "/account/password", handlePasswordPost(rd, sess, users, limiter, index, audit))
 			mux.Method(http.MethodGet, "/account/confirm", handleConfirmGet(rd))

@@ -45,6 +45,7 @@ type Users interface {
 	ChangePassword(ctx context.Context, id, current, next string) error
 	SetRole(ctx context.Context, id string, role user.Role) (*user.User, error)
 	SetDisabled(ctx context.Context, id string, disabled bool) (*user.User, error)
+	SignOutEverywhere(ctx context.Context, id string) (*user.User, error)
 	List(ctx context.Context, filter string, page, perPage int) ([]*user.User, int64, error)
 }
 

@@ -94,6 +94,7 @@ func (s *sessions) signIn(r *http.Request, u *user.User, remember bool) error {
 	rec := session.Record{
 		UserID: u.ID, Username: u.Username, Role: string(u.Role), SID: sid,
 		MemberSince: u.CreatedAt, LastLogin: u.LastLoginAt, AuthAt: now, Seen: now, Remember: remember,
+		Stamp: u.SecurityStamp,
 	}
 	s.setRecord(ctx, rec)
 	// The cookie persists only with "remember me"; the store keeps the
@@ -119,6 +120,15 @@ func (s *sessions) renew(r *http.Request) error {
 	return s.index.SetToken(ctx, rec.SID, s.sm.Token(ctx), time.Time{})
 }
 
+// restamp records the user's new security stamp in this session, after a
+// change this session made itself (a password change, signing out the
+// others), so that the change ends the other sessions and not this one.
+func (s *sessions) restamp(r *http.Request, stamp string) {
+	rec := *currentUser(r)
+	rec.Stamp = stamp
+	s.setRecord(r.Context(), rec)
+}
+
 // confirmPassword records that the password was entered again just now.
 func (s *sessions) confirmPassword(r *http.Request) {
 	rec := currentUser(r).Reauthenticated(s.now())
@@ -142,6 +152,10 @@ func (s *sessions) signOut(r *http.Request) error {
 	}
 	return nil
 }
+
+// touchWithin says for people how soon a session notices a change of its
+// user's security stamp: "1 minute".
+func (s *sessions) touchWithin() string { return humanDuration(s.policy.TouchInterval) }
 
 // flash keeps msg to show on the next page.
 func (s *sessions) flash(r *http.Request, msg string) { s.sm.Put(r.Context(), keyFlash, msg) }

@@ -126,7 +126,10 @@ func loadFirstLive(r *http.Request, sm *scs.SessionManager, cookies []*http.Cook
 // enforce applies the lifetime policy to a loaded signed-in session: it
 // ends sessions past their absolute lifetime or idle deadline, and once per
 // touch interval refreshes "last seen" and checks that the user still
-// exists and is enabled.
+// exists, is enabled and has the security stamp the session was signed in
+// with: a role change, a disable, a password change or "sign out
+// everywhere" ends the session within a touch interval even when revoking
+// it in Redis failed.
 func enforce(r *http.Request, sess *sessions, users Users) error {
 	rec := currentUser(r)
 	if rec == nil {
@@ -143,6 +146,9 @@ func enforce(r *http.Request, sess *sessions, users Users) error {
 		case errors.Is(err, user.ErrNotFound) || (err == nil && u.Disabled):
 			sess.logger.Warn("session names a deleted or disabled user", "user_id", rec.UserID, "request_id", requestID(r))
 			return end(r, sess, "user deleted or disabled")
+		case err == nil && u.SecurityStamp != rec.Stamp:
+			sess.logger.Info("session outlived a change of the user's privileges", "user_id", rec.UserID, "request_id", requestID(r))
+			return end(r, sess, "security stamp changed")
 		case err != nil:
 			// MongoDB being down must not sign everyone out.
 			sess.logger.Warn("could not recheck the session's user", "err", err, "request_id", requestID(r))

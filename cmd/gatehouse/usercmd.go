@@ -26,6 +26,7 @@ Commands:
   add -username NAME [-role user|admin]   create a user; the password is read from stdin
                                           (or prompted for on a terminal)
   set-role NAME ROLE                      make NAME a user or an admin; signs NAME out everywhere
+                                          (at once, or within SESSION_TOUCH_INTERVAL if Redis is away)
   disable NAME                            disable NAME's account; signs NAME out everywhere
   enable NAME                             enable NAME's account again
   list [-q PREFIX]                        list users
@@ -101,18 +102,24 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 				return describe(err)
 			}
 			logger.Info("audit", "event", event, "user_id", u.ID, "role", string(u.Role), "session_id", "cli", "ip", "local", "request_id", "")
-			if revoke {
-				ids, err := a.Index.RevokeAll(ctx, u.ID, "")
-				if err != nil {
-					return fmt.Errorf("%s changed, but signing them out failed (they will be signed out within a minute): %w", u.Username, err)
-				}
-				for _, id := range ids {
-					logger.Info("audit", "event", "session_revoked", "user_id", u.ID, "session_id", id, "ip", "local", "request_id", "", "reason", event)
-				}
-				fmt.Fprintf(stdout, "%s: role %s, %s; %d session(s) signed out\n", u.Username, u.Role, status(u), len(ids))
+			if !revoke {
+				fmt.Fprintf(stdout, "%s: role %s, %s\n", u.Username, u.Role, status(u))
 				return nil
 			}
-			fmt.Fprintf(stdout, "%s: role %s, %s\n", u.Username, u.Role, status(u))
+			// The change replaced the user's security stamp: their
+			// sessions end at their next touch whatever happens here.
+			// Revoking them in Redis ends them now.
+			ids, err := a.Index.RevokeAll(ctx, u.ID, "")
+			if err != nil {
+				logger.Warn("could not sign the user's sessions out at once", "user_id", u.ID, "err", err)
+				fmt.Fprintf(stdout, "%s: role %s, %s; their sessions could not be signed out at once (Redis: %v), and end within %s (SESSION_TOUCH_INTERVAL)\n",
+					u.Username, u.Role, status(u), err, cfg.SessionTouchInterval)
+				return nil
+			}
+			for _, id := range ids {
+				logger.Info("audit", "event", "session_revoked", "user_id", u.ID, "session_id", id, "ip", "local", "request_id", "", "reason", event)
+			}
+			fmt.Fprintf(stdout, "%s: role %s, %s; %d session(s) signed out now\n", u.Username, u.Role, status(u), len(ids))
 			return nil
 		})
 	case "list":

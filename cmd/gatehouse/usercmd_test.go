@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
@@ -145,4 +150,83 @@ func (a *apiClient) get(path string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestUserCommandWithRedisAway: `gatehouse user set-role NAME user` run
+// where Redis cannot be reached changes MongoDB, says that the sessions
+// end within SESSION_TOUCH_INTERVAL rather than that they were signed out,
+// and that is true: the demoted admin's old session can no longer promote
+// anyone once the interval has passed.
+func TestUserCommandWithRedisAway(t *testing.T) {
+	redisURL, _ := testenv.Redis(t)
+	mongoURI, db := testenv.Mongo(t)
+	env := map[string]string{"REDIS_URL": redisURL, "MONGO_URI": mongoURI, "MONGO_DB": db, "LOG_LEVEL": "error",
+		"SESSION_TOUCH_INTERVAL": "1s"}
+	for _, name := range []string{"boss", "deputy"} {
+		if _, err := runCLI(t, env, "password-1\n", "user", "add", "-username", name, "-role", "admin"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := runCLI(t, env, "password-1\n", "user", "add", "-username", "clerk"); err != nil {
+		t.Fatal(err)
+	}
+	server := map[string]string{}
+	for k, v := range env {
+		server[k] = v
+	}
+	base, _, _ := startRun(t, server)
+	boss := newAPIClient(t, base)
+	boss.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if code := boss.post("/auth/login", `{"username":"boss","password":"password-1"}`); code != http.StatusOK {
+		t.Fatalf("login: %d", code)
+	}
+
+	away := map[string]string{}
+	for k, v := range env {
+		away[k] = v
+	}
+	away["REDIS_URL"] = fmt.Sprintf("redis://127.0.0.1:%d/0", testenv.FreePort(t)) // nothing listens
+	away["REDIS_TIMEOUT"] = "200ms"
+	out, err := runCLI(t, away, "", "user", "set-role", "boss", "user")
+	if err != nil || !strings.Contains(out, "role user") || !strings.Contains(out, "end within 1s") {
+		t.Fatalf("set-role with Redis away: got %q, %v; want the change, and that the sessions end within the touch interval", out, err)
+	}
+
+	time.Sleep(1100 * time.Millisecond) // one touch interval
+	list, _ := runCLI(t, env, "", "user", "list", "-q", "clerk")
+	if !strings.Contains(list, "clerk") {
+		t.Fatalf("list: %q", list)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/admin/users/"+userID(t, env, "clerk")+"/promote", nil)
+	resp, err := boss.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/login" {
+		t.Fatalf("the demoted admin's old session: got %d to %q, want 303 to /login", resp.StatusCode, loc)
+	}
+	if out, _ := runCLI(t, env, "", "user", "list", "-q", "clerk"); strings.Contains(out, "admin") {
+		t.Fatalf("the demoted admin's old session promoted clerk:\n%s", out)
+	}
+}
+
+// userID returns the id of the user called name, from MongoDB.
+func userID(t *testing.T, env map[string]string, name string) string {
+	t.Helper()
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	if err := withApp(context.Background(), cfg, slog.New(slog.DiscardHandler), func(a *app.App) error {
+		u, err := a.Users.ByUsername(context.Background(), name)
+		if err == nil {
+			id = u.ID
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

@@ -102,6 +102,7 @@ type document struct {
 	UpdatedAt    time.Time          `bson:"updated_at"`
 	LastLoginAt  *time.Time         `bson:"last_login_at"`
 	Disabled     bool               `bson:"disabled"`
+	Stamp        string             `bson:"security_stamp,omitempty"`
 }
 
 func toDocument(u *user.User) document {
@@ -113,6 +114,7 @@ func toDocument(u *user.User) document {
 		CreatedAt:    u.CreatedAt,
 		UpdatedAt:    u.UpdatedAt,
 		Disabled:     u.Disabled,
+		Stamp:        u.SecurityStamp,
 	}
 	if !u.LastLoginAt.IsZero() {
 		t := u.LastLoginAt
@@ -123,14 +125,15 @@ func toDocument(u *user.User) document {
 
 func (d document) user() *user.User {
 	u := &user.User{
-		ID:           d.ID.Hex(),
-		Username:     d.Username,
-		UsernameNorm: d.UsernameNorm,
-		PasswordHash: d.PasswordHash,
-		Role:         user.Role(d.Role),
-		CreatedAt:    d.CreatedAt.UTC(),
-		UpdatedAt:    d.UpdatedAt.UTC(),
-		Disabled:     d.Disabled,
+		ID:            d.ID.Hex(),
+		Username:      d.Username,
+		UsernameNorm:  d.UsernameNorm,
+		PasswordHash:  d.PasswordHash,
+		Role:          user.Role(d.Role),
+		CreatedAt:     d.CreatedAt.UTC(),
+		UpdatedAt:     d.UpdatedAt.UTC(),
+		Disabled:      d.Disabled,
+		SecurityStamp: d.Stamp,
 	}
 	if d.LastLoginAt != nil {
 		u.LastLoginAt = d.LastLoginAt.UTC()
@@ -253,14 +256,25 @@ func (r *Users) SetPasswordHash(ctx context.Context, id, hash string, at time.Ti
 	return r.update(ctx, id, bson.D{{Key: "password_hash", Value: hash}, {Key: "updated_at", Value: at}})
 }
 
-// SetRole sets the role of user id.
-func (r *Users) SetRole(ctx context.Context, id string, role user.Role, at time.Time) error {
-	return r.update(ctx, id, bson.D{{Key: "role", Value: string(role)}, {Key: "updated_at", Value: at}})
+// SetPassword sets a new password's hash of user id, and its security
+// stamp, in one update.
+func (r *Users) SetPassword(ctx context.Context, id, hash, stamp string, at time.Time) error {
+	return r.update(ctx, id, bson.D{{Key: "password_hash", Value: hash}, {Key: "security_stamp", Value: stamp}, {Key: "updated_at", Value: at}})
 }
 
-// SetDisabled disables or enables user id.
-func (r *Users) SetDisabled(ctx context.Context, id string, disabled bool, at time.Time) error {
-	return r.update(ctx, id, bson.D{{Key: "disabled", Value: disabled}, {Key: "updated_at", Value: at}})
+// SetRole sets the role of user id and its security stamp.
+func (r *Users) SetRole(ctx context.Context, id string, role user.Role, stamp string, at time.Time) error {
+	return r.update(ctx, id, bson.D{{Key: "role", Value: string(role)}, {Key: "security_stamp", Value: stamp}, {Key: "updated_at", Value: at}})
+}
+
+// SetDisabled disables or enables user id and sets its security stamp.
+func (r *Users) SetDisabled(ctx context.Context, id string, disabled bool, stamp string, at time.Time) error {
+	return r.update(ctx, id, bson.D{{Key: "disabled", Value: disabled}, {Key: "security_stamp", Value: stamp}, {Key: "updated_at", Value: at}})
+}
+
+// SetStamp replaces the security stamp of user id.
+func (r *Users) SetStamp(ctx context.Context, id, stamp string, at time.Time) error {
+	return r.update(ctx, id, bson.D{{Key: "security_stamp", Value: stamp}, {Key: "updated_at", Value: at}})
 }
 
 // CountAdmins counts enabled admins.

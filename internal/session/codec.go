@@ -19,7 +19,7 @@ import (
 //
 // Layout:
 //
-//	'G' (magic), 1 (version)
+//	'G' (magic), 2 (version)
 //	the deadline: varint Unix seconds, uvarint nanoseconds
 //	the number of values: uvarint
 //	each value, keys in sorted order so that equal sessions encode equally:
@@ -31,15 +31,18 @@ import (
 //	    'T' time.Time: as the deadline; 'z': the zero time, the tag alone
 //	    'R' *Record: UserID, Username, Role and SID as strings; MemberSince,
 //	      LastLogin, AuthAt, ReauthAt and Seen each as 'z' or 'T' and a
-//	      time; Remember as 't' or 'f' (record.go)
+//	      time; Remember as 't' or 'f'; Stamp as a string, from version 2
+//	      on (record.go)
 //
 // Data that does not start with the magic byte is decoded with GobCodec,
 // so sessions stored before the switch stay valid.
 type Codec struct{}
 
 const (
-	codecMagic   = 'G'
-	codecVersion = 1
+	codecMagic = 'G'
+	// codecVersion is what Encode writes. Version 2 added the Record's
+	// stamp; Decode reads versions 1 and 2.
+	codecVersion = 2
 
 	tagString = 's'
 	tagTrue   = 't'
@@ -117,7 +120,8 @@ func (Codec) Decode(b []byte) (time.Time, map[string]any, error) {
 	// One string for the whole record: keys and string values are
 	// slices of it rather than an allocation each.
 	d := decoder{b: b[1:], s: string(b[1:])}
-	if d.byte() != codecVersion {
+	version := d.byte()
+	if version < 1 || version > codecVersion {
 		return time.Time{}, nil, ErrCorrupt
 	}
 	deadline := d.time()
@@ -146,7 +150,7 @@ func (Codec) Decode(b []byte) (time.Time, map[string]any, error) {
 		case tagZero:
 			values[k] = time.Time{}
 		case tagRecord:
-			r := d.record()
+			r := d.record(version)
 			values[k] = &r
 		default:
 			d.err = ErrCorrupt

@@ -133,3 +133,33 @@ func FuzzCodecDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestCodecReadsVersion1Records: sessions stored before records had a
+// stamp still decode, with an empty stamp.
+func TestCodecReadsVersion1Records(t *testing.T) {
+	t.Parallel()
+	rec := &Record{UserID: "u", Username: "ada", Role: "user", SID: "sid", AuthAt: time.Unix(1700000000, 0).UTC(), Seen: time.Unix(1700000060, 0).UTC()}
+	v2, err := Codec{}.Encode(time.Unix(1700086400, 0), map[string]any{"signed_in": rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Version 1 is version 2 without the stamp, here an empty string
+	// (one zero byte) at the very end.
+	if v2[1] != 2 || v2[len(v2)-1] != 0 {
+		t.Fatalf("unexpected version 2 layout: % x", v2)
+	}
+	v1 := append([]byte{v2[0], 1}, v2[2:len(v2)-1]...)
+	_, got, err := Codec{}.Decode(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := got["signed_in"].(*Record); g == nil || *g != *rec {
+		t.Fatalf("got %#v, want %#v", got["signed_in"], rec)
+	}
+	stamped := *rec
+	stamped.Stamp = "s1"
+	b, _ := Codec{}.Encode(time.Unix(1700086400, 0), map[string]any{"signed_in": &stamped})
+	if _, got, err := (Codec{}).Decode(b); err != nil || *got["signed_in"].(*Record) != stamped {
+		t.Fatalf("version 2 round trip: got %v, %v", got, err)
+	}
+}

@@ -22,6 +22,11 @@ type Record struct {
 	ReauthAt               time.Time // the password confirmed again for a sensitive action
 	Seen                   time.Time // refreshed at most once per touch interval
 	Remember               bool
+	// Stamp is the user's security stamp at sign-in (user.User's
+	// SecurityStamp). A role change, a disable, a password change or
+	// "sign out everywhere" replaces the user's, and the touch ends a
+	// session whose stamp no longer matches.
+	Stamp string
 }
 
 // SignedIn reports whether r names a user; the zero Record is an anonymous
@@ -49,7 +54,8 @@ func (r *Record) Reauthenticated(now time.Time) Record {
 }
 
 // appendRecord writes r's fields in declaration order: the four strings,
-// the five times (zero times included), then Remember as one byte.
+// the five times (zero times included), Remember as one byte, then the
+// stamp (codec version 2).
 func appendRecord(b []byte, r Record) []byte {
 	for _, s := range [...]string{r.UserID, r.Username, r.Role, r.SID} {
 		b = appendString(b, s)
@@ -58,12 +64,16 @@ func appendRecord(b []byte, r Record) []byte {
 		b = appendMaybeTime(b, t)
 	}
 	if r.Remember {
-		return append(b, tagTrue)
+		b = append(b, tagTrue)
+	} else {
+		b = append(b, tagFalse)
 	}
-	return append(b, tagFalse)
+	return appendString(b, r.Stamp)
 }
 
-func (d *decoder) record() Record {
+// record reads a Record of the given codec version: version 1 records
+// have no stamp.
+func (d *decoder) record(version byte) Record {
 	var r Record
 	for _, s := range [...]*string{&r.UserID, &r.Username, &r.Role, &r.SID} {
 		*s = d.string()
@@ -77,6 +87,9 @@ func (d *decoder) record() Record {
 	case tagFalse:
 	default:
 		d.err = ErrCorrupt
+	}
+	if version >= 2 {
+		r.Stamp = d.string()
 	}
 	return r
 }

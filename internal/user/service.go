@@ -94,12 +94,13 @@ func (s *Service) Create(ctx context.Context, username, password string, role Ro
 	}
 	now := s.now().UTC()
 	u := &User{
-		Username:     strings.TrimSpace(username),
-		UsernameNorm: norm,
-		PasswordHash: hash,
-		Role:         role,
-		CreatedAt:    now,
-		UpdatedAt:    now,
+		Username:      strings.TrimSpace(username),
+		UsernameNorm:  norm,
+		PasswordHash:  hash,
+		Role:          role,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+		SecurityStamp: NewStamp(),
 	}
 	if err := s.repo.Create(ctx, u); err != nil {
 		return nil, fmt.Errorf("create user %q: %w", norm, err)
@@ -205,7 +206,7 @@ func (s *Service) CheckPassword(ctx context.Context, id, password string) error 
 }
 
 // ChangePassword replaces the password of user id after checking the
-// current one.
+// current one, and replaces the security stamp.
 func (s *Service) ChangePassword(ctx context.Context, id, current, next string) error {
 	if err := ValidatePassword(next); err != nil {
 		return err
@@ -222,7 +223,23 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next string) 
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	return s.repo.SetPasswordHash(ctx, id, hash, s.now().UTC())
+	return s.repo.SetPassword(ctx, id, hash, NewStamp(), s.now().UTC())
+}
+
+// SignOutEverywhere replaces the security stamp of user id, so that every
+// session of theirs ends at its next touch. The caller revokes them in
+// Redis too, at once; this holds when that fails.
+func (s *Service) SignOutEverywhere(ctx context.Context, id string) (*User, error) {
+	u, err := s.repo.ByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	stamp := NewStamp()
+	if err := s.repo.SetStamp(ctx, id, stamp, s.now().UTC()); err != nil {
+		return nil, err
+	}
+	u.SecurityStamp = stamp
+	return u, nil
 }
 
 // SetRole gives user id role. It refuses to demote the last enabled admin.
@@ -239,10 +256,11 @@ func (s *Service) SetRole(ctx context.Context, id string, role Role) (*User, err
 			return nil, err
 		}
 	}
-	if err := s.repo.SetRole(ctx, id, role, s.now().UTC()); err != nil {
+	stamp := NewStamp()
+	if err := s.repo.SetRole(ctx, id, role, stamp, s.now().UTC()); err != nil {
 		return nil, err
 	}
-	u.Role = role
+	u.Role, u.SecurityStamp = role, stamp
 	return u, nil
 }
 
@@ -258,10 +276,11 @@ func (s *Service) SetDisabled(ctx context.Context, id string, disabled bool) (*U
 			return nil, err
 		}
 	}
-	if err := s.repo.SetDisabled(ctx, id, disabled, s.now().UTC()); err != nil {
+	stamp := NewStamp()
+	if err := s.repo.SetDisabled(ctx, id, disabled, stamp, s.now().UTC()); err != nil {
 		return nil, err
 	}
-	u.Disabled = disabled
+	u.Disabled, u.SecurityStamp = disabled, stamp
 	return u, nil
 }
 

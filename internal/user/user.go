@@ -6,6 +6,8 @@ package user
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"time"
 )
@@ -33,6 +35,19 @@ type User struct {
 	UpdatedAt    time.Time
 	LastLoginAt  time.Time // zero until the first sign-in
 	Disabled     bool
+	// SecurityStamp is a random value that every change of privilege
+	// replaces: a role change, a disable or enable, a password change and
+	// "sign out everywhere". Sessions copy it at sign-in, and a session
+	// whose copy differs ends at its next touch, even if revoking it in
+	// Redis failed. Empty for accounts made before stamps existed.
+	SecurityStamp string
+}
+
+// NewStamp returns a new security stamp: 16 random bytes, base64url.
+func NewStamp() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // Domain errors. Callers test them with errors.Is.
@@ -65,9 +80,14 @@ type Repository interface {
 	// RecordLogin sets last_login_at and, when newHash is not empty, replaces
 	// the password hash (after a parameter upgrade).
 	RecordLogin(ctx context.Context, id string, at time.Time, newHash string) error
+	// SetPasswordHash replaces the hash of the same password (a rehash);
+	// SetPassword sets a new password's hash and security stamp.
 	SetPasswordHash(ctx context.Context, id, hash string, at time.Time) error
-	SetRole(ctx context.Context, id string, role Role, at time.Time) error
-	SetDisabled(ctx context.Context, id string, disabled bool, at time.Time) error
+	SetPassword(ctx context.Context, id, hash, stamp string, at time.Time) error
+	// SetRole, SetDisabled and SetStamp also replace the security stamp.
+	SetRole(ctx context.Context, id string, role Role, stamp string, at time.Time) error
+	SetDisabled(ctx context.Context, id string, disabled bool, stamp string, at time.Time) error
+	SetStamp(ctx context.Context, id, stamp string, at time.Time) error
 	// CountAdmins counts enabled admins.
 	CountAdmins(ctx context.Context) (int64, error)
 	// List returns users whose normalised name starts with prefix, sorted
