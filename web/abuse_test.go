@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
@@ -119,4 +121,54 @@ func TestAttackStalePrivileges(t *testing.T) {
 		t.Fatal("the demoted admin's old session promoted a user")
 	}
 	wantRedirect(t, laptop.get("/dashboard"), "/login")
+}
+
+// TestAttackSignupFlood: a flood of sign-ups from one IP must not starve
+// sign-ins from others. Before, sign-ups were not throttled and hashed the
+// password before checking the name, so a flood of taken names (all 409)
+// filled the hashing slots and logins got 503.
+func TestAttackSignupFlood(t *testing.T) {
+	t.Parallel()
+	owasp := password.OWASP // the production cost: tens of milliseconds a hash
+	a := newApp(t, newBackends(t), options{trustedProxies: localProxy, hashSlots: 2, hashWait: 150 * time.Millisecond,
+		maxPerIP: 1000, maxPerAccount: 1000, hashParams: &owasp, signupMax: 10})
+	wantRedirect(t, newBrowser(t, a.URL).signup("taken", "password-1"), "/dashboard")
+	wantRedirect(t, newBrowser(t, a.URL).signup("member", "password-1"), "/dashboard")
+
+	const flood = 60
+	var wg sync.WaitGroup
+	signups := make(chan int, flood)
+	for range flood {
+		wg.Go(func() {
+			r := newBrowser(t, a.URL).postJSONFrom("203.0.113.66", "/auth/register", `{"username":"taken","password":"password-1"}`)
+			signups <- r.StatusCode
+		})
+	}
+	// One person signing in, again and again, while the flood runs.
+	var logins []int
+	for range 5 {
+		logins = append(logins, newBrowser(t, a.URL).loginFrom("198.51.100.5", "member", "password-1").StatusCode)
+	}
+	wg.Wait()
+	close(signups)
+	counts := map[int]int{}
+	for c := range signups {
+		counts[c]++
+	}
+	for _, c := range logins {
+		if c != http.StatusSeeOther {
+			t.Errorf("logins during the flood: got %v, want all 303; sign-ups got %v", logins, counts)
+			break
+		}
+	}
+	if counts[http.StatusTooManyRequests] < flood-10 {
+		t.Errorf("sign-ups from one IP: got %v, want all but 10 (SIGNUP_MAX_PER_IP) refused with 429", counts)
+	}
+	r := newBrowser(t, a.URL).postJSONFrom("203.0.113.66", "/auth/register", `{"username":"late","password":"password-1"}`)
+	wantStatus(t, r, http.StatusTooManyRequests)
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	// Another address may still sign up.
+	wantStatus(t, newBrowser(t, a.URL).postJSONFrom("192.0.2.10", "/auth/register", `{"username":"neighbour","password":"password-1"}`), http.StatusCreated)
 }

@@ -67,6 +67,12 @@ func (fuzzUsers) List(context.Context, string, int, int) ([]*user.User, int64, e
 	return nil, 0, nil
 }
 
+// zeroCounter counts nothing: every window is empty.
+type zeroCounter struct{}
+
+func (zeroCounter) Incr(context.Context, string) (int64, error) { return 0, nil }
+func (zeroCounter) Window() time.Duration                       { return time.Hour }
+
 // openLimiter admits every attempt.
 type openLimiter struct{}
 
@@ -171,7 +177,7 @@ func FuzzSignupForm(f *testing.F) {
 		f.Add(s)
 	}
 	a := fuzzSetup(f)
-	h := handleSignupPost(a.rd, a.sess, fuzzUsers{}, a.audit)
+	h := handleSignupPost(a.rd, a.sess, fuzzUsers{}, signupLimit{counter: zeroCounter{}, max: 1}, a.audit)
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/signup", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -57,6 +57,7 @@ type options struct {
 	hashWait                time.Duration
 	hashParams              *password.Params // default fastHash
 	mongoTimeout            time.Duration    // default 2s
+	signupMax               int              // sign-ups per IP and hour; default 1000, more than tests make
 	// wrapUsers, when set, wraps the user service the router gets.
 	wrapUsers func(web.Users) web.Users
 }
@@ -88,6 +89,10 @@ func newApp(t *testing.T, b backends, o options) *app {
 		cfg.Env, cfg.CookieName, cfg.CookieSecure = config.Production, "__Host-gatehouse_session", true
 	}
 	cfg.CORSAllowedOrigins = o.cors
+	cfg.SignupMaxPerIP = 1000
+	if o.signupMax != 0 {
+		cfg.SignupMaxPerIP = o.signupMax
+	}
 	cfg.TrustedProxies = o.trustedProxies
 	cfg.PasswordHashConcurrency, cfg.LoginQueueTimeout = o.hashSlots, o.hashWait
 	for _, v := range []struct {

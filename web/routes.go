@@ -11,7 +11,7 @@ import (
 
 // routes lists every route of the application in one place. Each handler
 // maker takes exactly what it uses.
-func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenGuessGuard) (http.Handler, error) {
+func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenGuessGuard, signups signupLimit) (http.Handler, error) {
 	users, index, limiter, policy, now := d.Users, d.SessionIndex, d.LoginLimiter, d.Policy, d.Now
 
 	mux := chi.NewRouter()
@@ -65,7 +65,7 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 		mux.Method(http.MethodGet, "/login", handleLoginGet(rd, sess))
 		mux.Method(http.MethodPost, "/login", handleLoginPost(rd, sess, users, limiter, audit))
 		mux.Method(http.MethodGet, "/signup", handleSignupGet(rd))
-		mux.Method(http.MethodPost, "/signup", handleSignupPost(rd, sess, users, audit))
+		mux.Method(http.MethodPost, "/signup", handleSignupPost(rd, sess, users, signups, audit))
 		mux.Method(http.MethodPost, "/logout", handleLogoutPost(rd, sess, audit))
 		mux.With(authed).Method(http.MethodGet, "/dashboard", handleDashboard(rd, sess, policy))
 
@@ -94,7 +94,7 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 			if c := corsFor(d.CORSAllowedOrigins); c != nil {
 				mux.Use(c)
 			}
-			mux.Method(http.MethodPost, "/auth/register", handleAPIRegister(rd, users))
+			mux.Method(http.MethodPost, "/auth/register", handleAPIRegister(rd, users, signups))
 			mux.Method(http.MethodPost, "/auth/login", handleAPILogin(rd, sess, users, limiter, audit))
 			mux.Method(http.MethodPost, "/auth/logout", handleAPILogout(rd, sess, audit))
 			mux.With(authed).Method(http.MethodGet, "/api/dashboard", handleAPIDashboard(policy))

@@ -105,8 +105,12 @@ type Deps struct {
 	// TokenGuesses counts, per IP, requests whose session cookie names no
 	// live session (token guesses); past TokenGuessLimit in its window,
 	// that IP's cookie-bearing requests get 429.
-	TokenGuesses    GuessCounter
+	TokenGuesses    WindowCounter
 	TokenGuessLimit int
+	// Signups counts sign-up attempts per IP; past SignupLimit in its
+	// window they get 429.
+	Signups     WindowCounter
+	SignupLimit int
 	// TrustedProxies may set the client IP in ClientIPHeader
 	// (X-Forwarded-For or X-Real-IP). Optional.
 	TrustedProxies []netip.Prefix
@@ -120,7 +124,7 @@ var ErrMissingDependency = errors.New("web.NewServer: missing dependency")
 // NewServer returns the application's root handler.
 func NewServer(d Deps) (http.Handler, error) {
 	if d.Logger == nil || d.SessionStore == nil || d.Cookie.Name == "" || d.SessionIndex == nil || d.Users == nil ||
-		d.Templates == nil || d.Static == nil || d.LoginLimiter == nil || d.TokenGuesses == nil || d.TokenGuessLimit <= 0 {
+		d.Templates == nil || d.Static == nil || d.LoginLimiter == nil || d.TokenGuesses == nil || d.TokenGuessLimit <= 0 || d.Signups == nil || d.SignupLimit <= 0 {
 		return nil, ErrMissingDependency
 	}
 	if d.Now == nil {
@@ -134,7 +138,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	sess := newSessions(newSessionManager(d.SessionStore, d.Cookie, d.Policy), d.SessionIndex, d.Policy, d.Now, d.Logger, d.Metrics)
 	audit := &auditLog{logger: d.Logger, metrics: d.Metrics}
 	guard := newTokenGuessGuard(d.TokenGuesses, d.TokenGuessLimit, d.Logger, d.Metrics)
-	return routes(d, rd, sess, audit, guard)
+	return routes(d, rd, sess, audit, guard, signupLimit{counter: d.Signups, max: int64(d.SignupLimit)})
 }
 
 // newSessionManager returns scs's manager for store with Gatehouse's cookie.

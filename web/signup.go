@@ -7,7 +7,7 @@ import (
 )
 
 // Creating an account: the sign-up page and POST /auth/register share
-// users.Register. The page then signs the new user in; the API, as the
+// register. The page then signs the new user in; the API, as the
 // tutorial's, does not.
 
 const msgWelcome = "Welcome! Your account is ready and you are signed in."
@@ -22,7 +22,7 @@ func handleSignupGet(rd *renderer) http.Handler {
 	})
 }
 
-func handleSignupPost(rd *renderer, sess *sessions, users Users, audit *auditLog) http.Handler {
+func handleSignupPost(rd *renderer, sess *sessions, users Users, signups signupLimit, audit *auditLog) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if err := parseForm(r); err != nil {
 			return err
@@ -42,7 +42,7 @@ func handleSignupPost(rd *renderer, sess *sessions, users Users, audit *auditLog
 			rd.render(w, r, http.StatusUnprocessableEntity, "signup", view{Form: form})
 			return nil
 		}
-		u, err := users.Register(r.Context(), username, password)
+		u, err := register(r, users, signups, username, password)
 		if err != nil {
 			return rd.showForm(w, r, "signup", view{Form: form}, err, map[error]string{user.ErrUsernameTaken: "username"})
 		}
@@ -57,7 +57,7 @@ func handleSignupPost(rd *renderer, sess *sessions, users Users, audit *auditLog
 	})
 }
 
-func handleAPIRegister(rd *renderer, users Users) http.Handler {
+func handleAPIRegister(rd *renderer, users Users, signups signupLimit) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var c credentials
 		if err := decodeJSON(r, &c); err != nil {
@@ -66,10 +66,19 @@ func handleAPIRegister(rd *renderer, users Users) http.Handler {
 		if err := c.check(); err != nil {
 			return err
 		}
-		if _, err := users.Register(r.Context(), c.Username, c.Password); err != nil {
+		if _, err := register(r, users, signups, c.Username, c.Password); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusCreated, map[string]string{"message": "User registered successfully"})
 		return nil
 	})
+}
+
+// register creates an account, within the sign-up limit of the request's
+// IP.
+func register(r *http.Request, users Users, signups signupLimit, username, password string) (*user.User, error) {
+	if err := signups.admit(r); err != nil {
+		return nil, err
+	}
+	return users.Register(r.Context(), username, password)
 }

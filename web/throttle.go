@@ -23,9 +23,10 @@ type LoginLimiter interface {
 	Abandon(ctx context.Context, a redis.Attempt) error
 }
 
-// GuessCounter counts requests with unknown session cookies per IP
-// (internal/redis.WindowCounter).
-type GuessCounter interface {
+// WindowCounter counts events per key in fixed windows shared by every
+// instance (internal/redis.WindowCounter): requests with unknown session
+// cookies per IP, and sign-ups per IP.
+type WindowCounter interface {
 	Incr(ctx context.Context, key string) (int64, error)
 	Window() time.Duration
 }
@@ -55,13 +56,13 @@ func throttledMessage(d time.Duration) string {
 // reason sign-in and sign-up are never refused (loadSession's
 // signInPaths).
 type tokenGuessGuard struct {
-	counter GuessCounter
+	counter WindowCounter
 	limit   int64
 	logger  *slog.Logger
 	metrics *metrics.Metrics // optional
 }
 
-func newTokenGuessGuard(c GuessCounter, limit int, logger *slog.Logger, m *metrics.Metrics) *tokenGuessGuard {
+func newTokenGuessGuard(c WindowCounter, limit int, logger *slog.Logger, m *metrics.Metrics) *tokenGuessGuard {
 	if c == nil {
 		return nil
 	}
@@ -88,4 +89,28 @@ func (g *tokenGuessGuard) miss(r *http.Request, ip string) error {
 	}
 	g.metrics.UnknownToken(true)
 	return &throttledError{retryAfter: window}
+}
+
+// signupLimit throttles sign-ups per IP: at most max attempts that pass
+// the form's checks per window, so that a flood of sign-ups cannot take
+// the hashing capacity sign-ins need (user.Service also lets sign-ups use
+// at most half of it).
+type signupLimit struct {
+	counter WindowCounter
+	max     int64
+}
+
+// admit counts a sign-up attempt from the request's IP, and returns a
+// *throttledError past the limit. When Redis cannot count it fails
+// closed, as sign-in does.
+func (l signupLimit) admit(r *http.Request) error {
+	n, err := l.counter.Incr(r.Context(), clientIP(r))
+	if err != nil {
+		return err
+	}
+	if n > l.max {
+		w := l.counter.Window()
+		return &throttledError{retryAfter: w, message: "Too many accounts were created from your network. Please try again in " + humanDuration(w.Round(time.Minute))}
+	}
+	return nil
 }

@@ -151,6 +151,8 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 		}, o.Now),
 		TokenGuesses:    redis.NewWindowCounter(a.Redis, "gatehouse:guess:", cfg.TokenGuessWindow),
 		TokenGuessLimit: cfg.TokenGuessLimit,
+		Signups:         redis.NewWindowCounter(a.Redis, "gatehouse:signup:", cfg.SignupWindow),
+		SignupLimit:     cfg.SignupMaxPerIP,
 		TrustedProxies:  cfg.TrustedProxies,
 		ClientIPHeader:  cfg.ClientIPHeader,
 		Checks: []web.Check{

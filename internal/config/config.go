@@ -73,6 +73,11 @@ type Config struct {
 	TokenGuessLimit  int           // TOKEN_GUESS_LIMIT (formerly SESSION_GUESS_LIMIT)
 	TokenGuessWindow time.Duration // TOKEN_GUESS_WINDOW (formerly SESSION_GUESS_WINDOW)
 
+	// Sign-ups allowed per IP and window (attempts that pass the form's
+	// checks), so that a flood of them cannot starve sign-ins.
+	SignupMaxPerIP int           // SIGNUP_MAX_PER_IP
+	SignupWindow   time.Duration // SIGNUP_WINDOW
+
 	// TrustedProxies are the CIDRs whose client-IP header is believed.
 	TrustedProxies []netip.Prefix // TRUSTED_PROXIES
 	ClientIPHeader string         // CLIENT_IP_HEADER: X-Forwarded-For or X-Real-IP
@@ -156,6 +161,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.LoginFailureWindow = p.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute, time.Second, 7*24*time.Hour)
 	c.TokenGuessLimit = p.integer("TOKEN_GUESS_LIMIT", 100, 1, 1000000)
 	c.TokenGuessWindow = p.duration("TOKEN_GUESS_WINDOW", 15*time.Minute, time.Second, 7*24*time.Hour)
+	c.SignupMaxPerIP = p.integer("SIGNUP_MAX_PER_IP", 10, 1, 100000)
+	c.SignupWindow = p.duration("SIGNUP_WINDOW", time.Hour, time.Second, 7*24*time.Hour)
 	c.TrustedProxies = p.prefixes("TRUSTED_PROXIES")
 	c.ClientIPHeader = p.str("CLIENT_IP_HEADER", "X-Forwarded-For")
 	if h := http.CanonicalHeaderKey(c.ClientIPHeader); h != "X-Forwarded-For" && h != "X-Real-Ip" {

@@ -22,9 +22,13 @@ type Service struct {
 	hasher Hasher
 	now    func() time.Time
 	// slots bounds concurrent password hashing (argon2id takes about
-	// 19 MiB each); wait is how long a caller queues for one.
-	slots chan struct{}
-	wait  time.Duration
+	// 19 MiB each); wait is how long a caller queues for one. Creating an
+	// account also takes one of signupSlots, half as many, so that
+	// sign-ups can use at most half of the hashing capacity and never
+	// starve sign-ins and password checks.
+	slots       chan struct{}
+	signupSlots chan struct{}
+	wait        time.Duration
 }
 
 // ErrBusy means every password-hashing slot stayed taken for the whole
@@ -43,6 +47,7 @@ func NewService(repo Repository, hasher Hasher, now func() time.Time) *Service {
 func (s *Service) LimitHashing(n int, wait time.Duration) *Service {
 	if n > 0 {
 		s.slots = make(chan struct{}, n)
+		s.signupSlots = make(chan struct{}, max(1, n/2))
 		s.wait = wait
 	}
 	return s
@@ -50,14 +55,35 @@ func (s *Service) LimitHashing(n int, wait time.Duration) *Service {
 
 // slot takes a hashing slot; call the returned function to give it back.
 func (s *Service) slot(ctx context.Context) (func(), error) {
-	if s.slots == nil {
+	return take(ctx, s.slots, s.wait)
+}
+
+// signupSlot takes a sign-up's hashing slot: one of signupSlots, then one
+// of slots.
+func (s *Service) signupSlot(ctx context.Context) (func(), error) {
+	releaseSignup, err := take(ctx, s.signupSlots, s.wait)
+	if err != nil {
+		return nil, err
+	}
+	release, err := take(ctx, s.slots, s.wait)
+	if err != nil {
+		releaseSignup()
+		return nil, err
+	}
+	return func() { release(); releaseSignup() }, nil
+}
+
+// take takes one of slots (nil: unbounded), waiting at most wait, or fails
+// with ErrBusy.
+func take(ctx context.Context, slots chan struct{}, wait time.Duration) (func(), error) {
+	if slots == nil {
 		return func() {}, nil
 	}
-	t := time.NewTimer(s.wait)
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
-	case s.slots <- struct{}{}:
-		return func() { <-s.slots }, nil
+	case slots <- struct{}{}:
+		return func() { <-slots }, nil
 	case <-t.C:
 		return nil, ErrBusy
 	case <-ctx.Done():
@@ -83,7 +109,16 @@ func (s *Service) Create(ctx context.Context, username, password string, role Ro
 	if err := ValidatePassword(password); err != nil {
 		return nil, err
 	}
-	release, err := s.slot(ctx)
+	// A taken name is refused before hashing, which is the costly part:
+	// a flood of sign-ups with a taken name costs no hashing. The unique
+	// index still decides races.
+	switch _, err := s.repo.ByUsernameNorm(ctx, norm); {
+	case err == nil:
+		return nil, ErrUsernameTaken
+	case !errors.Is(err, ErrNotFound):
+		return nil, fmt.Errorf("find user %q: %w", norm, err)
+	}
+	release, err := s.signupSlot(ctx)
 	if err != nil {
 		return nil, err
 	}
