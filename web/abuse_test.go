@@ -172,3 +172,59 @@ func TestAttackSignupFlood(t *testing.T) {
 	// Another address may still sign up.
 	wantStatus(t, newBrowser(t, a.URL).postJSONFrom("192.0.2.10", "/auth/register", `{"username":"neighbour","password":"password-1"}`), http.StatusCreated)
 }
+
+// TestAttackLockoutByBackoff: attackers failing slowly from three IPs keep
+// the account-wide backoff up. Before device cookies, the owner typing the
+// right password from a fourth IP got 429 every time: a lockout by proxy.
+// Now the owner's browser, which signed in before, carries a device cookie
+// for the account, and its attempts are limited per device instead.
+func TestAttackLockoutByBackoff(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	a := newApp(t, newBackends(t), options{trustedProxies: localProxy, now: clock.now})
+	owner := newBrowser(t, a.URL)
+	wantRedirect(t, owner.signup("target", "password-1"), "/dashboard")
+	wantRedirect(t, owner.postForm("/logout", nil), "/login?signed_out=1")
+	if owner.cookie(deviceCookieName) == "" {
+		t.Fatal("no device cookie after signing in and out")
+	}
+
+	// Three IPs, four failures each, slowly enough to be counted.
+	for round := range 4 {
+		for _, ip := range []string{"203.0.113.1", "203.0.113.2", "203.0.113.3"} {
+			r := newBrowser(t, a.URL).loginFrom(ip, "target", fmt.Sprintf("guess-%d-%s", round, ip))
+			if r.StatusCode == http.StatusTooManyRequests {
+				clock.advance(retryAfter(t, r))
+				r = newBrowser(t, a.URL).loginFrom(ip, "target", fmt.Sprintf("guess-%d-%s", round, ip))
+			}
+			wantStatus(t, r, http.StatusUnprocessableEntity)
+		}
+	}
+	// The backoff is up: a browser without the device cookie is refused,
+	// even with the right password.
+	stranger := newBrowser(t, a.URL).loginFrom("198.51.100.40", "target", "password-1")
+	wantStatus(t, stranger, http.StatusTooManyRequests)
+	// The owner's browser signs in at once, from a fourth IP.
+	for range 3 {
+		r := owner.loginFrom("198.51.100.40", "target", "password-1")
+		wantRedirect(t, r, "/dashboard")
+		wantRedirect(t, owner.postForm("/logout", nil), "/login?signed_out=1")
+	}
+	// A device cookie for another account is worth nothing here.
+	wantRedirect(t, newBrowser(t, a.URL).signup("other", "password-1"), "/dashboard")
+	// The device itself is limited: its own failures block it.
+	for i := range 5 {
+		wantStatus(t, owner.loginFrom("198.51.100.40", "target", fmt.Sprintf("typo-%d", i)), http.StatusUnprocessableEntity)
+	}
+	wantStatus(t, owner.loginFrom("198.51.100.40", "target", "password-1"), http.StatusTooManyRequests)
+}
+
+// retryAfter reads a 429's Retry-After.
+func retryAfter(t *testing.T, r response) time.Duration {
+	t.Helper()
+	var s int
+	if _, err := fmt.Sscan(r.Header.Get("Retry-After"), &s); err != nil || s <= 0 {
+		t.Fatalf("429 with Retry-After %q", r.Header.Get("Retry-After"))
+	}
+	return time.Duration(s) * time.Second
+}

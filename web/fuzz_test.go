@@ -79,6 +79,9 @@ type openLimiter struct{}
 func (openLimiter) Begin(context.Context, string, string) (redis.Decision, error) {
 	return redis.Decision{}, nil
 }
+func (openLimiter) BeginDevice(context.Context, string) (redis.Decision, error) {
+	return redis.Decision{}, nil
+}
 func (openLimiter) Succeeded(context.Context, redis.Attempt) error { return nil }
 func (openLimiter) Abandon(context.Context, redis.Attempt) error   { return nil }
 
@@ -98,9 +101,10 @@ func (noIndex) Counts(_ context.Context, ids []string) ([]int, error) {
 
 // fuzzApp is the pieces the fuzzed handlers need, on in-memory doubles.
 type fuzzApp struct {
-	sess  *sessions
-	rd    *renderer
-	audit *auditLog
+	sess   *sessions
+	rd     *renderer
+	audit  *auditLog
+	limits passwordLimits
 }
 
 func fuzzSetup(f *testing.F) fuzzApp {
@@ -114,7 +118,9 @@ func fuzzSetup(f *testing.F) fuzzApp {
 	sm := scs.New()
 	sm.Store = memstore.New()
 	sm.Cookie.Name = "gatehouse_session"
-	return fuzzApp{sess: newSessions(sm, noIndex{}, policy, time.Now, logger, nil), rd: rd, audit: &auditLog{logger: logger}}
+	secret := func(context.Context) ([]byte, error) { return []byte("fuzzing key, 32 bytes long......"), nil }
+	return fuzzApp{sess: newSessions(sm, noIndex{}, policy, time.Now, logger, nil), rd: rd, audit: &auditLog{logger: logger},
+		limits: passwordLimits{limiter: openLimiter{}, devices: newDeviceCookies(Cookie{Name: "gatehouse_session"}, secret, time.Now)}}
 }
 
 // serve runs h under the body limit and the session middleware, as routes
@@ -145,7 +151,7 @@ func FuzzAPILogin(f *testing.F) {
 	}
 	f.Add(`{"username":"known","password":"password-1"}`, "text/plain")
 	a := fuzzSetup(f)
-	h := handleAPILogin(a.rd, a.sess, fuzzUsers{}, openLimiter{}, a.audit)
+	h := handleAPILogin(a.rd, a.sess, fuzzUsers{}, a.limits, a.audit)
 	f.Fuzz(func(t *testing.T, body, ctype string) {
 		req := httptest.NewRequest(http.MethodPost, "/auth/login", strings.NewReader(body))
 		req.Header.Set("Content-Type", ctype)
@@ -177,7 +183,7 @@ func FuzzSignupForm(f *testing.F) {
 		f.Add(s)
 	}
 	a := fuzzSetup(f)
-	h := handleSignupPost(a.rd, a.sess, fuzzUsers{}, signupLimit{counter: zeroCounter{}, max: 1}, a.audit)
+	h := handleSignupPost(a.rd, a.sess, fuzzUsers{}, signupLimit{counter: zeroCounter{}, max: 1}, a.limits.devices, a.audit)
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/signup", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -252,9 +258,9 @@ func FuzzForms(f *testing.F) {
 		path string
 		h    http.Handler
 	}{
-		{"/login", handleLoginPost(a.rd, a.sess, fuzzUsers{}, openLimiter{}, a.audit)},
-		{"/account/password", handlePasswordPost(a.rd, a.sess, fuzzUsers{}, openLimiter{}, noIndex{}, a.audit)},
-		{"/account/confirm", handleConfirmPost(a.rd, a.sess, fuzzUsers{}, openLimiter{}, a.audit)},
+		{"/login", handleLoginPost(a.rd, a.sess, fuzzUsers{}, a.limits, a.audit)},
+		{"/account/password", handlePasswordPost(a.rd, a.sess, fuzzUsers{}, a.limits, noIndex{}, a.audit)},
+		{"/account/confirm", handleConfirmPost(a.rd, a.sess, fuzzUsers{}, a.limits, a.audit)},
 	}
 	f.Fuzz(func(t *testing.T, form uint8, body string) {
 		target := forms[int(form)%len(forms)]

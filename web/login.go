@@ -31,7 +31,7 @@ func handleLoginGet(rd *renderer, sess *sessions) http.Handler {
 	})
 }
 
-func handleLoginPost(rd *renderer, sess *sessions, users Users, limiter LoginLimiter, audit *auditLog) http.Handler {
+func handleLoginPost(rd *renderer, sess *sessions, users Users, limits passwordLimits, audit *auditLog) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if err := parseForm(r); err != nil {
 			return err
@@ -49,7 +49,7 @@ func handleLoginPost(rd *renderer, sess *sessions, users Users, limiter LoginLim
 			rd.render(w, r, http.StatusUnprocessableEntity, "login", view{Form: form})
 			return nil
 		}
-		if err := logIn(r, sess, users, limiter, audit, username, password, form.Remember); err != nil {
+		if err := logIn(w, r, sess, users, limits, audit, username, password, form.Remember); err != nil {
 			return rd.showForm(w, r, "login", view{Form: form}, err, nil)
 		}
 		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
@@ -57,7 +57,7 @@ func handleLoginPost(rd *renderer, sess *sessions, users Users, limiter LoginLim
 	})
 }
 
-func handleAPILogin(rd *renderer, sess *sessions, users Users, limiter LoginLimiter, audit *auditLog) http.Handler {
+func handleAPILogin(rd *renderer, sess *sessions, users Users, limits passwordLimits, audit *auditLog) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var c credentials
 		if err := decodeJSON(r, &c); err != nil {
@@ -66,7 +66,7 @@ func handleAPILogin(rd *renderer, sess *sessions, users Users, limiter LoginLimi
 		if err := c.check(); err != nil {
 			return err
 		}
-		if err := logIn(r, sess, users, limiter, audit, c.Username, c.Password, c.Remember); err != nil {
+		if err := logIn(w, r, sess, users, limits, audit, c.Username, c.Password, c.Remember); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"message": "Welcome, " + currentUser(r).Username + "!"})
@@ -74,31 +74,33 @@ func handleAPILogin(rd *renderer, sess *sessions, users Users, limiter LoginLimi
 	})
 }
 
-// logIn checks a password login through the throttle (authenticate) and,
-// when it is right, signs the request's session in.
-func logIn(r *http.Request, sess *sessions, users Users, limiter LoginLimiter, audit *auditLog, username, password string, remember bool) error {
-	u, err := authenticate(r, users, limiter, audit, username, password)
+// logIn checks a password login through the limits (authenticate) and,
+// when it is right, signs the request's session in and marks the browser
+// with a device cookie for the account.
+func logIn(w http.ResponseWriter, r *http.Request, sess *sessions, users Users, limits passwordLimits, audit *auditLog, username, password string, remember bool) error {
+	u, err := authenticate(r, users, limits, audit, username, password)
 	if err != nil {
 		return err
 	}
 	if err := sess.signIn(r, u, remember); err != nil {
 		return err
 	}
+	limits.devices.issue(w, r, u.UsernameNorm)
 	audit.event(r, auditLoginSuccess, u.ID, currentUser(r).SID)
 	return nil
 }
 
-// authenticate runs one login attempt through the login limiter
-// (checkPassword). It returns the user, or user.ErrInvalidCredentials, a
-// *throttledError, or a storage error.
-func authenticate(r *http.Request, users Users, limiter LoginLimiter, audit *auditLog, username, password string) (*user.User, error) {
+// authenticate runs one login attempt through the limits (check). It
+// returns the user, or user.ErrInvalidCredentials, a *throttledError, or a
+// storage error.
+func authenticate(r *http.Request, users Users, limits passwordLimits, audit *auditLog, username, password string) (*user.User, error) {
 	account, err := user.NormalizeUsername(username)
 	if err != nil {
 		// Such a name cannot exist; throttle it by IP under one bucket.
 		account = "~invalid"
 	}
 	var u *user.User
-	err = checkPassword(r, limiter, audit, signIn, account, "", func() (err error) {
+	err = limits.check(r, audit, signIn, account, "", func() (err error) {
 		u, err = users.Authenticate(r.Context(), username, password)
 		return err
 	})
@@ -113,22 +115,37 @@ const (
 	withASession                      // the confirm page or a password change, by a signed-in session
 )
 
-// checkPassword runs check, one verification of account's password, through
-// the login limiter, with the same limits per (account, IP), per account
-// and per IP wherever the password is checked: sign-in, the confirm page,
-// password changes. Every password check goes through it, so that holding
-// a session gives no faster way to guess the password.
+// passwordLimits is the login limiter with device cookies: every password
+// check goes through check.
+type passwordLimits struct {
+	limiter LoginLimiter
+	devices deviceCookies
+}
+
+// check runs check, one verification of account's password, through the
+// login limiter, with the same limits per (account, IP), per account and
+// per IP wherever the password is checked: sign-in, the confirm page,
+// password changes. So holding a session gives no faster way to guess the
+// password. A request with a device cookie for account is limited per
+// device instead, and is exempt from the account-wide backoff (device.go).
 //
 // A blocked attempt is refused before check runs, with a *throttledError.
 // A wrong password (user.ErrInvalidCredentials or user.ErrWrongPassword)
 // counts as a failure; any other error is no verdict on the password and
 // is withdrawn. Failures and refusals write an audit line. When Redis
 // cannot be asked it fails closed: check does not run.
-func checkPassword(r *http.Request, limiter LoginLimiter, audit *auditLog, where passwordCheck, account, userID string, check func() error) error {
-	d, err := limiter.Begin(r.Context(), account, clientIP(r))
+func (l passwordLimits) check(r *http.Request, audit *auditLog, where passwordCheck, account, userID string, check func() error) error {
+	var d redis.Decision
+	var err error
+	if device, ok := l.devices.device(r, account); ok {
+		d, err = l.limiter.BeginDevice(r.Context(), device)
+	} else {
+		d, err = l.limiter.Begin(r.Context(), account, clientIP(r))
+	}
 	if err != nil {
 		return err
 	}
+	limiter := l.limiter
 	throttledEvent, failureEvent := auditLoginThrottled, auditLoginFailure
 	if where == withASession {
 		throttledEvent, failureEvent = auditPasswordCheckThrottled, auditPasswordCheckFailure
@@ -171,9 +188,10 @@ func accountOf(u *session.Record) string {
 	return "~id:" + u.UserID
 }
 
-// clearSiteData tells the browser to drop everything it keeps for this
-// site at logout: cached pages, cookies and storage.
-const clearSiteData = `"cache", "cookies", "storage"`
+// clearSiteData tells the browser to drop what it keeps for this site at
+// logout: cached pages and storage. Not "cookies", which would wipe the
+// device cookie too (device.go): the session cookie is expired by itself.
+const clearSiteData = `"cache", "storage"`
 
 // logOut ends the request's session, audits it and asks the browser to
 // clear the site's data. Anonymous visitors are simply signed out again.

@@ -7,7 +7,10 @@ import (
 	"testing"
 )
 
-const cookieName = "gatehouse_session"
+const (
+	cookieName       = "gatehouse_session"
+	deviceCookieName = "gatehouse_device"
+)
 
 func TestSignupDashboardLogout(t *testing.T) {
 	t.Parallel()

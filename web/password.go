@@ -18,7 +18,7 @@ func handlePasswordGet(rd *renderer, sess *sessions) http.Handler {
 	})
 }
 
-func handlePasswordPost(rd *renderer, sess *sessions, users Users, limiter LoginLimiter, index SessionIndex, audit *auditLog) http.Handler {
+func handlePasswordPost(rd *renderer, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if err := parseForm(r); err != nil {
 			return err
@@ -39,7 +39,7 @@ func handlePasswordPost(rd *renderer, sess *sessions, users Users, limiter Login
 			rd.render(w, r, http.StatusUnprocessableEntity, "password", v)
 			return nil
 		}
-		err := changePassword(r, sess, users, limiter, index, audit, current, next)
+		err := changePassword(r, sess, users, limits, index, audit, current, next)
 		switch {
 		case errors.Is(err, errRevokeLater):
 			sess.flash(r, "Your password has been changed. Your other sessions will be signed out within "+sess.touchWithin()+".")
@@ -54,7 +54,7 @@ func handlePasswordPost(rd *renderer, sess *sessions, users Users, limiter Login
 	})
 }
 
-func handleAPIPassword(rd *renderer, sess *sessions, users Users, limiter LoginLimiter, index SessionIndex, audit *auditLog) http.Handler {
+func handleAPIPassword(rd *renderer, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog) http.Handler {
 	type body struct {
 		Current string `json:"current_password"`
 		New     string `json:"new_password"`
@@ -69,7 +69,7 @@ func handleAPIPassword(rd *renderer, sess *sessions, users Users, limiter LoginL
 		}
 		// The current password in the body is itself the recent
 		// authentication this action needs: the API has no confirm page.
-		err := changePassword(r, sess, users, limiter, index, audit, b.Current, b.New)
+		err := changePassword(r, sess, users, limits, index, audit, b.Current, b.New)
 		switch {
 		case errors.Is(err, errRevokeLater):
 			writeJSON(w, http.StatusOK, map[string]string{"message": "Password changed; your other sessions will be signed out within " + sess.touchWithin()})
@@ -85,9 +85,9 @@ func handleAPIPassword(rd *renderer, sess *sessions, users Users, limiter LoginL
 // changePassword changes the signed-in user's password, the current one
 // checked through the login limiter, gives this session a new token and
 // signs out every other session.
-func changePassword(r *http.Request, sess *sessions, users Users, limiter LoginLimiter, index SessionIndex, audit *auditLog, current, next string) error {
+func changePassword(r *http.Request, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog, current, next string) error {
 	u := currentUser(r)
-	if err := checkPassword(r, limiter, audit, withASession, accountOf(u), u.UserID, func() error {
+	if err := limits.check(r, audit, withASession, accountOf(u), u.UserID, func() error {
 		return users.ChangePassword(r.Context(), u.UserID, current, next)
 	}); err != nil {
 		return err
@@ -134,14 +134,14 @@ func handleConfirmGet(rd *renderer) http.Handler {
 
 // handleConfirmPost checks the password again for a sensitive action, and
 // returns to it.
-func handleConfirmPost(rd *renderer, sess *sessions, users Users, limiter LoginLimiter, audit *auditLog) http.Handler {
+func handleConfirmPost(rd *renderer, sess *sessions, users Users, limits passwordLimits, audit *auditLog) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if err := parseForm(r); err != nil {
 			return err
 		}
 		u := currentUser(r)
 		next := safeReturn(r.PostForm.Get("next"))
-		err := checkPassword(r, limiter, audit, withASession, accountOf(u), u.UserID, func() error {
+		err := limits.check(r, audit, withASession, accountOf(u), u.UserID, func() error {
 			err := users.CheckPassword(r.Context(), u.UserID, r.PostForm.Get("password"))
 			if errors.Is(err, user.ErrNotFound) {
 				// The account was deleted meanwhile: answer as for a

@@ -11,8 +11,8 @@ import (
 
 // routes lists every route of the application in one place. Each handler
 // maker takes exactly what it uses.
-func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenGuessGuard, signups signupLimit) (http.Handler, error) {
-	users, index, limiter, policy, now := d.Users, d.SessionIndex, d.LoginLimiter, d.Policy, d.Now
+func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenGuessGuard, signups signupLimit, limits passwordLimits) (http.Handler, error) {
+	users, index, policy, now := d.Users, d.SessionIndex, d.Policy, d.Now
 
 	mux := chi.NewRouter()
 	// Behind trusted proxies, the client's address comes from their
@@ -63,9 +63,9 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 		// HTML pages.
 		mux.Method(http.MethodGet, "/", handleHome())
 		mux.Method(http.MethodGet, "/login", handleLoginGet(rd, sess))
-		mux.Method(http.MethodPost, "/login", handleLoginPost(rd, sess, users, limiter, audit))
+		mux.Method(http.MethodPost, "/login", handleLoginPost(rd, sess, users, limits, audit))
 		mux.Method(http.MethodGet, "/signup", handleSignupGet(rd))
-		mux.Method(http.MethodPost, "/signup", handleSignupPost(rd, sess, users, signups, audit))
+		mux.Method(http.MethodPost, "/signup", handleSignupPost(rd, sess, users, signups, limits.devices, audit))
 		mux.Method(http.MethodPost, "/logout", handleLogoutPost(rd, sess, audit))
 		mux.With(authed).Method(http.MethodGet, "/dashboard", handleDashboard(rd, sess, policy))
 
@@ -76,9 +76,9 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 			mux.Method(http.MethodPost, "/account/sessions/{id}/revoke", handleSessionRevokePost(rd, sess, index, audit))
 			mux.With(recent("/account/sessions")).Method(http.MethodPost, "/account/sessions/revoke-others", handleSessionsRevokeOthersPost(rd, sess, users, index, audit))
 			mux.With(recent("/account/password")).Method(http.MethodGet, "/account/password", handlePasswordGet(rd, sess))
-			mux.With(recent("/account/password")).Method(http.MethodPost, "/account/password", handlePasswordPost(rd, sess, users, limiter, index, audit))
+			mux.With(recent("/account/password")).Method(http.MethodPost, "/account/password", handlePasswordPost(rd, sess, users, limits, index, audit))
 			mux.Method(http.MethodGet, "/account/confirm", handleConfirmGet(rd))
-			mux.Method(http.MethodPost, "/account/confirm", handleConfirmPost(rd, sess, users, limiter, audit))
+			mux.Method(http.MethodPost, "/account/confirm", handleConfirmPost(rd, sess, users, limits, audit))
 		})
 
 		// Administration: admins only; every change needs a recent password.
@@ -95,12 +95,12 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 				mux.Use(c)
 			}
 			mux.Method(http.MethodPost, "/auth/register", handleAPIRegister(rd, users, signups))
-			mux.Method(http.MethodPost, "/auth/login", handleAPILogin(rd, sess, users, limiter, audit))
+			mux.Method(http.MethodPost, "/auth/login", handleAPILogin(rd, sess, users, limits, audit))
 			mux.Method(http.MethodPost, "/auth/logout", handleAPILogout(rd, sess, audit))
 			mux.With(authed).Method(http.MethodGet, "/api/dashboard", handleAPIDashboard(policy))
 			mux.With(authed).Method(http.MethodGet, "/api/sessions", handleAPISessions(rd, index))
 			mux.With(authed).Method(http.MethodDelete, "/api/sessions/{id}", handleAPISessionDelete(rd, sess, index, audit))
-			mux.With(authed).Method(http.MethodPost, "/api/password", handleAPIPassword(rd, sess, users, limiter, index, audit))
+			mux.With(authed).Method(http.MethodPost, "/api/password", handleAPIPassword(rd, sess, users, limits, index, audit))
 			// Let CORS answer preflights on the API.
 			mux.Options("/auth/*", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 			mux.Options("/api/*", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })

@@ -102,6 +102,9 @@ type Deps struct {
 
 	// LoginLimiter throttles failed logins.
 	LoginLimiter LoginLimiter
+	// Secret returns the key that signs device cookies (SECRET_KEY, or a
+	// key shared through Redis).
+	Secret func(context.Context) ([]byte, error)
 	// TokenGuesses counts, per IP, requests whose session cookie names no
 	// live session (token guesses); past TokenGuessLimit in its window,
 	// that IP's cookie-bearing requests get 429.
@@ -123,7 +126,7 @@ var ErrMissingDependency = errors.New("web.NewServer: missing dependency")
 
 // NewServer returns the application's root handler.
 func NewServer(d Deps) (http.Handler, error) {
-	if d.Logger == nil || d.SessionStore == nil || d.Cookie.Name == "" || d.SessionIndex == nil || d.Users == nil ||
+	if d.Logger == nil || d.Secret == nil || d.SessionStore == nil || d.Cookie.Name == "" || d.SessionIndex == nil || d.Users == nil ||
 		d.Templates == nil || d.Static == nil || d.LoginLimiter == nil || d.TokenGuesses == nil || d.TokenGuessLimit <= 0 || d.Signups == nil || d.SignupLimit <= 0 {
 		return nil, ErrMissingDependency
 	}
@@ -138,7 +141,8 @@ func NewServer(d Deps) (http.Handler, error) {
 	sess := newSessions(newSessionManager(d.SessionStore, d.Cookie, d.Policy), d.SessionIndex, d.Policy, d.Now, d.Logger, d.Metrics)
 	audit := &auditLog{logger: d.Logger, metrics: d.Metrics}
 	guard := newTokenGuessGuard(d.TokenGuesses, d.TokenGuessLimit, d.Logger, d.Metrics)
-	return routes(d, rd, sess, audit, guard, signupLimit{counter: d.Signups, max: int64(d.SignupLimit)})
+	limits := passwordLimits{limiter: d.LoginLimiter, devices: newDeviceCookies(d.Cookie, d.Secret, d.Now)}
+	return routes(d, rd, sess, audit, guard, signupLimit{counter: d.Signups, max: int64(d.SignupLimit)}, limits)
 }
 
 // newSessionManager returns scs's manager for store with Gatehouse's cookie.

@@ -22,7 +22,7 @@ func handleSignupGet(rd *renderer) http.Handler {
 	})
 }
 
-func handleSignupPost(rd *renderer, sess *sessions, users Users, signups signupLimit, audit *auditLog) http.Handler {
+func handleSignupPost(rd *renderer, sess *sessions, users Users, signups signupLimit, devices deviceCookies, audit *auditLog) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if err := parseForm(r); err != nil {
 			return err
@@ -50,6 +50,7 @@ func handleSignupPost(rd *renderer, sess *sessions, users Users, signups signupL
 		if err := sess.signIn(r, u, false); err != nil {
 			return err
 		}
+		devices.issue(w, r, u.UsernameNorm)
 		audit.event(r, auditLoginSuccess, u.ID, currentUser(r).SID)
 		sess.flash(r, msgWelcome)
 		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)

@@ -19,6 +19,7 @@ import (
 // LoginLimiter throttles failed logins (internal/redis.LoginLimiter).
 type LoginLimiter interface {
 	Begin(ctx context.Context, account, ip string) (redis.Decision, error)
+	BeginDevice(ctx context.Context, device string) (redis.Decision, error)
 	Succeeded(ctx context.Context, a redis.Attempt) error
 	Abandon(ctx context.Context, a redis.Attempt) error
 }

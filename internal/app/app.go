@@ -11,9 +11,11 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -144,6 +146,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		Now:                o.Now,
 		Metrics:            a.Metrics,
+		Secret:             secretKey(cfg, a.Redis),
 		LoginLimiter: redis.NewLoginLimiter(a.Redis, redis.LoginLimits{
 			MaxPerAccount: cfg.LoginMaxFailuresAccount,
 			MaxPerIP:      cfg.LoginMaxFailuresIP,
@@ -199,6 +202,34 @@ func warnIfEvicting(ctx context.Context, pool *redigo.Pool, timeout time.Duratio
 	case policy != "noeviction":
 		logger.Warn("Redis may evict keys when full, and sessions would then vanish: set maxmemory-policy noeviction",
 			"maxmemory-policy", policy)
+	}
+}
+
+// secretKey returns the key that signs device cookies: SHA-256 of
+// SECRET_KEY when it is set, else a random key kept in Redis under
+// gatehouse:secret and shared by every instance, fetched when first needed
+// and then remembered (a failure is retried on the next call).
+func secretKey(cfg config.Config, pool *redigo.Pool) func(context.Context) ([]byte, error) {
+	if cfg.SecretKey != "" {
+		sum := sha256.Sum256([]byte("gatehouse secret v1\x00" + cfg.SecretKey))
+		return func(context.Context) ([]byte, error) { return sum[:], nil }
+	}
+	var (
+		mu  sync.Mutex
+		key []byte
+	)
+	return func(ctx context.Context) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if key != nil {
+			return key, nil
+		}
+		k, err := redis.SharedSecret(ctx, pool, "gatehouse:secret", cfg.RedisTimeout)
+		if err != nil {
+			return nil, err
+		}
+		key = k
+		return key, nil
 	}
 }
 

@@ -78,6 +78,10 @@ type Config struct {
 	SignupMaxPerIP int           // SIGNUP_MAX_PER_IP
 	SignupWindow   time.Duration // SIGNUP_WINDOW
 
+	// SecretKey keys the MAC of device cookies. Empty: a random key kept
+	// in Redis, shared by every instance.
+	SecretKey string // SECRET_KEY
+
 	// TrustedProxies are the CIDRs whose client-IP header is believed.
 	TrustedProxies []netip.Prefix // TRUSTED_PROXIES
 	ClientIPHeader string         // CLIENT_IP_HEADER: X-Forwarded-For or X-Real-IP
@@ -163,6 +167,10 @@ func Load(getenv func(string) string) (Config, error) {
 	c.TokenGuessWindow = p.duration("TOKEN_GUESS_WINDOW", 15*time.Minute, time.Second, 7*24*time.Hour)
 	c.SignupMaxPerIP = p.integer("SIGNUP_MAX_PER_IP", 10, 1, 100000)
 	c.SignupWindow = p.duration("SIGNUP_WINDOW", time.Hour, time.Second, 7*24*time.Hour)
+	c.SecretKey = p.str("SECRET_KEY", "")
+	if c.SecretKey != "" && len(c.SecretKey) < 32 {
+		p.fail("SECRET_KEY", "(hidden)", "must be at least 32 characters (for example: openssl rand -base64 32)")
+	}
 	c.TrustedProxies = p.prefixes("TRUSTED_PROXIES")
 	c.ClientIPHeader = p.str("CLIENT_IP_HEADER", "X-Forwarded-For")
 	if h := http.CanonicalHeaderKey(c.ClientIPHeader); h != "X-Forwarded-For" && h != "X-Real-Ip" {

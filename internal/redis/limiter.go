@@ -34,6 +34,7 @@ const (
 	BlockedIP      Block = 1 // too many failures from this IP
 	BlockedPair    Block = 2 // too many failures of this account from this IP
 	BlockedAccount Block = 3 // account-wide backoff after failures from many IPs
+	BlockedDevice  Block = 4 // too many failures from this device (BeginDevice)
 )
 
 // String names the block for logs and audit lines: "none", "ip",
@@ -48,6 +49,8 @@ func (b Block) String() string {
 		return "account_and_ip"
 	case BlockedAccount:
 		return "account_backoff"
+	case BlockedDevice:
+		return "device"
 	}
 	return "unknown"
 }
@@ -74,9 +77,10 @@ func NewLoginLimiter(pool *redis.Pool, l LoginLimits, now func() time.Time) *Log
 	return &LoginLimiter{pool: pool, limits: l, now: now}
 }
 
-// Attempt is a login attempt admitted by Begin.
+// Attempt is a login attempt admitted by Begin or BeginDevice.
 type Attempt struct {
-	account, ip, member string
+	keys   []any // the windows it was recorded in
+	member string
 }
 
 // Decision is Begin's answer.
@@ -133,15 +137,36 @@ return {0, 0}
 // otherwise. An error means Redis could not be asked: callers must refuse
 // the login (fail closed).
 func (l *LoginLimiter) Begin(ctx context.Context, account, ip string) (Decision, error) {
+	return l.begin(ctx, keys(account, ip))
+}
+
+// BeginDevice is Begin for an attempt that carries a valid device cookie
+// for the account (OWASP's device cookies): it is limited per device, to
+// the account's MaxPerAccount failures per Window, and is exempt from the
+// account-wide backoff and the per-IP limit, which attackers elsewhere
+// can keep up. device is the cookie's random device id.
+func (l *LoginLimiter) BeginDevice(ctx context.Context, device string) (Decision, error) {
+	// One window serves as all three of the script's: its pair limit
+	// (MaxPerAccount) is the device's; the account and IP checks see the
+	// same count and never bind first.
+	k := "gatehouse:lf:dev:" + device
+	d, err := l.begin(ctx, []any{k, k, k})
+	if d.Blocked != BlockedNone {
+		d.Blocked = BlockedDevice
+	}
+	return d, err
+}
+
+// begin runs loginScript on the three windows ks (pair, account, IP).
+func (l *LoginLimiter) begin(ctx context.Context, ks []any) (Decision, error) {
 	var buf [8]byte
 	if _, err := rand.Read(buf[:]); err != nil {
 		return Decision{}, err
 	}
 	now := l.now().UnixMilli()
 	member := fmt.Sprintf("%d-%s", now, hex.EncodeToString(buf[:]))
-	args := append(keys(account, ip), now, l.limits.Window.Milliseconds(), l.limits.MaxPerAccount,
+	args := append(append([]any{}, ks...), now, l.limits.Window.Milliseconds(), l.limits.MaxPerAccount,
 		l.limits.MaxPerIP, member, l.limits.BackoffBase.Milliseconds(), l.limits.BackoffMax.Milliseconds())
-
 	c, err := l.pool.GetContext(ctx)
 	if err != nil {
 		return Decision{}, Unavailable("login limiter", err)
@@ -161,13 +186,13 @@ func (l *LoginLimiter) Begin(ctx context.Context, account, ip string) (Decision,
 		}
 		return Decision{Blocked: Block(res[0]), RetryAfter: retry}, nil
 	}
-	return Decision{Attempt: Attempt{account: account, ip: ip, member: member}}, nil
+	return Decision{Attempt: Attempt{keys: ks, member: member}}, nil
 }
 
 // Succeeded clears the account's failures (from every IP) and withdraws the
 // attempt from the IP's count.
 func (l *LoginLimiter) Succeeded(ctx context.Context, a Attempt) error {
-	k := keys(a.account, a.ip)
+	k := a.keys
 	return l.exec(ctx, [][]any{{"DEL", k[0], k[1]}, {"ZREM", k[2], a.member}})
 }
 
@@ -175,7 +200,7 @@ func (l *LoginLimiter) Succeeded(ctx context.Context, a Attempt) error {
 // the password was never checked (the server was saturated, or MongoDB
 // was down). It must not count against the account or the IP.
 func (l *LoginLimiter) Abandon(ctx context.Context, a Attempt) error {
-	k := keys(a.account, a.ip)
+	k := a.keys
 	return l.exec(ctx, [][]any{{"ZREM", k[0], a.member}, {"ZREM", k[1], a.member}, {"ZREM", k[2], a.member}})
 }
 

@@ -262,3 +262,41 @@ func TestBlockString(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceAttempts: attempts with a device cookie are exempt from the
+// account-wide backoff that failures from many IPs keep up, and are
+// limited per device instead; a success clears only the device's window.
+func TestDeviceAttempts(t *testing.T) {
+	t.Parallel()
+	l, c := newLimiter(t, defaults)
+	ctx := context.Background()
+	for i := range 12 { // from three IPs, slowly enough to be counted: the backoff is up
+		ip := fmt.Sprintf("10.0.0.%d", i%3)
+		if d := begin(t, l, "owner", ip); d.Blocked == redis.BlockedAccount {
+			c.advance(d.RetryAfter)
+			fail(t, l, "owner", ip, 1)
+		}
+	}
+	if d := begin(t, l, "owner", "10.0.1.1"); d.Blocked != redis.BlockedAccount {
+		t.Fatalf("without a device cookie: got %v, want %v", d.Blocked, redis.BlockedAccount)
+	}
+	d, err := l.BeginDevice(ctx, "dev-1")
+	if err != nil || d.Blocked != redis.BlockedNone {
+		t.Fatalf("with a device cookie: got %v, %v; want admitted", d.Blocked, err)
+	}
+	if err := l.Succeeded(ctx, d.Attempt); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if d, err := l.BeginDevice(ctx, "dev-1"); err != nil || d.Blocked != redis.BlockedNone {
+			t.Fatalf("device failure %d: got %v, %v", i+1, d.Blocked, err)
+		}
+	}
+	d, err = l.BeginDevice(ctx, "dev-1")
+	if err != nil || d.Blocked != redis.BlockedDevice || d.RetryAfter <= 0 {
+		t.Fatalf("after 5 device failures: got %v (retry %v), %v; want %v", d.Blocked, d.RetryAfter, err, redis.BlockedDevice)
+	}
+	if d, _ := l.BeginDevice(ctx, "dev-2"); d.Blocked != redis.BlockedNone {
+		t.Fatalf("another device: got %v, want admitted", d.Blocked)
+	}
+}

@@ -5,6 +5,7 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -149,6 +150,35 @@ func EvictionPolicy(ctx context.Context, pool *redis.Pool, timeout time.Duration
 		return "", fmt.Errorf("config get maxmemory-policy: %d values, want 2", len(kv))
 	}
 	return kv[1], nil
+}
+
+// SharedSecret returns the 32-byte secret stored under key, creating it
+// when absent (SET NX, so that concurrent first calls agree), within
+// timeout. Every instance on this Redis then shares it without
+// configuration. Whoever can read Redis can read it.
+func SharedSecret(ctx context.Context, pool *redis.Pool, key string, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := pool.GetContext(ctx)
+	if err != nil {
+		return nil, Unavailable("shared secret", err)
+	}
+	defer c.Close()
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	if _, err := redis.DoContext(c, ctx, "SET", key, fresh, "NX"); err != nil {
+		return nil, Unavailable("shared secret", err)
+	}
+	b, err := redis.Bytes(redis.DoContext(c, ctx, "GET", key))
+	if err != nil {
+		return nil, Unavailable("shared secret", err)
+	}
+	if len(b) != 32 {
+		return nil, fmt.Errorf("shared secret %s: %d bytes, want 32", key, len(b))
+	}
+	return b, nil
 }
 
 // Ping checks that Redis answers within timeout.
