@@ -277,45 +277,61 @@ func (s *Service) SignOutEverywhere(ctx context.Context, id string) (*User, erro
 	return u, nil
 }
 
-// SetRole gives user id role. It refuses to demote the last enabled admin.
+// SetRole gives user id role, and a new security stamp. It refuses to
+// demote the last enabled admin: the check and the change run under the
+// repository's admin lock, so that parallel demotions cannot both see
+// another admin left and leave none.
 func (s *Service) SetRole(ctx context.Context, id string, role Role) (*User, error) {
 	if !role.Valid() {
 		return nil, &ValidationError{"role", "Role must be user or admin"}
 	}
-	u, err := s.repo.ByID(ctx, id)
+	var u *User
+	err := s.repo.WithAdminLock(ctx, func() (err error) {
+		if u, err = s.repo.ByID(ctx, id); err != nil {
+			return err
+		}
+		if u.Role == RoleAdmin && role != RoleAdmin && !u.Disabled {
+			if err := s.notLastAdmin(ctx); err != nil {
+				return err
+			}
+		}
+		stamp := NewStamp()
+		if err := s.repo.SetRole(ctx, id, role, stamp, s.now().UTC()); err != nil {
+			return err
+		}
+		u.Role, u.SecurityStamp = role, stamp
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if u.Role == RoleAdmin && role != RoleAdmin && !u.Disabled {
-		if err := s.notLastAdmin(ctx); err != nil {
-			return nil, err
-		}
-	}
-	stamp := NewStamp()
-	if err := s.repo.SetRole(ctx, id, role, stamp, s.now().UTC()); err != nil {
-		return nil, err
-	}
-	u.Role, u.SecurityStamp = role, stamp
 	return u, nil
 }
 
-// SetDisabled disables or enables user id. It refuses to disable the last
-// enabled admin.
+// SetDisabled disables or enables user id, with a new security stamp. It
+// refuses to disable the last enabled admin, under the admin lock as
+// SetRole does.
 func (s *Service) SetDisabled(ctx context.Context, id string, disabled bool) (*User, error) {
-	u, err := s.repo.ByID(ctx, id)
+	var u *User
+	err := s.repo.WithAdminLock(ctx, func() (err error) {
+		if u, err = s.repo.ByID(ctx, id); err != nil {
+			return err
+		}
+		if disabled && u.Role == RoleAdmin && !u.Disabled {
+			if err := s.notLastAdmin(ctx); err != nil {
+				return err
+			}
+		}
+		stamp := NewStamp()
+		if err := s.repo.SetDisabled(ctx, id, disabled, stamp, s.now().UTC()); err != nil {
+			return err
+		}
+		u.Disabled, u.SecurityStamp = disabled, stamp
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if disabled && u.Role == RoleAdmin && !u.Disabled {
-		if err := s.notLastAdmin(ctx); err != nil {
-			return nil, err
-		}
-	}
-	stamp := NewStamp()
-	if err := s.repo.SetDisabled(ctx, id, disabled, stamp, s.now().UTC()); err != nil {
-		return nil, err
-	}
-	u.Disabled, u.SecurityStamp = disabled, stamp
 	return u, nil
 }
 

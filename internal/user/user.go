@@ -90,6 +90,9 @@ type Repository interface {
 	SetStamp(ctx context.Context, id, stamp string, at time.Time) error
 	// CountAdmins counts enabled admins.
 	CountAdmins(ctx context.Context) (int64, error)
+	// WithAdminLock runs fn holding a lock that serialises every change
+	// that could remove an enabled admin, across all instances.
+	WithAdminLock(ctx context.Context, fn func() error) error
 	// List returns users whose normalised name starts with prefix, sorted
 	// by it, skipping skip and at most limit, and the number matching.
 	List(ctx context.Context, prefix string, skip, limit int64) ([]*User, int64, error)
