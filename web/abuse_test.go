@@ -228,3 +228,123 @@ func retryAfter(t *testing.T, r response) time.Duration {
 	}
 	return time.Duration(s) * time.Second
 }
+
+// TestAttackAmbiguousJSON: a body with a key twice, or a key in another
+// case, means different things to different parsers (Go's took the last
+// and matched case-insensitively). The API refuses both with 400.
+func TestAttackAmbiguousJSON(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{})
+	wantStatus(t, newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"erin","password":"password-1"}`), http.StatusCreated)
+	for _, tt := range []struct{ body, want string }{
+		{`{"username":"erin","password":"wrong-pass","password":"password-1"}`, "Field password appears more than once"},
+		{`{"username":"mallory","username":"erin","password":"password-1"}`, "Field username appears more than once"},
+		{`{"Username":"erin","password":"password-1"}`, "Field Username must be spelt username"},
+		{`{"username":"erin","PASSWORD":"password-1"}`, "Field PASSWORD must be spelt password"},
+	} {
+		r := newBrowser(t, a.URL).postJSON("/auth/login", tt.body)
+		wantStatus(t, r, http.StatusBadRequest)
+		if m := jsonBody(t, r); m["error"] != tt.want {
+			t.Errorf("%s: got error %q, want %q", tt.body, m["error"], tt.want)
+		}
+	}
+}
+
+// TestAttackCORSOriginOnForms: an origin trusted for the JSON API
+// (CORS_ALLOWED_ORIGINS) is exempt from the cross-origin check there only,
+// never on HTML forms or admin actions.
+func TestAttackCORSOriginOnForms(t *testing.T) {
+	t.Parallel()
+	const trusted = "https://app.example.test"
+	a := newApp(t, newBackends(t), options{cors: []string{trusted}})
+	b := newBrowser(t, a.URL)
+	wantRedirect(t, b.signup("corsy", "password-1"), "/dashboard")
+	for _, path := range []string{"/logout", "/account/sessions/revoke-others", "/admin/users/x/promote", "/account/password"} {
+		req, _ := http.NewRequest(http.MethodPost, a.URL+path, nil)
+		req.Header.Set("Origin", trusted)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		if r := b.do(req); r.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s from the API's CORS origin: got %d, want 403", path, r.StatusCode)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, a.URL+"/auth/logout", nil)
+	req.Header.Set("Origin", trusted)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	wantStatus(t, b.do(req), http.StatusOK)
+}
+
+// TestAttackRevokeOneOtherSession: signing out one other session needs the
+// same recent authentication as signing out all of them, so that a stolen
+// cookie cannot quietly sign the owner's devices out one by one.
+func TestAttackRevokeOneOtherSession(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	a := newApp(t, newBackends(t), options{now: clock.now})
+	wantRedirect(t, newBrowser(t, a.URL).signup("owner2", "password-1"), "/dashboard")
+	owner := signInAs(t, a.URL, "owner2", uaFirefoxMac)
+	thief := signInAs(t, a.URL, "owner2", uaChromeLinux)
+	clock.advance(11 * time.Minute) // past REAUTH_WINDOW
+	ownerID := sessionIDOf(t, owner)
+
+	r := thief.postForm("/account/sessions/"+ownerID+"/revoke", nil)
+	wantRedirect(t, r, "/account/confirm?next=%2Faccount%2Fsessions")
+	req, _ := http.NewRequest(http.MethodDelete, a.URL+"/api/sessions/"+ownerID, nil)
+	r = thief.do(req)
+	wantStatus(t, r, http.StatusForbidden)
+	if m := jsonBody(t, r); m["code"] != "reauth_required" {
+		t.Errorf("API: got %v, want code reauth_required", m)
+	}
+	wantStatus(t, owner.get("/dashboard"), http.StatusOK)
+	// Signing out one's own session needs nothing more.
+	wantRedirect(t, thief.postForm("/account/sessions/"+sessionIDOf(t, thief)+"/revoke", nil), "/login?signed_out=1")
+}
+
+// TestAttackIPv6Rotation: one household's IPv6 block is one client for the
+// per-IP limits: addresses of one /64 share them.
+func TestAttackIPv6Rotation(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{trustedProxies: localProxy, maxPerIP: 3})
+	b := newBrowser(t, a.URL)
+	for i := range 3 {
+		wantStatus(t, b.loginFrom(fmt.Sprintf("2001:db8:1:2::%x", i+1), fmt.Sprintf("user%d", i), "wrong-pass"), http.StatusUnprocessableEntity)
+	}
+	wantStatus(t, b.loginFrom("2001:db8:1:2:ffff:ffff:ffff:ffff", "user9", "wrong-pass"), http.StatusTooManyRequests)
+	// Another /64 is another client.
+	wantStatus(t, b.loginFrom("2001:db8:1:3::1", "user9", "wrong-pass"), http.StatusUnprocessableEntity)
+}
+
+// TestSessionCap: signing in past MAX_SESSIONS_PER_USER ends the least
+// recently used session, with an audit line.
+func TestSessionCap(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	a := newApp(t, newBackends(t), options{now: clock.now, maxSessions: 3})
+	wantRedirect(t, newBrowser(t, a.URL).signup("many", "password-1"), "/dashboard") // the first, then idle
+	var browsers []*browser
+	for range 3 {
+		clock.advance(2 * time.Minute)
+		browsers = append(browsers, signInAs(t, a.URL, "many", uaFirefoxMac))
+	}
+	for _, b := range browsers {
+		wantStatus(t, b.get("/dashboard"), http.StatusOK)
+	}
+	r := browsers[0].get("/api/sessions")
+	if n := len(jsonBody(t, r)["sessions"].([]any)); n != 3 {
+		t.Errorf("got %d sessions, want 3", n)
+	}
+	if !strings.Contains(a.logs.String(), "event=session_evicted") {
+		t.Error("no audit line for the evicted session")
+	}
+}
+
+// sessionIDOf returns the public id of b's own session.
+func sessionIDOf(t *testing.T, b *browser) string {
+	t.Helper()
+	for _, s := range listSessions(t, b) {
+		if s.Current {
+			return s.ID
+		}
+	}
+	t.Fatal("no current session in the list")
+	return ""
+}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -25,9 +26,10 @@ func handleSessionsGet(rd *renderer, sess *sessions, index SessionIndex) http.Ha
 }
 
 // revokeSession ends the signed-in user's session id. Ending the current
-// one is a logout (self). An id that cannot be a public session id is
-// errNoSuchSession; one that names no live session of the user's is not an
-// error, but found is false.
+// one is a logout (self). Ending another needs a recent password, as
+// ending all the others does: errReauthRequired. An id that cannot be a
+// public session id is errNoSuchSession; one that names no live session of
+// the user's is not an error, but found is false.
 func revokeSession(r *http.Request, sess *sessions, index SessionIndex, audit *auditLog, id string) (self, found bool, err error) {
 	u := currentUser(r)
 	if !validPublicID(id) {
@@ -36,6 +38,9 @@ func revokeSession(r *http.Request, sess *sessions, index SessionIndex, audit *a
 	if id == u.SID {
 		audit.event(r, auditLogout, u.UserID, u.SID)
 		return true, true, sess.signOut(r)
+	}
+	if !sess.recentlyAuthenticated(r) {
+		return false, false, errReauthRequired
 	}
 	ok, err := index.Revoke(r.Context(), u.UserID, id)
 	if err != nil || !ok {
@@ -68,6 +73,9 @@ func handleSessionRevokePost(rd *renderer, sess *sessions, index SessionIndex, a
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		self, found, err := revokeSession(r, sess, index, audit, chi.URLParam(r, "id"))
 		switch {
+		case errors.Is(err, errReauthRequired):
+			confirmFirst(w, r, "/account/sessions")
+			return nil
 		case err != nil:
 			return err
 		case self:

@@ -28,6 +28,7 @@ const (
 	auditPasswordCheckThrottled = "password_check_throttled"
 	auditLogout                 = "logout"
 	auditSessionRevoked         = "session_revoked"
+	auditSessionEvicted         = "session_evicted" // past MAX_SESSIONS_PER_USER
 	auditPasswordChange         = "password_changed"
 	auditRoleChanged            = "role_changed"
 	auditUserDisabled           = "user_disabled"
@@ -57,6 +58,8 @@ func (a *auditLog) event(r *http.Request, name, userID, sid string, attrs ...slo
 		a.metrics.SessionsEnded("logout", 1)
 	case auditSessionRevoked:
 		a.metrics.SessionsEnded("revoked", 1)
+	case auditSessionEvicted:
+		a.metrics.SessionsEnded("evicted", 1)
 	}
 }
 

@@ -38,3 +38,20 @@ func clientIP(r *http.Request) string {
 	}
 	return host
 }
+
+// clientKey is the client's address as the per-IP limits count it: an
+// IPv4 address as it is, and an IPv6 address by its first v6Bits bits
+// ("2001:db8:1:2::/64" for 64), since one household or host holds a whole
+// block and could rotate through it.
+func clientKey(r *http.Request, v6Bits int) string {
+	ip := clientIP(r)
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return ip
+	}
+	p, err := a.WithZone("").Prefix(v6Bits)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"net/http"
 	"time"
 
@@ -44,11 +45,53 @@ func dashboardFor(u *session.Record, p session.Policy) dashboardView {
 	return d
 }
 
+// dashboardPage is the dashboard template's whole input, and the key its
+// rendered pages are cached under (pageCache): the template sees nothing
+// else, so a cached page cannot go stale when the template changes. Plain
+// values only. The layout and partials read Page, User, Flash and Year of
+// it as they read them of view.
+type dashboardPage struct {
+	Page      string
+	User      session.Record
+	Flash     string
+	Year      int
+	Limits    limitsView
+	Dashboard dashboardView
+}
+
+// dashboardCacheGeneration bounds the dashboard cache to twice this many
+// pages of about 2 KB: 8 MB at most.
+const dashboardCacheGeneration = 2048
+
+// handleDashboard renders the dashboard, from the cache when the same
+// session has seen the same page: html/template's reflection and escaping
+// are the largest cost of a page view after the Redis read. The cache buys
+// about half the dashboard's throughput (make bench, 2026-11-29: 0.75
+// times the floor with it, 0.51 without). A page with a one-time message
+// is rendered, not kept; so is every page while templates are re-read
+// from disk (make run).
 func handleDashboard(rd *renderer, sess *sessions, policy session.Policy) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u := currentUser(r)
-		d := dashboardFor(u, policy)
-		rd.render(w, r, http.StatusOK, "dashboard", view{User: u, Flash: sess.popFlash(r), Dashboard: &d})
+		p := dashboardPage{Page: "dashboard", User: *u, Flash: sess.popFlash(r), Year: rd.now().Year(),
+			Limits: rd.limits, Dashboard: dashboardFor(u, policy)}
+		cache := p.Flash == "" && !rd.reload
+		if cache {
+			if body, ok := rd.dashboards.get(p); ok {
+				writeHTML(w, http.StatusOK, body)
+				return
+			}
+		}
+		buf, err := rd.execute("dashboard", p)
+		if err != nil {
+			rd.failRender(w, r, "dashboard", err)
+			return
+		}
+		defer rd.bufs.Put(buf)
+		if cache {
+			rd.dashboards.put(p, bytes.Clone(buf.Bytes()))
+		}
+		writeHTML(w, http.StatusOK, buf.Bytes())
 	})
 }
 

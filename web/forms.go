@@ -1,12 +1,14 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"reflect"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/user"
 )
@@ -36,7 +38,17 @@ func decodeJSON(r *http.Request, dst any) error {
 	if err != nil || mt != "application/json" {
 		return errNotJSON
 	}
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return mbe
+	}
+	if err != nil {
+		return &badRequest{"Request body could not be read"}
+	}
+	if err := strictKeys(body, dst); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	err = dec.Decode(dst)
 	if err == nil {
@@ -61,6 +73,50 @@ func decodeJSON(r *http.Request, dst any) error {
 		}
 	}
 	return &badRequest{msg}
+}
+
+// strictKeys refuses a JSON object with a key twice, or with a key that
+// matches one of dst's fields only case-insensitively. encoding/json
+// accepts both (the last duplicate wins; case does not matter), so two
+// parsers in front of each other could read one body two ways. Anything
+// that is not a JSON object is left to the decoder to refuse.
+func strictKeys(body []byte, dst any) error {
+	fields := map[string]bool{}
+	if t := reflect.TypeOf(dst); t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
+		for f := range t.Elem().Fields() {
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+				fields[name] = true
+			}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return &badRequest{"Field " + key + " appears more than once"}
+		}
+		seen[key] = true
+		if !fields[key] {
+			for name := range fields {
+				if strings.EqualFold(name, key) {
+					return &badRequest{"Field " + key + " must be spelt " + name}
+				}
+			}
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
+	return nil
 }
 
 // credentials is the JSON body of /auth/register and /auth/login. Plain

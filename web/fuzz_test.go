@@ -95,6 +95,7 @@ func (noIndex) List(context.Context, string) ([]session.Info, error)            
 func (noIndex) Revoke(context.Context, string, string) (bool, error)              { return false, nil }
 func (noIndex) RevokeAll(context.Context, string, string) ([]string, error)       { return nil, nil }
 func (noIndex) Remove(context.Context, string, string) error                      { return nil }
+func (noIndex) Trim(context.Context, string, string, int) ([]string, error)       { return nil, nil }
 func (noIndex) Counts(_ context.Context, ids []string) ([]int, error) {
 	return make([]int, len(ids)), nil
 }
@@ -119,7 +120,7 @@ func fuzzSetup(f *testing.F) fuzzApp {
 	sm.Store = memstore.New()
 	sm.Cookie.Name = "gatehouse_session"
 	secret := func(context.Context) ([]byte, error) { return []byte("fuzzing key, 32 bytes long......"), nil }
-	return fuzzApp{sess: newSessions(sm, noIndex{}, policy, time.Now, logger, nil), rd: rd, audit: &auditLog{logger: logger},
+	return fuzzApp{sess: newSessions(sm, noIndex{}, policy, 50, time.Now, logger, nil), rd: rd, audit: &auditLog{logger: logger},
 		limits: passwordLimits{limiter: openLimiter{}, devices: newDeviceCookies(Cookie{Name: "gatehouse_session"}, secret, time.Now)}}
 }
 

@@ -58,6 +58,7 @@ type options struct {
 	hashParams              *password.Params // default fastHash
 	mongoTimeout            time.Duration    // default 2s
 	signupMax               int              // sign-ups per IP and hour; default 1000, more than tests make
+	maxSessions             int              // sessions per user; default 50
 	// wrapUsers, when set, wraps the user service the router gets.
 	wrapUsers func(web.Users) web.Users
 }
@@ -89,6 +90,9 @@ func newApp(t *testing.T, b backends, o options) *app {
 		cfg.Env, cfg.CookieName, cfg.CookieSecure = config.Production, "__Host-gatehouse_session", true
 	}
 	cfg.CORSAllowedOrigins = o.cors
+	if o.maxSessions != 0 {
+		cfg.MaxSessionsPerUser = o.maxSessions
+	}
 	cfg.SignupMaxPerIP = 1000
 	if o.signupMax != 0 {
 		cfg.SignupMaxPerIP = o.signupMax

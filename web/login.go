@@ -82,11 +82,23 @@ func logIn(w http.ResponseWriter, r *http.Request, sess *sessions, users Users, 
 	if err != nil {
 		return err
 	}
-	if err := sess.signIn(r, u, remember); err != nil {
+	return startSession(w, r, sess, limits.devices, audit, u, remember)
+}
+
+// startSession signs the request's session in as u, after a sign-in or a
+// sign-up: the session, its audit lines (and those of the sessions the cap
+// ended), and the browser's device cookie for the account.
+func startSession(w http.ResponseWriter, r *http.Request, sess *sessions, devices deviceCookies, audit *auditLog, u *user.User, remember bool) error {
+	evicted, err := sess.signIn(r, u, remember)
+	if err != nil {
 		return err
 	}
-	limits.devices.issue(w, r, u.UsernameNorm)
-	audit.event(r, auditLoginSuccess, u.ID, currentUser(r).SID)
+	sid := currentUser(r).SID
+	for _, id := range evicted {
+		audit.event(r, auditSessionEvicted, u.ID, id, slog.String("by_session_id", sid), slog.Int("max_sessions", sess.maxPerUser))
+	}
+	devices.issue(w, r, u.UsernameNorm)
+	audit.event(r, auditLoginSuccess, u.ID, sid)
 	return nil
 }
 
@@ -118,8 +130,9 @@ const (
 // passwordLimits is the login limiter with device cookies: every password
 // check goes through check.
 type passwordLimits struct {
-	limiter LoginLimiter
-	devices deviceCookies
+	limiter    LoginLimiter
+	devices    deviceCookies
+	ipv6Prefix int // clientKey's
 }
 
 // check runs check, one verification of account's password, through the
@@ -140,7 +153,7 @@ func (l passwordLimits) check(r *http.Request, audit *auditLog, where passwordCh
 	if device, ok := l.devices.device(r, account); ok {
 		d, err = l.limiter.BeginDevice(r.Context(), device)
 	} else {
-		d, err = l.limiter.Begin(r.Context(), account, clientIP(r))
+		d, err = l.limiter.Begin(r.Context(), account, clientKey(r, l.ipv6Prefix))
 	}
 	if err != nil {
 		return err

@@ -203,26 +203,29 @@ func limitBody(n int64, rd *renderer) func(http.Handler) http.Handler {
 
 // crossOriginProtection refuses cross-origin unsafe requests (CSRF) with
 // net/http's CrossOriginProtection, which checks Sec-Fetch-Site and Origin.
-// The origins allowed to use the API through CORS are trusted.
+// The origins allowed to use the JSON API through CORS are trusted on the
+// API only (/api/, /auth/), never on the HTML forms or admin actions.
 //
 // Before it, an unsafe request whose Origin is not a serialised origin is
 // refused: Go's check compares only the host of whatever URL the header
 // holds, so "http://evil.example@HOST" (user info), an origin with a path,
 // or a scheme other than http and https would pass as same-origin.
 func crossOriginProtection(trusted []string, rd *renderer) (func(http.Handler) http.Handler, error) {
-	cop := http.NewCrossOriginProtection()
-	for _, o := range trusted {
-		if err := cop.AddTrustedOrigin(o); err != nil {
-			return nil, fmt.Errorf("CORS_ALLOWED_ORIGINS: %w", err)
-		}
-	}
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	deny := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rd.logger.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
 			"sec_fetch_site", truncate(r.Header.Get("Sec-Fetch-Site"), 32), "origin", truncate(originHost(r), 100), "request_id", requestID(r))
 		rd.answer(w, r, problemFor(errCrossOrigin))
-	}))
+	})
+	pages, api := http.NewCrossOriginProtection(), http.NewCrossOriginProtection()
+	pages.SetDenyHandler(deny)
+	api.SetDenyHandler(deny)
+	for _, o := range trusted {
+		if err := api.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("CORS_ALLOWED_ORIGINS: %w", err)
+		}
+	}
 	return func(next http.Handler) http.Handler {
-		protected := cop.Handler(next)
+		protectedPages, protectedAPI := pages.Handler(next), api.Handler(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch r.Method {
 			case http.MethodGet, http.MethodHead, http.MethodOptions:
@@ -234,7 +237,11 @@ func crossOriginProtection(trusted []string, rd *renderer) (func(http.Handler) h
 					return
 				}
 			}
-			protected.ServeHTTP(w, r)
+			if wantsJSON(r) {
+				protectedAPI.ServeHTTP(w, r)
+				return
+			}
+			protectedPages.ServeHTTP(w, r)
 		})
 	}, nil
 }
@@ -323,7 +330,13 @@ func requireRecentAuth(rd *renderer, policy session.Policy, now func() time.Time
 				rd.fail(w, r, errReauthRequired)
 				return
 			}
-			http.Redirect(w, r, "/account/confirm?next="+url.QueryEscape(returnTo), http.StatusSeeOther)
+			confirmFirst(w, r, returnTo)
 		})
 	}
+}
+
+// confirmFirst sends a page request to the confirm page, which returns to
+// returnTo once the password is entered again.
+func confirmFirst(w http.ResponseWriter, r *http.Request, returnTo string) {
+	http.Redirect(w, r, "/account/confirm?next="+url.QueryEscape(returnTo), http.StatusSeeOther)
 }

@@ -29,6 +29,8 @@ type renderer struct {
 	limits limitsView
 	pages  map[string]*template.Template
 	bufs   sync.Pool
+	// dashboards keeps rendered dashboards (dashboard.go).
+	dashboards *pageCache[dashboardPage]
 }
 
 func newRenderer(fsys fs.FS, reload bool, logger *slog.Logger, now func() time.Time, policy session.Policy) (*renderer, error) {
@@ -38,6 +40,7 @@ func newRenderer(fsys fs.FS, reload bool, logger *slog.Logger, now func() time.T
 		RememberFor: humanDuration(policy.RememberLifetime),
 	}}
 	rd.bufs.New = func() any { return new(bytes.Buffer) }
+	rd.dashboards = newPageCache[dashboardPage](dashboardCacheGeneration)
 	pages, err := parsePages(fsys)
 	if err != nil {
 		return nil, err
@@ -73,16 +76,15 @@ func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
 type view struct {
 	Page string // page name, for the navigation's current link
 
-	User      *session.Record // the signed-in session, nil when anonymous
-	Flash     string
-	Year      int
-	Limits    limitsView
-	Form      *formView
-	Dashboard *dashboardView
-	Error     *errorView
-	Sessions  []session.Info // the sessions page
-	Next      string         // the confirm page: where to return
-	Admin     *adminView     // the admin users page
+	User     *session.Record // the signed-in session, nil when anonymous
+	Flash    string
+	Year     int
+	Limits   limitsView
+	Form     *formView
+	Error    *errorView
+	Sessions []session.Info // the sessions page
+	Next     string         // the confirm page: where to return
+	Admin    *adminView     // the admin users page
 }
 
 // limitsView gives templates the limits the code enforces, so that the
@@ -108,20 +110,6 @@ type errorView struct {
 // render writes page with status. It executes into a buffer first, so that a
 // template error becomes a clean 500 page rather than half a page.
 func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
-	pages := rd.pages
-	if rd.reload {
-		p, err := parsePages(rd.fsys)
-		if err != nil {
-			rd.fail(w, r, err)
-			return
-		}
-		pages = p
-	}
-	t, ok := pages[page]
-	if !ok {
-		rd.fail(w, r, fmt.Errorf("no page %q", page))
-		return
-	}
 	v.Page = page
 	v.Limits = rd.limits
 	if v.Year == 0 {
@@ -130,20 +118,53 @@ func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, p
 	if v.Form == nil {
 		v.Form = &formView{}
 	}
-	buf := rd.bufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer rd.bufs.Put(buf)
-	if err := t.ExecuteTemplate(buf, "base", v); err != nil {
-		if page == "error" {
-			// Do not recurse: the error page itself is broken.
-			rd.logger.Error("render error page", "err", err, "request_id", requestID(r))
-			http.Error(w, "Internal Server Error", http.StatusInternalServerError)
-			return
-		}
-		rd.fail(w, r, fmt.Errorf("render %s: %w", page, err))
+	buf, err := rd.execute(page, v)
+	if err != nil {
+		rd.failRender(w, r, page, err)
 		return
 	}
+	defer rd.bufs.Put(buf)
+	writeHTML(w, status, buf.Bytes())
+}
+
+// execute runs page's template with data into a pooled buffer, which the
+// caller puts back.
+func (rd *renderer) execute(page string, data any) (*bytes.Buffer, error) {
+	pages := rd.pages
+	if rd.reload {
+		p, err := parsePages(rd.fsys)
+		if err != nil {
+			return nil, err
+		}
+		pages = p
+	}
+	t, ok := pages[page]
+	if !ok {
+		return nil, fmt.Errorf("no page %q", page)
+	}
+	buf := rd.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	if err := t.ExecuteTemplate(buf, "base", data); err != nil {
+		rd.bufs.Put(buf)
+		return nil, fmt.Errorf("render %s: %w", page, err)
+	}
+	return buf, nil
+}
+
+// failRender answers a template that failed: a 500 page, or, when the error
+// page itself is broken, plain text, so as not to recurse.
+func (rd *renderer) failRender(w http.ResponseWriter, r *http.Request, page string, err error) {
+	if page == "error" {
+		rd.logger.Error("render error page", "err", err, "request_id", requestID(r))
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	rd.fail(w, r, err)
+}
+
+// writeHTML sends an HTML body.
+func writeHTML(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
 }

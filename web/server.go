@@ -60,6 +60,9 @@ type SessionIndex interface {
 	Remove(ctx context.Context, userID, sid string) error
 	// Counts returns each user's number of live sessions.
 	Counts(ctx context.Context, userIDs []string) ([]int, error)
+	// Trim ends the user's least recently used sessions past max, never
+	// keep.
+	Trim(ctx context.Context, userID, keep string, max int) ([]string, error)
 }
 
 // Cookie sets the session cookie's name and whether it is Secure. Its other
@@ -118,6 +121,12 @@ type Deps struct {
 	// (X-Forwarded-For or X-Real-IP). Optional.
 	TrustedProxies []netip.Prefix
 	ClientIPHeader string
+	// IPv6Prefix is how many leading bits of an IPv6 address the per-IP
+	// limits count as one client. Optional: 64.
+	IPv6Prefix int
+	// MaxSessionsPerUser caps a user's live sessions; signing in past it
+	// ends the least recently used. Optional: 50.
+	MaxSessionsPerUser int
 }
 
 // ErrMissingDependency is NewServer's answer to Deps without a required
@@ -134,15 +143,22 @@ func NewServer(d Deps) (http.Handler, error) {
 		d.Now = time.Now
 	}
 	d.Policy = d.Policy.WithDefaults()
+	if d.IPv6Prefix <= 0 {
+		d.IPv6Prefix = 64
+	}
+	if d.MaxSessionsPerUser <= 0 {
+		d.MaxSessionsPerUser = 50
+	}
 	rd, err := newRenderer(d.Templates, d.ReloadTemplates, d.Logger, d.Now, d.Policy)
 	if err != nil {
 		return nil, err
 	}
-	sess := newSessions(newSessionManager(d.SessionStore, d.Cookie, d.Policy), d.SessionIndex, d.Policy, d.Now, d.Logger, d.Metrics)
+	sess := newSessions(newSessionManager(d.SessionStore, d.Cookie, d.Policy), d.SessionIndex, d.Policy, d.MaxSessionsPerUser, d.Now, d.Logger, d.Metrics)
 	audit := &auditLog{logger: d.Logger, metrics: d.Metrics}
-	guard := newTokenGuessGuard(d.TokenGuesses, d.TokenGuessLimit, d.Logger, d.Metrics)
-	limits := passwordLimits{limiter: d.LoginLimiter, devices: newDeviceCookies(d.Cookie, d.Secret, d.Now)}
-	return routes(d, rd, sess, audit, guard, signupLimit{counter: d.Signups, max: int64(d.SignupLimit)}, limits)
+	guard := newTokenGuessGuard(d.TokenGuesses, d.TokenGuessLimit, d.IPv6Prefix, d.Logger, d.Metrics)
+	limits := passwordLimits{limiter: d.LoginLimiter, devices: newDeviceCookies(d.Cookie, d.Secret, d.Now), ipv6Prefix: d.IPv6Prefix}
+	signups := signupLimit{counter: d.Signups, max: int64(d.SignupLimit), ipv6Prefix: d.IPv6Prefix}
+	return routes(d, rd, sess, audit, guard, signups, limits)
 }
 
 // newSessionManager returns scs's manager for store with Gatehouse's cookie.

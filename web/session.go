@@ -27,16 +27,19 @@ const (
 // index in step; listing and revoking other sessions is the index's job,
 // which handlers that need it get directly.
 type sessions struct {
-	sm      *scs.SessionManager
-	index   SessionIndex
-	policy  session.Policy
-	now     func() time.Time
-	logger  *slog.Logger
-	metrics *metrics.Metrics // counts sign-ins; optional
+	sm     *scs.SessionManager
+	index  SessionIndex
+	policy session.Policy
+	// maxPerUser caps a user's live sessions: signing in past it ends
+	// the least recently used.
+	maxPerUser int
+	now        func() time.Time
+	logger     *slog.Logger
+	metrics    *metrics.Metrics // counts sign-ins; optional
 }
 
-func newSessions(sm *scs.SessionManager, index SessionIndex, p session.Policy, now func() time.Time, logger *slog.Logger, m *metrics.Metrics) *sessions {
-	return &sessions{sm: sm, index: index, policy: p, now: now, logger: logger, metrics: m}
+func newSessions(sm *scs.SessionManager, index SessionIndex, p session.Policy, maxPerUser int, now func() time.Time, logger *slog.Logger, m *metrics.Metrics) *sessions {
+	return &sessions{sm: sm, index: index, policy: p, maxPerUser: maxPerUser, now: now, logger: logger, metrics: m}
 }
 
 // loaded is what loadSession keeps for one request, in one context value.
@@ -80,16 +83,18 @@ func (s *sessions) setRecord(ctx context.Context, rec session.Record) {
 
 // signIn gives the session a new token (so a token planted before login is
 // worthless: no session fixation), records the user in it and the session
-// in the user's index.
-func (s *sessions) signIn(r *http.Request, u *user.User, remember bool) error {
+// in the user's index, and ends the user's least recently used sessions
+// past the cap: their public ids are evicted. A failure to evict is
+// logged, not fatal.
+func (s *sessions) signIn(r *http.Request, u *user.User, remember bool) (evicted []string, err error) {
 	ctx := r.Context()
 	now := s.now().UTC()
 	if err := s.sm.RenewToken(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	sid, err := session.NewID()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rec := session.Record{
 		UserID: u.ID, Username: u.Username, Role: string(u.Role), SID: sid,
@@ -102,10 +107,18 @@ func (s *sessions) signIn(r *http.Request, u *user.User, remember bool) error {
 	s.sm.RememberMe(ctx, remember)
 	s.sm.SetDeadline(ctx, s.policy.AbsoluteEnd(&rec))
 	s.metrics.SessionCreated()
-	return s.index.Add(ctx, session.Info{
+	if err := s.index.Add(ctx, session.Info{
 		ID: sid, UserID: u.ID, Created: now, AuthAt: now, LastSeen: now, ExpiresAt: s.policy.ExpiresAt(&rec),
 		IP: clientIP(r), Device: session.Device(r.UserAgent()), Remember: remember,
-	}, s.sm.Token(ctx))
+	}, s.sm.Token(ctx)); err != nil {
+		return nil, err
+	}
+	if s.maxPerUser > 0 {
+		if evicted, err = s.index.Trim(ctx, u.ID, sid, s.maxPerUser); err != nil {
+			s.logger.Warn("could not end sessions past the cap", "err", err, "request_id", requestID(r))
+		}
+	}
+	return evicted, nil
 }
 
 // renew gives the signed-in session a new token, keeping its absolute
@@ -151,6 +164,13 @@ func (s *sessions) signOut(r *http.Request) error {
 		}
 	}
 	return nil
+}
+
+// recentlyAuthenticated reports whether the password was entered within the
+// policy's reauthentication window.
+func (s *sessions) recentlyAuthenticated(r *http.Request) bool {
+	u := currentUser(r)
+	return u != nil && s.policy.RecentlyAuthenticated(u, s.now())
 }
 
 // touchWithin says for people how soon a session notices a change of its

@@ -72,7 +72,7 @@ func loadSession(sess *sessions, users Users, guard *tokenGuessGuard, rd *render
 			l := &loaded{token: sm.Token(ctx)}
 			stale := len(cookies) > 0 && l.token == ""
 			if stale && guard != nil {
-				if err := guard.miss(r, clientIP(r)); err != nil && !slices.Contains(signInPaths, r.URL.Path) {
+				if err := guard.miss(r); err != nil && !slices.Contains(signInPaths, r.URL.Path) {
 					if !several {
 						sm.WriteSessionCookie(ctx, w, "", time.Time{})
 					}

@@ -47,11 +47,9 @@ func handleSignupPost(rd *renderer, sess *sessions, users Users, signups signupL
 			return rd.showForm(w, r, "signup", view{Form: form}, err, map[error]string{user.ErrUsernameTaken: "username"})
 		}
 		// Registration signs the new user in, as people expect.
-		if err := sess.signIn(r, u, false); err != nil {
+		if err := startSession(w, r, sess, devices, audit, u, false); err != nil {
 			return err
 		}
-		devices.issue(w, r, u.UsernameNorm)
-		audit.event(r, auditLoginSuccess, u.ID, currentUser(r).SID)
 		sess.flash(r, msgWelcome)
 		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 		return nil

@@ -57,23 +57,25 @@ func throttledMessage(d time.Duration) string {
 // reason sign-in and sign-up are never refused (loadSession's
 // signInPaths).
 type tokenGuessGuard struct {
-	counter WindowCounter
-	limit   int64
-	logger  *slog.Logger
-	metrics *metrics.Metrics // optional
+	counter    WindowCounter
+	limit      int64
+	ipv6Prefix int // clientKey's
+	logger     *slog.Logger
+	metrics    *metrics.Metrics // optional
 }
 
-func newTokenGuessGuard(c WindowCounter, limit int, logger *slog.Logger, m *metrics.Metrics) *tokenGuessGuard {
+func newTokenGuessGuard(c WindowCounter, limit, ipv6Prefix int, logger *slog.Logger, m *metrics.Metrics) *tokenGuessGuard {
 	if c == nil {
 		return nil
 	}
-	return &tokenGuessGuard{counter: c, limit: int64(limit), logger: logger, metrics: m}
+	return &tokenGuessGuard{counter: c, limit: int64(limit), ipv6Prefix: ipv6Prefix, logger: logger, metrics: m}
 }
 
-// miss counts a cookie from ip that named no session, and returns a
-// *throttledError when ip is over the limit. A count that fails is logged
-// and lets the request go on.
-func (g *tokenGuessGuard) miss(r *http.Request, ip string) error {
+// miss counts a cookie that named no session, for the request's client,
+// and returns a *throttledError when the client is over the limit. A count
+// that fails is logged and lets the request go on.
+func (g *tokenGuessGuard) miss(r *http.Request) error {
+	ip := clientKey(r, g.ipv6Prefix)
 	n, err := g.counter.Incr(r.Context(), ip)
 	if err != nil {
 		g.logger.Warn("could not count unknown session cookie", "err", err, "request_id", requestID(r))
@@ -97,15 +99,16 @@ func (g *tokenGuessGuard) miss(r *http.Request, ip string) error {
 // the hashing capacity sign-ins need (user.Service also lets sign-ups use
 // at most half of it).
 type signupLimit struct {
-	counter WindowCounter
-	max     int64
+	counter    WindowCounter
+	max        int64
+	ipv6Prefix int // clientKey's
 }
 
 // admit counts a sign-up attempt from the request's IP, and returns a
 // *throttledError past the limit. When Redis cannot count it fails
 // closed, as sign-in does.
 func (l signupLimit) admit(r *http.Request) error {
-	n, err := l.counter.Incr(r.Context(), clientIP(r))
+	n, err := l.counter.Incr(r.Context(), clientKey(r, l.ipv6Prefix))
 	if err != nil {
 		return err
 	}

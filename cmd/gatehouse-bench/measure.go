@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -191,11 +192,18 @@ func signIn(ctx context.Context, app string) (*http.Cookie, error) {
 	if err != nil {
 		return nil, err
 	}
-	cookies := resp.Cookies()
-	if len(cookies) != 1 || cookies[0].Value == "" {
-		return nil, fmt.Errorf("POST /auth/login: got cookies %v, want one session cookie", cookies)
+	// The session cookie; the device cookie beside it plays no part in a
+	// page view.
+	var session []*http.Cookie
+	for _, c := range resp.Cookies() {
+		if strings.HasSuffix(c.Name, "gatehouse_session") && c.Value != "" {
+			session = append(session, c)
+		}
 	}
-	return &http.Cookie{Name: cookies[0].Name, Value: cookies[0].Value}, nil
+	if len(session) != 1 {
+		return nil, fmt.Errorf("POST /auth/login: got cookies %v, want one session cookie", resp.Cookies())
+	}
+	return &http.Cookie{Name: session[0].Name, Value: session[0].Value}, nil
 }
 
 // sessionMemory measures the Redis memory of the bench user's one session:

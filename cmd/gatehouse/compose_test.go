@@ -12,6 +12,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/joho/godotenv"
 )
 
 // The deployment files live at the repository root, two levels up.
@@ -27,10 +28,21 @@ const (
 // no .env file, can change the result.
 func composeLoad(t *testing.T) *types.Project {
 	t.Helper()
+	// The variables come from .env.example, as they would from the .env
+	// copied from it: this also checks that it sets every one the compose
+	// file requires.
+	example, err := godotenv.Read(filepath.Join(filepath.Dir(composeFilePath), ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env []string
+	for k, v := range example {
+		env = append(env, k+"="+v)
+	}
 	opts, err := cli.NewProjectOptions(
 		[]string{composeFilePath},
 		cli.WithName("gatehouse"),
-		cli.WithEnv(nil),
+		cli.WithEnv(env),
 	)
 	if err != nil {
 		t.Fatalf("compose options: %v", err)
@@ -115,8 +127,8 @@ func TestComposeAppEnvironment(t *testing.T) {
 	}{
 		{"APP_ENV", "production"},
 		{"PORT", "8080"},
-		{"REDIS_URL", "redis://redis:6379/0"},
-		{"MONGO_URI", "mongodb://mongo:27017"},
+		{"REDIS_URL", "redis://:dev-redis-password-change-me@redis:6379/0"},
+		{"MONGO_URI", "mongodb://gatehouse:dev-mongo-password-change-me@mongo:27017/?authSource=admin"},
 		{"MONGO_DB", "gatehouse"},
 	}
 	for _, tt := range tests {
@@ -229,6 +241,35 @@ func TestComposeDataServices(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestComposeAuthentication: Redis and MongoDB require a password even on
+// the compose network, taken from the .env file.
+func TestComposeAuthentication(t *testing.T) {
+	t.Parallel()
+	p := composeLoad(t)
+	redisCmd := []string(composeService(t, p, "redis").Command)
+	if i := slices.Index(redisCmd, "--requirepass"); i < 0 || i+1 >= len(redisCmd) || redisCmd[i+1] != "dev-redis-password-change-me" {
+		t.Errorf("redis command: got %q, want --requirepass with REDIS_PASSWORD", redisCmd)
+	}
+	if v := composeService(t, p, "redis").Environment["REDISCLI_AUTH"]; v == nil || *v != "dev-redis-password-change-me" {
+		t.Error("redis: the healthcheck's redis-cli has no password (REDISCLI_AUTH)")
+	}
+	mongoEnv := composeService(t, p, "mongo").Environment
+	for k, want := range map[string]string{"MONGO_INITDB_ROOT_USERNAME": "gatehouse", "MONGO_INITDB_ROOT_PASSWORD": "dev-mongo-password-change-me"} {
+		if v := mongoEnv[k]; v == nil || *v != want {
+			t.Errorf("mongo %s: got %v, want %q", k, v, want)
+		}
+	}
+	// Without the passwords, compose refuses to start rather than run
+	// the stores open.
+	opts, err := cli.NewProjectOptions([]string{composeFilePath}, cli.WithName("gatehouse"), cli.WithEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opts.LoadProject(context.Background()); err == nil || !strings.Contains(err.Error(), "REDIS_PASSWORD") {
+		t.Errorf("compose without REDIS_PASSWORD: got %v, want an error naming it", err)
 	}
 }
 

@@ -17,6 +17,7 @@ func TestMetricsAndPprof(t *testing.T) {
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	base, _, _ := startRun(t, map[string]string{
 		"REDIS_URL": redisURL, "MONGO_URI": mongoURI, "MONGO_DB": db, "METRICS_ADDR": metricsAddr, "LOG_LEVEL": "warn",
+		"PPROF_ENABLED": "true",
 	})
 	c := newAPIClient(t, base)
 	if code := c.post("/auth/register", `{"username":"measured","password":"password-1"}`); code != http.StatusCreated {
@@ -76,6 +77,28 @@ func TestMetricsAndPprof(t *testing.T) {
 	for _, path := range []string{"/metrics", "/debug/pprof/"} {
 		if code, _ := get(base + path); code != http.StatusNotFound {
 			t.Errorf("public %s: got %d, want 404", path, code)
+		}
+	}
+}
+
+// TestPprofOffByDefault: pprof, which can read memory and stall the
+// process, is served only when PPROF_ENABLED=true; the metrics are.
+func TestPprofOffByDefault(t *testing.T) {
+	redisURL, _ := testenv.Redis(t)
+	mongoURI, db := testenv.Mongo(t)
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	startRun(t, map[string]string{
+		"APP_ENV": "production", "COOKIE_SECURE": "false", "SHUTDOWN_DRAIN": "0s",
+		"REDIS_URL": redisURL, "MONGO_URI": mongoURI, "MONGO_DB": db, "METRICS_ADDR": metricsAddr, "LOG_LEVEL": "warn",
+	})
+	for path, want := range map[string]int{"/metrics": http.StatusOK, "/debug/pprof/": http.StatusNotFound, "/debug/pprof/heap": http.StatusNotFound} {
+		resp, err := http.Get("http://" + metricsAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: got %d, want %d", path, resp.StatusCode, want)
 		}
 	}
 }

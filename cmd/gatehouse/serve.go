@@ -65,7 +65,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	defer a.Close()
 
-	stopMetricsListener := startMetricsListener(cfg.MetricsAddr, a.Metrics, logger)
+	stopMetricsListener := startMetricsListener(cfg.MetricsAddr, a.Metrics, cfg.PprofEnabled, logger)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -78,6 +78,15 @@ type Config struct {
 	SignupMaxPerIP int           // SIGNUP_MAX_PER_IP
 	SignupWindow   time.Duration // SIGNUP_WINDOW
 
+	// MaxSessionsPerUser caps a user's live sessions: signing in past it
+	// ends the least recently used one.
+	MaxSessionsPerUser int // MAX_SESSIONS_PER_USER
+	// LoginIPv6Prefix is how many leading bits of an IPv6 address name one
+	// client for the per-IP limits: a household gets a /64 or more.
+	LoginIPv6Prefix int // LOGIN_IPV6_PREFIX
+	// PprofEnabled serves /debug/pprof/ on the metrics listener.
+	PprofEnabled bool // PPROF_ENABLED
+
 	// SecretKey keys the MAC of device cookies. Empty: a random key kept
 	// in Redis, shared by every instance.
 	SecretKey string // SECRET_KEY
@@ -167,6 +176,9 @@ func Load(getenv func(string) string) (Config, error) {
 	c.TokenGuessWindow = p.duration("TOKEN_GUESS_WINDOW", 15*time.Minute, time.Second, 7*24*time.Hour)
 	c.SignupMaxPerIP = p.integer("SIGNUP_MAX_PER_IP", 10, 1, 100000)
 	c.SignupWindow = p.duration("SIGNUP_WINDOW", time.Hour, time.Second, 7*24*time.Hour)
+	c.MaxSessionsPerUser = p.integer("MAX_SESSIONS_PER_USER", 50, 1, 10000)
+	c.LoginIPv6Prefix = p.integer("LOGIN_IPV6_PREFIX", 64, 32, 128)
+	c.PprofEnabled = p.boolean("PPROF_ENABLED", false)
 	c.SecretKey = p.str("SECRET_KEY", "")
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		p.fail("SECRET_KEY", "(hidden)", "must be at least 32 characters (for example: openssl rand -base64 32)")

@@ -6,7 +6,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -26,21 +25,6 @@ type Metrics struct {
 	sessionsEnded *prometheus.CounterVec
 	unknownTokens *prometheus.CounterVec
 	mongoLatency  *prometheus.HistogramVec
-
-	// series caches each request label set's counter and histogram:
-	// looking them up by label values hashes the values on every request.
-	mu     sync.RWMutex
-	series map[requestKey]requestSeries
-}
-
-type requestKey struct {
-	route, method string
-	status        int
-}
-
-type requestSeries struct {
-	count   prometheus.Counter
-	latency prometheus.Observer
 }
 
 // New returns the metrics, registered with the Go runtime and process
@@ -48,7 +32,6 @@ type requestSeries struct {
 func New() *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
-		series:   map[requestKey]requestSeries{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_http_requests_total",
 			Help: "HTTP requests by route pattern, method and status.",
@@ -68,7 +51,7 @@ func New() *Metrics {
 		}),
 		sessionsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_sessions_ended_total",
-			Help: "Sessions ended, by reason: logout, revoked (by the user, an admin or a password change), expired (idle or absolute timeout, or the user deleted or disabled).",
+			Help: "Sessions ended, by reason: logout, revoked (by the user, an admin or a password change), evicted (past MAX_SESSIONS_PER_USER), expired (idle or absolute timeout, the user deleted or disabled, or its security stamp replaced).",
 		}, []string{"reason"}),
 		unknownTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_unknown_tokens_total",
@@ -96,24 +79,8 @@ func (m *Metrics) Request(route, method string, status int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
-	if status < 100 || status >= 600 {
-		status = 0
-	}
-	k := requestKey{route: route, method: methodLabel(method), status: status}
-	m.mu.RLock()
-	s, ok := m.series[k]
-	m.mu.RUnlock()
-	if !ok {
-		s = requestSeries{
-			count:   m.requests.WithLabelValues(k.route, k.method, statusLabel(status)),
-			latency: m.latency.WithLabelValues(k.route),
-		}
-		m.mu.Lock()
-		m.series[k] = s
-		m.mu.Unlock()
-	}
-	s.count.Inc()
-	s.latency.Observe(d.Seconds())
+	m.requests.WithLabelValues(route, methodLabel(method), statusLabel(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
 }
 
 // methodLabel keeps the method label to the methods HTTP defines: net/http

@@ -304,6 +304,60 @@ func (x *Index) Counts(ctx context.Context, userIDs []string) ([]int, error) {
 	return n, nil
 }
 
+// trimScript ends the user's least recently seen sessions beyond ARGV[1],
+// deleting their data as revokeScript does, after pruning the expired or
+// vanished ones as listScript does, and returns the ids it ended. The
+// session ARGV[6] is kept whatever its data: it is being signed in, and
+// its data is stored when the response goes out.
+// KEYS[1] user set. ARGV: max, now_ms, store prefix, meta prefix, user id,
+// id to keep.
+var trimScript = redigo.NewScript(1, `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+local max = tonumber(ARGV[1])
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+if #ids <= max then return {} end
+local live = {}
+for _, id in ipairs(ids) do
+  local mk = ARGV[4] .. id
+  local f = redis.call('HMGET', mk, 'seen', 'key', 'uid')
+  if id == ARGV[6] then
+    table.insert(live, {id, math.huge, f[2]})
+  elseif f[2] and f[3] == ARGV[5] and redis.call('EXISTS', ARGV[3] .. f[2]) == 1 then
+    table.insert(live, {id, tonumber(f[1]) or 0, f[2]})
+  else
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('DEL', mk)
+  end
+end
+if #live <= max then return {} end
+table.sort(live, function(a, b) return a[2] < b[2] end)
+local out = {}
+for i = 1, #live - max do
+  local s = live[i]
+  redis.call('DEL', ARGV[3] .. s[3])
+  redis.call('DEL', ARGV[4] .. s[1])
+  redis.call('ZREM', KEYS[1], s[1])
+  table.insert(out, s[1])
+end
+return out
+`)
+
+// Trim ends the user's least recently seen sessions beyond max, never
+// keep (the session being signed in), and returns their ids. One round
+// trip, O(the user's sessions).
+func (x *Index) Trim(ctx context.Context, userID, keep string, max int) ([]string, error) {
+	c, err := x.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	ids, err := redigo.Strings(trimScript.DoContext(ctx, c, userKey(userID), max, ms(x.now()), storePrefix, "gatehouse:session:", userID, keep))
+	if err != nil {
+		return nil, redis.Unavailable("session index", err)
+	}
+	return ids, nil
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1

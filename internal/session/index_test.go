@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -231,5 +232,44 @@ func TestDevice(t *testing.T) {
 		if got := Device(ua); got != want {
 			t.Errorf("Device(%q) = %q, want %q", ua, got, want)
 		}
+	}
+}
+
+// TestIndexTrim: past max, the least recently seen sessions end.
+func TestIndexTrim(t *testing.T) {
+	t.Parallel()
+	url, _ := testenv.Redis(t)
+	pool := newPool(t, url)
+	now := time.Now()
+	x := NewIndex(pool, func() time.Time { return now })
+	s := NewStore(pool, 4)
+	ctx := context.Background()
+	for i, seen := range []time.Duration{-time.Minute, -3 * time.Minute, -2 * time.Minute, 0} {
+		token := fmt.Sprintf("token-%d", i)
+		if err := s.CommitCtx(ctx, StoreKey(token), []byte("v"), now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		info := Info{ID: fmt.Sprintf("s%d", i), UserID: "u1", Created: now, AuthAt: now, LastSeen: now.Add(seen), ExpiresAt: now.Add(time.Hour)}
+		if err := x.Add(ctx, info, token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// s4 is being signed in: its data is not stored yet.
+	info := Info{ID: "s4", UserID: "u1", Created: now, AuthAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}
+	if err := x.Add(ctx, info, "token-4"); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := x.Trim(ctx, "u1", "s4", 3)
+	if err != nil || len(ids) != 2 || ids[0] != "s1" || ids[1] != "s2" {
+		t.Fatalf("Trim: got %v, %v; want [s1 s2], the least recently seen", ids, err)
+	}
+	if exists(t, pool, storePrefix+StoreKey("token-1")) || !exists(t, pool, storePrefix+StoreKey("token-3")) {
+		t.Fatal("Trim removed the wrong sessions' data")
+	}
+	if list, _ := x.List(ctx, "u1"); len(list) != 2 { // s4 has no data yet, so List prunes it
+		t.Fatalf("after Trim: %d sessions listed, want s0 and s3", len(list))
+	}
+	if ids, err := x.Trim(ctx, "u1", "", 2); err != nil || len(ids) != 0 {
+		t.Fatalf("Trim within the cap: got %v, %v", ids, err)
 	}
 }

@@ -30,12 +30,13 @@ type Record struct {
 }
 
 // SignedIn reports whether r names a user; the zero Record is an anonymous
-// session's.
-func (r *Record) SignedIn() bool { return r.UserID != "" }
+// session's. (Value receivers: templates call these on a Record held by
+// value, too.)
+func (r Record) SignedIn() bool { return r.UserID != "" }
 
 // IsAdmin reports whether the session's user had the admin role at sign-in
 // (or at the last touch that rechecked it).
-func (r *Record) IsAdmin() bool { return r.Role == string(user.RoleAdmin) }
+func (r Record) IsAdmin() bool { return r.Role == string(user.RoleAdmin) }
 
 // Touched returns a copy of r seen at now (in UTC), for the touch: records
 // are shared, so they are replaced, never changed.
