@@ -148,10 +148,10 @@ func TestServiceEndToEnd(t *testing.T) {
 	svc := user.NewService(users, h, func() time.Time { return clock })
 	ctx := context.Background()
 
-	if _, err := svc.Register(ctx, "Erin", "password1"); err != nil {
+	if _, err := svc.Register(ctx, "Erin", "lantern-one"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Register(ctx, "ERIN", "password2"); !errors.Is(err, user.ErrUsernameTaken) {
+	if _, err := svc.Register(ctx, "ERIN", "lantern-two"); !errors.Is(err, user.ErrUsernameTaken) {
 		t.Fatalf("second registration: got %v, want ErrUsernameTaken", err)
 	}
 	var ve *user.ValidationError
@@ -160,7 +160,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	}
 
 	clock = clock.Add(time.Hour)
-	u, err := svc.Authenticate(ctx, "erin", "password1")
+	u, err := svc.Authenticate(ctx, "erin", "lantern-one")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,15 +168,15 @@ func TestServiceEndToEnd(t *testing.T) {
 		t.Fatalf("first login: got %q last login %v, want Erin and zero", u.Username, u.LastLoginAt)
 	}
 	clock = clock.Add(time.Hour)
-	u, err = svc.Authenticate(ctx, "ERIN", "password1")
+	u, err = svc.Authenticate(ctx, "ERIN", "lantern-one")
 	if err != nil || !u.LastLoginAt.Equal(clock.Add(-time.Hour)) {
 		t.Fatalf("second login: got %v, %v; want previous login %v", u, err, clock.Add(-time.Hour))
 	}
 
 	for _, c := range []struct{ name, pw string }{
 		{"erin", "wrong-password"},
-		{"nobody", "password1"},
-		{"x", "password1"},
+		{"nobody", "lantern-one"},
+		{"x", "lantern-one"},
 		{"erin", string(make([]byte, 5000))},
 	} {
 		if _, err := svc.Authenticate(ctx, c.name, c.pw); !errors.Is(err, user.ErrInvalidCredentials) {
@@ -191,14 +191,14 @@ func TestRehashOnLogin(t *testing.T) {
 	weak, _ := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
 	strong, _ := password.New(password.Params{Memory: 128, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
 	ctx := context.Background()
-	if _, err := user.NewService(users, weak, time.Now).Register(ctx, "gina", "password1"); err != nil {
+	if _, err := user.NewService(users, weak, time.Now).Register(ctx, "gina", "lantern-one"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := user.NewService(users, strong, time.Now).Authenticate(ctx, "gina", "password1"); err != nil {
+	if _, err := user.NewService(users, strong, time.Now).Authenticate(ctx, "gina", "lantern-one"); err != nil {
 		t.Fatal(err)
 	}
 	u, _ := users.ByUsernameNorm(ctx, "gina")
-	if _, rehash, err := strong.Verify("password1", u.PasswordHash); rehash || err != nil {
+	if _, rehash, err := strong.Verify("lantern-one", u.PasswordHash); rehash || err != nil {
 		t.Fatalf("stored hash %q still needs rehash (err %v)", u.PasswordHash, err)
 	}
 }

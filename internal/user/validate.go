@@ -50,8 +50,15 @@ func NormalizeUsername(name string) (string, error) {
 	return norm, nil
 }
 
-// ValidatePassword checks a new password's length. Length in characters, as
-// the OWASP Authentication Cheat Sheet advises, and no composition rules.
+// Messages of the password rules that say what to do instead.
+const (
+	msgCommonPassword = "This password is too common. Choose a longer phrase that others would not guess"
+)
+
+// ValidatePassword checks a new password on its own: its length, in
+// characters and with no composition rules, as the OWASP Authentication
+// Cheat Sheet advises, and that it is not one of the most common
+// passwords (NIST SP 800-63B 5.1.1.2).
 func ValidatePassword(pw string) error {
 	if !utf8.ValidString(pw) {
 		return &ValidationError{"password", "Password must be valid text"}
@@ -62,6 +69,9 @@ func ValidatePassword(pw string) error {
 	}
 	if n > PasswordMaxLen {
 		return &ValidationError{"password", "Password must be at most 256 characters"}
+	}
+	if isCommon(pw) {
+		return &ValidationError{"password", msgCommonPassword}
 	}
 	return nil
 }

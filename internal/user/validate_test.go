@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestNormalizeUsername(t *testing.T) {
@@ -50,21 +51,63 @@ func TestNormalizeUsername(t *testing.T) {
 func TestValidatePassword(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		in string
-		ok bool
+		name string
+		in   string
+		want string // part of the message; "" for no error
 	}{
-		{"12345678", true},
-		{"1234567", false},
-		{"", false},
-		{strings.Repeat("p", 256), true},
-		{strings.Repeat("p", 257), false},
-		{strings.Repeat("é", 8), true}, // characters, not bytes
-		{"\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", false},
+		{"eight digits, not common", "27182818", ""},
+		{"too short", "1234567", "at least 8 characters"},
+		{"empty", "", "at least 8 characters"},
+		{"longest", strings.Repeat("p", 256), ""},
+		{"too long", strings.Repeat("p", 257), "at most 256 characters"},
+		{"characters, not bytes", strings.Repeat("é", 8), ""},
+		{"not UTF-8", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", "valid text"},
+		// The Django list (Royce Williams'), case-insensitively.
+		{"common", "password123", "too common"},
+		{"common, upper case", "PASSWORD123", "too common"},
+		{"common, mixed case", "PassWord123", "too common"},
+		{"common, spaces around", "  password123 ", "too common"},
+		{"common digits", "12345678", "too common"},
+		{"common, last long one in the file", "desadesa", "too common"},
+		{"common word with a twist", "password123!x", ""},
 	}
 	for _, tt := range tests {
-		err := ValidatePassword(tt.in)
-		if (err == nil) != tt.ok {
-			t.Errorf("ValidatePassword(%d bytes) = %v; want ok=%v", len(tt.in), err, tt.ok)
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := ValidatePassword(tt.in)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("ValidatePassword(%q) = %v, want nil", tt.in, err)
+				}
+				return
+			}
+			ve, ok := errors.AsType[*ValidationError](err)
+			if !ok || ve.Field != "password" || !strings.Contains(ve.Message, tt.want) {
+				t.Fatalf("ValidatePassword(%q) = %v, want a password ValidationError saying %q", tt.in, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestCommonPasswordsList: the embedded list loads, is the Django list of
+// about 20,000 (at least the 10,000 most common), and every entry long
+// enough to be a password is refused.
+func TestCommonPasswordsList(t *testing.T) {
+	t.Parallel()
+	list := commonPasswords()
+	if len(list) < 10000 {
+		t.Fatalf("got %d common passwords, want at least 10,000", len(list))
+	}
+	refused := 0
+	for pw := range list {
+		if utf8.RuneCountInString(pw) < PasswordMinLen {
+			continue
+		}
+		if err := ValidatePassword(pw); err == nil {
+			t.Errorf("ValidatePassword(%q) = nil, want too common", pw)
+		} else {
+			refused++
 		}
 	}
+	t.Logf("%d passwords in the list, %d of them long enough to refuse", len(list), refused)
 }
