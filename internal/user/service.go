@@ -80,7 +80,7 @@ func (s *Service) Create(ctx context.Context, username, password string, role Ro
 	if err != nil {
 		return nil, err
 	}
-	if err := ValidatePassword(password); err != nil {
+	if err := checkNewPassword(password, norm); err != nil {
 		return nil, err
 	}
 	release, err := s.slot(ctx)
@@ -186,6 +186,12 @@ func (s *Service) CheckPassword(ctx context.Context, id, password string) error 
 	if err != nil {
 		return err
 	}
+	return s.checkPassword(ctx, u, password)
+}
+
+// checkPassword is CheckPassword for a user already loaded.
+func (s *Service) checkPassword(ctx context.Context, u *User, password string) error {
+	id := u.ID
 	if !utf8.ValidString(password) || utf8.RuneCountInString(password) > PasswordMaxLen {
 		return ErrWrongPassword
 	}
@@ -207,10 +213,14 @@ func (s *Service) CheckPassword(ctx context.Context, id, password string) error 
 // ChangePassword replaces the password of user id after checking the
 // current one.
 func (s *Service) ChangePassword(ctx context.Context, id, current, next string) error {
-	if err := ValidatePassword(next); err != nil {
+	u, err := s.repo.ByID(ctx, id)
+	if err != nil {
 		return err
 	}
-	if err := s.CheckPassword(ctx, id, current); err != nil {
+	if err := checkNewPassword(next, u.UsernameNorm); err != nil {
+		return err
+	}
+	if err := s.checkPassword(ctx, u, current); err != nil {
 		return err
 	}
 	release, err := s.slot(ctx)

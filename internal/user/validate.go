@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/secure/precis"
+	"golang.org/x/text/unicode/norm"
+	"golang.org/x/text/width"
 )
 
 // Limits on input.
@@ -52,7 +54,8 @@ func NormalizeUsername(name string) (string, error) {
 
 // Messages of the password rules that say what to do instead.
 const (
-	msgCommonPassword = "This password is too common. Choose a longer phrase that others would not guess"
+	msgCommonPassword   = "This password is too common. Choose a longer phrase that others would not guess"
+	msgContainsUsername = "Your password must not contain your username"
 )
 
 // ValidatePassword checks a new password on its own: its length, in
@@ -74,6 +77,32 @@ func ValidatePassword(pw string) error {
 		return &ValidationError{"password", msgCommonPassword}
 	}
 	return nil
+}
+
+// checkNewPassword checks a new password of the user whose normalised name
+// is norm: the rules of ValidatePassword, and that it does not contain the
+// name (ASVS 5.0 V6.2), compared as names are, in any case or width.
+func checkNewPassword(pw, norm string) error {
+	if err := ValidatePassword(pw); err != nil {
+		return err
+	}
+	if strings.Contains(foldPassword(pw), norm) {
+		return &ValidationError{"password", msgContainsUsername}
+	}
+	return nil
+}
+
+// passwordFold maps a password as UsernameCaseMapped maps a name (width,
+// case, NFC), so that a name can be looked for inside it.
+var passwordFold = precis.NewFreeform(precis.FoldWidth, precis.LowerCase(), precis.Norm(norm.NFC))
+
+func foldPassword(pw string) string {
+	if f, err := passwordFold.String(pw); err == nil {
+		return f
+	}
+	// A character the profile refuses (a control character): fold what
+	// can be folded.
+	return norm.NFC.String(strings.ToLower(width.Fold.String(pw)))
 }
 
 // precisPrefix normalises the start of a username for searching: the same
