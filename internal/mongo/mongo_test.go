@@ -203,6 +203,35 @@ func TestRehashOnLogin(t *testing.T) {
 	}
 }
 
+// TestLegacyPasswordRehashed: a hash stored before passwords were
+// normalised, of a password typed with n and a combining tilde, still
+// signs in as typed, and is then replaced in MongoDB by a hash of the
+// composed (NFC) form, which then signs in however ñ is typed.
+func TestLegacyPasswordRehashed(t *testing.T) {
+	t.Parallel()
+	users := newUsers(t)
+	h, _ := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	svc := user.NewService(users, h, time.Now)
+	ctx := context.Background()
+	const decomposed, composed = "man\u0303ana sunrise", "ma\u00f1ana sunrise"
+	old, _ := h.Hash(decomposed)
+	if err := users.Create(ctx, &user.User{Username: "ines", UsernameNorm: "ines", PasswordHash: old, Role: user.RoleUser}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Authenticate(ctx, "ines", decomposed); err != nil {
+		t.Fatalf("the password as first typed: got %v, want nil", err)
+	}
+	u, _ := users.ByUsernameNorm(ctx, "ines")
+	if ok, _, err := h.Verify(composed, u.PasswordHash); !ok || err != nil {
+		t.Fatalf("stored hash %q does not verify the NFC form (%v, %v)", u.PasswordHash, ok, err)
+	}
+	for _, pw := range []string{composed, decomposed} {
+		if _, err := svc.Authenticate(ctx, "ines", pw); err != nil {
+			t.Errorf("after the rehash, Authenticate(%q): got %v, want nil", pw, err)
+		}
+	}
+}
+
 func TestAdminOperations(t *testing.T) {
 	t.Parallel()
 	users := newUsers(t)

@@ -80,7 +80,8 @@ func (s *Service) Create(ctx context.Context, username, password string, role Ro
 	if err != nil {
 		return nil, err
 	}
-	if err := checkNewPassword(password, norm); err != nil {
+	password, err = checkNewPassword(password, norm)
+	if err != nil {
 		return nil, err
 	}
 	release, err := s.slot(ctx)
@@ -116,15 +117,16 @@ func (s *Service) Create(ctx context.Context, username, password string, role Ro
 func (s *Service) Authenticate(ctx context.Context, username, password string) (*User, error) {
 	// Bound the password before hashing it: argon2 cost grows with input.
 	if !utf8.ValidString(password) || utf8.RuneCountInString(password) > PasswordMaxLen {
-		return nil, s.dummy(ctx, "")
+		return nil, s.dummy(ctx, []string{""})
 	}
+	forms := passwordForms(password)
 	norm, err := NormalizeUsername(username)
 	if err != nil {
-		return nil, s.dummy(ctx, password)
+		return nil, s.dummy(ctx, forms)
 	}
 	u, err := s.repo.ByUsernameNorm(ctx, norm)
 	if errors.Is(err, ErrNotFound) {
-		return nil, s.dummy(ctx, password)
+		return nil, s.dummy(ctx, forms)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("find user %q: %w", norm, err)
@@ -134,14 +136,10 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 	if err != nil {
 		return nil, err
 	}
-	match, rehash, err := s.hasher.Verify(password, u.PasswordHash)
-	var newHash string
-	if err == nil && match && rehash {
-		newHash, err = s.hasher.Hash(password)
-	}
+	match, newHash, err := s.verify(u, forms)
 	release()
 	if err != nil {
-		return nil, fmt.Errorf("verify password of user %s: %w", u.ID, err)
+		return nil, err
 	}
 	if !match || u.Disabled {
 		return nil, ErrInvalidCredentials
@@ -152,15 +150,56 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 	return u, nil
 }
 
-// dummy spends one verification's time (in a hashing slot, like a real
-// one) and returns ErrInvalidCredentials, or ErrBusy.
-func (s *Service) dummy(ctx context.Context, password string) error {
+// passwordForms are the forms of a typed password to verify, in order:
+// the normalised form, which every hash made since passwords are
+// normalised holds, then, when it differs, the password as typed, which a
+// hash made before may hold. A password PRECIS refuses has only the form
+// as typed.
+func passwordForms(password string) []string {
+	p, ok := normalizePassword(password)
+	switch {
+	case !ok:
+		return []string{password}
+	case p != password:
+		return []string{p, password}
+	}
+	return []string{p}
+}
+
+// verify checks forms (passwordForms) against u's hash, and returns, on a
+// match, the hash to store instead, if any: a hash of the normalised form
+// when the password matched only as typed, or when the hash's parameters
+// are weaker than the current ones. The caller holds a hashing slot.
+func (s *Service) verify(u *User, forms []string) (match bool, newHash string, err error) {
+	for i, pw := range forms {
+		match, rehash, err := s.hasher.Verify(pw, u.PasswordHash)
+		if err != nil {
+			return false, "", fmt.Errorf("verify password of user %s: %w", u.ID, err)
+		}
+		if !match {
+			continue
+		}
+		if i > 0 || rehash {
+			if newHash, err = s.hasher.Hash(forms[0]); err != nil {
+				return false, "", fmt.Errorf("rehash password of user %s: %w", u.ID, err)
+			}
+		}
+		return true, newHash, nil
+	}
+	return false, "", nil
+}
+
+// dummy spends the time of verifying forms (in a hashing slot, like a
+// real verification) and returns ErrInvalidCredentials, or ErrBusy.
+func (s *Service) dummy(ctx context.Context, forms []string) error {
 	release, err := s.slot(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	s.hasher.VerifyDummy(password)
+	for _, pw := range forms {
+		s.hasher.VerifyDummy(pw)
+	}
 	return ErrInvalidCredentials
 }
 
@@ -180,34 +219,42 @@ func (s *Service) ByUsername(ctx context.Context, name string) (*User, error) {
 
 // CheckPassword verifies the password of user id without recording a
 // login: the confirm step before a sensitive action. It returns
-// ErrWrongPassword on a mismatch.
+// ErrWrongPassword on a mismatch. A hash that needs replacing (see
+// Authenticate) is replaced.
 func (s *Service) CheckPassword(ctx context.Context, id, password string) error {
 	u, err := s.repo.ByID(ctx, id)
 	if err != nil {
 		return err
 	}
-	return s.checkPassword(ctx, u, password)
+	newHash, err := s.checkPassword(ctx, u, password)
+	if err != nil || newHash == "" {
+		return err
+	}
+	if err := s.repo.SetPasswordHash(ctx, id, newHash, s.now().UTC()); err != nil {
+		return fmt.Errorf("rehash password of user %s: %w", id, err)
+	}
+	return nil
 }
 
-// checkPassword is CheckPassword for a user already loaded.
-func (s *Service) checkPassword(ctx context.Context, u *User, password string) error {
-	id := u.ID
+// checkPassword verifies the password of u, and returns the hash to store
+// instead of u's, if any.
+func (s *Service) checkPassword(ctx context.Context, u *User, password string) (newHash string, err error) {
 	if !utf8.ValidString(password) || utf8.RuneCountInString(password) > PasswordMaxLen {
-		return ErrWrongPassword
+		return "", ErrWrongPassword
 	}
 	release, err := s.slot(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer release()
-	match, _, err := s.hasher.Verify(password, u.PasswordHash)
+	match, newHash, err := s.verify(u, passwordForms(password))
+	release()
 	if err != nil {
-		return fmt.Errorf("verify password of user %s: %w", id, err)
+		return "", err
 	}
 	if !match || u.Disabled {
-		return ErrWrongPassword
+		return "", ErrWrongPassword
 	}
-	return nil
+	return newHash, nil
 }
 
 // ChangePassword replaces the password of user id after checking the
@@ -217,10 +264,12 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next string) 
 	if err != nil {
 		return err
 	}
-	if err := checkNewPassword(next, u.UsernameNorm); err != nil {
+	next, err = checkNewPassword(next, u.UsernameNorm)
+	if err != nil {
 		return err
 	}
-	if err := s.checkPassword(ctx, u, current); err != nil {
+	// A rehash of the current password is moot: it is being replaced.
+	if _, err := s.checkPassword(ctx, u, current); err != nil {
 		return err
 	}
 	release, err := s.slot(ctx)

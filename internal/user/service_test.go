@@ -192,3 +192,158 @@ func TestChangePasswordContainsUsername(t *testing.T) {
 }
 
 const msgContainsUsername = "Your password must not contain your username"
+
+// TestPasswordNormalised: a password is the same password however its
+// characters were composed and whatever spaces were typed (PRECIS
+// OpaqueString, RFC 8265), at sign-in and at a password check.
+func TestPasswordNormalised(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, registered, typed string
+	}{
+		{"composed, then decomposed", "ma\u00f1ana sunrise", "man\u0303ana sunrise"},
+		{"decomposed, then composed", "man\u0303ana sunrise", "ma\u00f1ana sunrise"},
+		{"no-break space, then space", "correct\u00a0horse battery", "correct horse battery"},
+		{"space, then ideographic space", "correct horse battery", "correct\u3000horse battery"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			svc, _, _ := newService(t)
+			ctx := context.Background()
+			name := "walker" + string(rune('a'+i))
+			u, err := svc.Register(ctx, name, tt.registered)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Authenticate(ctx, name, tt.typed); err != nil {
+				t.Errorf("Authenticate(%q) after registering %q: got %v, want nil", tt.typed, tt.registered, err)
+			}
+			if err := svc.CheckPassword(ctx, u.ID, tt.typed); err != nil {
+				t.Errorf("CheckPassword(%q) after registering %q: got %v, want nil", tt.typed, tt.registered, err)
+			}
+			if _, err := svc.Authenticate(ctx, name, tt.typed+"x"); !errors.Is(err, user.ErrInvalidCredentials) {
+				t.Errorf("a wrong password: got %v, want ErrInvalidCredentials", err)
+			}
+		})
+	}
+}
+
+// TestLegacyPasswordHash: a hash stored before passwords were normalised,
+// of a password typed with a decomposed accent or an odd space, still
+// verifies when the password is typed as before, and is then replaced by a
+// hash of the normalised form, which from then on verifies however it is
+// typed. At sign-in (Authenticate) and at a password check (CheckPassword).
+func TestLegacyPasswordHash(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		typed      string // at registration, hashed as it was
+		normalised string // "" when PRECIS refuses it: kept as typed
+	}{
+		{"decomposed accent", "man\u0303ana sunrise", "ma\u00f1ana sunrise"},
+		{"no-break space", "correct\u00a0horse battery", "correct horse battery"},
+		{"tab, which PRECIS refuses", "tab\tseparated", ""},
+	}
+	for _, tt := range tests {
+		for _, check := range []string{"Authenticate", "CheckPassword"} {
+			t.Run(tt.name+"/"+check, func(t *testing.T) {
+				t.Parallel()
+				svc, repo, h := newService(t)
+				ctx := context.Background()
+				old, err := h.Hash(tt.typed)
+				if err != nil {
+					t.Fatal(err)
+				}
+				u := &user.User{Username: "legacy", UsernameNorm: "legacy", PasswordHash: old, Role: user.RoleUser}
+				if err := repo.Create(ctx, u); err != nil {
+					t.Fatal(err)
+				}
+				if check == "Authenticate" {
+					_, err = svc.Authenticate(ctx, "legacy", tt.typed)
+				} else {
+					err = svc.CheckPassword(ctx, u.ID, tt.typed)
+				}
+				if err != nil {
+					t.Fatalf("%s with the password as first typed: got %v, want nil", check, err)
+				}
+				stored, _ := repo.ByID(ctx, u.ID)
+				if tt.normalised == "" {
+					if stored.PasswordHash != old {
+						t.Fatalf("got the hash replaced, want the old one kept")
+					}
+					return
+				}
+				if stored.PasswordHash == old {
+					t.Fatal("got the old hash kept, want a hash of the normalised password")
+				}
+				if ok, _, err := h.Verify(tt.normalised, stored.PasswordHash); !ok || err != nil {
+					t.Fatalf("the new hash does not verify %q: %v, %v", tt.normalised, ok, err)
+				}
+				if _, err := svc.Authenticate(ctx, "legacy", tt.normalised); err != nil {
+					t.Fatalf("after the rehash, the normalised password: got %v, want nil", err)
+				}
+			})
+		}
+	}
+}
+
+// countingHasher counts verifications, real and dummy.
+type countingHasher struct {
+	*password.Hasher
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingHasher) Verify(pw, enc string) (bool, bool, error) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return c.Hasher.Verify(pw, enc)
+}
+
+func (c *countingHasher) VerifyDummy(pw string) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	c.Hasher.VerifyDummy(pw)
+}
+
+func (c *countingHasher) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.n
+	c.n = 0
+	return n
+}
+
+// TestFailedSignInCostsTheSame: a password that is not in normal form is
+// tried twice (normalised, then as typed, for legacy hashes). An unknown
+// name must then cost as many verifications as a wrong password, or the
+// time would tell which names exist.
+func TestFailedSignInCostsTheSame(t *testing.T) {
+	t.Parallel()
+	real, err := password.New(fastHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &countingHasher{Hasher: real}
+	svc := user.NewService(newMemRepo(), h, time.Now)
+	ctx := context.Background()
+	if _, err := svc.Register(ctx, "known", "staple-gun-orbit"); err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range []string{"wrong password", "wrong man\u0303ana", "wrong\u00a0space", "wrong\ttab", strings.Repeat("x", 300)} {
+		h.count()
+		_, errKnown := svc.Authenticate(ctx, "known", pw)
+		known := h.count()
+		_, errUnknown := svc.Authenticate(ctx, "unknown", pw)
+		unknown := h.count()
+		if !errors.Is(errKnown, user.ErrInvalidCredentials) || !errors.Is(errUnknown, user.ErrInvalidCredentials) {
+			t.Fatalf("%q: got %v and %v, want ErrInvalidCredentials twice", pw, errKnown, errUnknown)
+		}
+		if known != unknown || known == 0 {
+			t.Errorf("%q: got %d verifications for a known name and %d for an unknown one, want the same", pw, known, unknown)
+		}
+	}
+}

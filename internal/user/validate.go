@@ -56,40 +56,72 @@ func NormalizeUsername(name string) (string, error) {
 const (
 	msgCommonPassword   = "This password is too common. Choose a longer phrase that others would not guess"
 	msgContainsUsername = "Your password must not contain your username"
+	// PRECIS OpaqueString refuses control characters, invisible ones
+	// (zero-width spaces and joiners, direction overrides) and unassigned
+	// code points.
+	msgPasswordCharacters = "Password must not contain tabs, line breaks or invisible characters such as zero-width spaces"
 )
 
 // ValidatePassword checks a new password on its own: its length, in
 // characters and with no composition rules, as the OWASP Authentication
-// Cheat Sheet advises, and that it is not one of the most common
-// passwords (NIST SP 800-63B 5.1.1.2).
+// Cheat Sheet advises, that PRECIS accepts it, and that it is not one of
+// the most common passwords (NIST SP 800-63B 5.1.1.2).
 func ValidatePassword(pw string) error {
+	_, err := preparePassword(pw)
+	return err
+}
+
+// preparePassword checks a new password as ValidatePassword does and
+// returns its normalised form, the one to hash.
+func preparePassword(pw string) (string, error) {
 	if !utf8.ValidString(pw) {
-		return &ValidationError{"password", "Password must be valid text"}
+		return "", &ValidationError{"password", "Password must be valid text"}
 	}
-	n := utf8.RuneCountInString(pw)
-	if n < PasswordMinLen {
-		return &ValidationError{"password", "Password must be at least 8 characters"}
+	// Bound the work before PRECIS sees the string.
+	if utf8.RuneCountInString(pw) > PasswordMaxLen {
+		return "", &ValidationError{"password", "Password must be at most 256 characters"}
 	}
-	if n > PasswordMaxLen {
-		return &ValidationError{"password", "Password must be at most 256 characters"}
+	if pw == "" {
+		return "", &ValidationError{"password", "Password must be at least 8 characters"}
 	}
-	if isCommon(pw) {
-		return &ValidationError{"password", msgCommonPassword}
+	p, err := precis.OpaqueString.String(pw)
+	if err != nil {
+		return "", &ValidationError{"password", msgPasswordCharacters}
 	}
-	return nil
+	if utf8.RuneCountInString(p) < PasswordMinLen {
+		return "", &ValidationError{"password", "Password must be at least 8 characters"}
+	}
+	if isCommon(p) {
+		return "", &ValidationError{"password", msgCommonPassword}
+	}
+	return p, nil
+}
+
+// normalizePassword returns the form of pw that is hashed and compared:
+// the PRECIS OpaqueString profile (RFC 8265), which maps every kind of
+// space to the ASCII space and composes characters (NFC), so that
+// "mañana" is one password whether ñ was typed as one character or as n
+// and a combining tilde. ok is false when the profile refuses pw (a
+// control or invisible character, which only a password set before this
+// rule can hold): such a password is compared as typed.
+func normalizePassword(pw string) (p string, ok bool) {
+	p, err := precis.OpaqueString.String(pw)
+	return p, err == nil
 }
 
 // checkNewPassword checks a new password of the user whose normalised name
 // is norm: the rules of ValidatePassword, and that it does not contain the
 // name (ASVS 5.0 V6.2), compared as names are, in any case or width.
-func checkNewPassword(pw, norm string) error {
-	if err := ValidatePassword(pw); err != nil {
-		return err
+// It returns the normalised password, the one to hash.
+func checkNewPassword(pw, norm string) (string, error) {
+	p, err := preparePassword(pw)
+	if err != nil {
+		return "", err
 	}
-	if strings.Contains(foldPassword(pw), norm) {
-		return &ValidationError{"password", msgContainsUsername}
+	if strings.Contains(foldPassword(p), norm) {
+		return "", &ValidationError{"password", msgContainsUsername}
 	}
-	return nil
+	return p, nil
 }
 
 // passwordFold maps a password as UsernameCaseMapped maps a name (width,

@@ -70,6 +70,16 @@ func TestValidatePassword(t *testing.T) {
 		{"common digits", "12345678", "too common"},
 		{"common, last long one in the file", "desadesa", "too common"},
 		{"common word with a twist", "password123!x", ""},
+		// PRECIS OpaqueString (RFC 8265): NFC, other spaces as ASCII
+		// space, no control or invisible characters.
+		{"emoji and spaces", "mañana 🌅 at six", ""},
+		{"short once composed", strings.Repeat("ñ", 4), "at least 8 characters"},
+		{"tab", "tab	separated", "tabs, line breaks or invisible characters"},
+		{"line break", "two\nlines!", "tabs, line breaks or invisible characters"},
+		{"NUL", "nul\x00inside", "tabs, line breaks or invisible characters"},
+		{"zero-width space", "zero​width", "tabs, line breaks or invisible characters"},
+		{"right-to-left override", "evil‮right", "tabs, line breaks or invisible characters"},
+		{"too long before normalising", strings.Repeat("ñ", 200), "at most 256 characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
