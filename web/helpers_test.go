@@ -57,6 +57,7 @@ type options struct {
 	hashWait                time.Duration
 	hashParams              *password.Params // default fastHash
 	mongoTimeout            time.Duration    // default 2s
+	pwnedURL                string           // PWNED_PASSWORDS_URL; "" is off
 	// wrapUsers, when set, wraps the user service the router gets.
 	wrapUsers func(web.Users) web.Users
 }
@@ -88,6 +89,7 @@ func newApp(t *testing.T, b backends, o options) *app {
 		cfg.Env, cfg.CookieName, cfg.CookieSecure = config.Production, "__Host-gatehouse_session", true
 	}
 	cfg.CORSAllowedOrigins = o.cors
+	cfg.PwnedPasswordsURL = o.pwnedURL
 	cfg.TrustedProxies = o.trustedProxies
 	cfg.PasswordHashConcurrency, cfg.LoginQueueTimeout = o.hashSlots, o.hashWait
 	for _, v := range []struct {

@@ -20,11 +20,15 @@ package web_test
 //	oversized bodies             TestAttackOversizedBodies
 //	malformed input              TestAttackMalformedInput
 //	login floods (hashing DoS)   TestAttackLoginFlood
+//	guessable passwords          TestAttackBreachedPassword
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -548,5 +552,53 @@ func TestAttackLoginFlood(t *testing.T) {
 	}
 	if busy == 0 {
 		t.Fatal("no login was turned away with 1 slot and a 1 ms queue")
+	}
+}
+
+// TestAttackBreachedPassword: with PWNED_PASSWORDS_URL set, a password
+// found in a data breach (credential stuffing's raw material) is refused
+// at sign-up, while the range API sees only 5 hex characters of its
+// SHA-1.
+func TestAttackBreachedPassword(t *testing.T) {
+	t.Parallel()
+	const breached = "stuffed-credential-9"
+	sum := sha1.Sum([]byte(breached))
+	hash := strings.ToUpper(hex.EncodeToString(sum[:]))
+	var mu sync.Mutex
+	var asked []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.RequestURI())
+		mu.Unlock()
+		if r.URL.Path == "/range/"+hash[:5] {
+			fmt.Fprintf(w, "%s:3\r\n", hash[5:])
+		}
+		fmt.Fprintf(w, "%035X:0\r\n", 1)
+	}))
+	t.Cleanup(api.Close)
+	a := newApp(t, newBackends(t), options{pwnedURL: api.URL})
+
+	const msg = "This password has appeared in a data breach. Choose a different one"
+	r := newBrowser(t, a.URL).signup("ophelia", breached)
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if got := text(doc(t, r), "#password-error"); got != msg {
+		t.Errorf("form: got %q, want %q", got, msg)
+	}
+	r = newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"ophelia","password":"`+breached+`"}`)
+	wantStatus(t, r, http.StatusBadRequest)
+	if got := jsonBody(t, r)["error"]; got != msg {
+		t.Errorf("JSON: got %q, want %q", got, msg)
+	}
+	wantRedirect(t, newBrowser(t, a.URL).signup("ophelia", "never-leaked-phrase"), "/dashboard")
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 3 {
+		t.Fatalf("the range API was asked %d times, want 3: %q", len(asked), asked)
+	}
+	for _, p := range asked {
+		if len(p) != len("/range/")+5 || !strings.HasPrefix(p, "/range/") || strings.Contains(p, hash[:6]) {
+			t.Errorf("the range API got %q, want /range/ and 5 hex characters", p)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -16,6 +17,12 @@ type Hasher interface {
 	VerifyDummy(password string)
 }
 
+// BreachChecker reports whether a password has appeared in a known data
+// breach (internal/pwned). An error means it could not tell.
+type BreachChecker interface {
+	Breached(ctx context.Context, password string) (bool, error)
+}
+
 // Service registers and authenticates users.
 type Service struct {
 	repo   Repository
@@ -25,6 +32,9 @@ type Service struct {
 	// 19 MiB each); wait is how long a caller queues for one.
 	slots chan struct{}
 	wait  time.Duration
+	// breaches, when set, vets new passwords; logger hears when it fails.
+	breaches BreachChecker
+	logger   *slog.Logger
 }
 
 // ErrBusy means every password-hashing slot stayed taken for the whole
@@ -46,6 +56,36 @@ func (s *Service) LimitHashing(n int, wait time.Duration) *Service {
 		s.wait = wait
 	}
 	return s
+}
+
+// CheckBreaches refuses new passwords that checker reports breached (NIST
+// SP 800-63B 5.1.1.2). When checker cannot tell, the password is accepted
+// and logger (nil: slog.Default) gets a warning: an outage elsewhere must
+// not stop sign-ups. Call it before use; without it nothing is checked.
+func (s *Service) CheckBreaches(checker BreachChecker, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s.breaches, s.logger = checker, logger
+	return s
+}
+
+// checkBreached returns a ValidationError when the normalised new
+// password pw is known breached.
+func (s *Service) checkBreached(ctx context.Context, pw string) error {
+	if s.breaches == nil {
+		return nil
+	}
+	breached, err := s.breaches.Breached(ctx, pw)
+	if err != nil {
+		// err never holds the password or its hash (internal/pwned).
+		s.logger.WarnContext(ctx, "could not check the new password against known breaches; accepted it unchecked", "err", err)
+		return nil
+	}
+	if breached {
+		return &ValidationError{"password", msgBreachedPassword}
+	}
+	return nil
 }
 
 // slot takes a hashing slot; call the returned function to give it back.
@@ -82,6 +122,9 @@ func (s *Service) Create(ctx context.Context, username, password string, role Ro
 	}
 	password, err = checkNewPassword(password, norm)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkBreached(ctx, password); err != nil {
 		return nil, err
 	}
 	release, err := s.slot(ctx)
@@ -270,6 +313,9 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next string) 
 	}
 	// A rehash of the current password is moot: it is being replaced.
 	if _, err := s.checkPassword(ctx, u, current); err != nil {
+		return err
+	}
+	if err := s.checkBreached(ctx, next); err != nil {
 		return err
 	}
 	release, err := s.slot(ctx)

@@ -56,6 +56,7 @@ func NormalizeUsername(name string) (string, error) {
 const (
 	msgCommonPassword   = "This password is too common. Choose a longer phrase that others would not guess"
 	msgContainsUsername = "Your password must not contain your username"
+	msgBreachedPassword = "This password has appeared in a data breach. Choose a different one"
 	// PRECIS OpaqueString refuses control characters, invisible ones
 	// (zero-width spaces and joiners, direction overrides) and unassigned
 	// code points.
