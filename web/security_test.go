@@ -20,7 +20,7 @@ package web_test
 //	oversized bodies             TestAttackOversizedBodies
 //	malformed input              TestAttackMalformedInput
 //	login floods (hashing DoS)   TestAttackLoginFlood
-//	guessable passwords          TestAttackBreachedPassword
+//	guessable passwords          TestAttackCommonPassword, TestAttackBreachedPassword
 
 import (
 	"crypto/sha1"
@@ -553,6 +553,28 @@ func TestAttackLoginFlood(t *testing.T) {
 	if busy == 0 {
 		t.Fatal("no login was turned away with 1 slot and a 1 ms queue")
 	}
+}
+
+// TestAttackCommonPassword: the passwords attackers try first (Django's
+// list of the 20,000 most common, in any case) are refused at sign-up,
+// on the form and in the JSON API, with a message that says what to do.
+func TestAttackCommonPassword(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{})
+	const msg = "This password is too common. Choose a longer phrase that others would not guess"
+	for _, pw := range []string{"password123", "Password123", "QWERTYUIOP"} {
+		r := newBrowser(t, a.URL).signup("hopeful", pw)
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		if got := text(doc(t, r), "#password-error"); got != msg {
+			t.Errorf("form, %q: got %q, want %q", pw, got, msg)
+		}
+		r = newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"hopeful","password":"`+pw+`"}`)
+		wantStatus(t, r, http.StatusBadRequest)
+		if got := jsonBody(t, r)["error"]; got != msg {
+			t.Errorf("JSON, %q: got %q, want %q", pw, got, msg)
+		}
+	}
+	wantRedirect(t, newBrowser(t, a.URL).signup("hopeful", "a longer phrase of mine"), "/dashboard")
 }
 
 // TestAttackBreachedPassword: with PWNED_PASSWORDS_URL set, a password
