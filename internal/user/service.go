@@ -120,6 +120,9 @@ func (s *Service) Create(ctx context.Context, username, password string, role Ro
 	if err != nil {
 		return nil, err
 	}
+	if err := checkScripts(norm); err != nil {
+		return nil, err
+	}
 	password, err = checkNewPassword(password, norm)
 	if err != nil {
 		return nil, err

@@ -347,3 +347,46 @@ func TestFailedSignInCostsTheSame(t *testing.T) {
 		}
 	}
 }
+
+// TestMixedScripts: a name in one script (with digits, '.', '_' and '-',
+// which belong to none) is accepted; a name that mixes scripts, the stuff
+// of look-alike names, is refused. Japanese, Chinese and Korean names mix
+// Han with their own scripts, and may add Latin (UTS #39's "highly
+// restrictive" level).
+func TestMixedScripts(t *testing.T) {
+	t.Parallel()
+	const msg = "Use letters from one alphabet only"
+	tests := []struct {
+		name    string
+		refused bool
+	}{
+		{"alice", false},
+		{"José-2", false},
+		{"алиса", false},          // Cyrillic
+		{"у1234", false},          // Cyrillic and digits
+		{"δέλτα_9", false},        // Greek
+		{"やまだタロウ", false},         // Hiragana and Katakana
+		{"山田たろう", false},          // Han and Hiragana
+		{"김철수", false},            // Hangul
+		{"taro.山田", false},        // Latin and Han
+		{"раураl", true},          // Cyrillic with a Latin l
+		{"аlice", true},           // a Cyrillic а among Latin letters
+		{"Ωmega", true},           // Greek and Latin
+		{"tаrо.山田", true},         // Cyrillic а and о among Latin and Han
+		{"タ김철", true},             // Katakana and Hangul
+		{"αλφα-alpha", true},      // Greek and Latin
+		{"cafe\u0301-123", false}, // composed to é
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			svc, _, _ := newService(t)
+			_, err := svc.Register(context.Background(), tt.name, "staple-gun-orbit")
+			if tt.refused {
+				wantValidation(t, err, "username", msg)
+			} else if err != nil {
+				t.Fatalf("Register(%q) = %v, want nil", tt.name, err)
+			}
+		})
+	}
+}
