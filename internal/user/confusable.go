@@ -2,14 +2,30 @@ package user
 
 import (
 	"slices"
+	"strings"
 	"unicode"
+
+	"github.com/mtibben/confusables"
 )
 
 // Names that look alike are one name. A name must be written in one
-// script, as UTS #39's "highly restrictive" level has it, so that
-// "раураl" in Cyrillic and Latin cannot pass for "paypal".
+// script, as UTS #39's "highly restrictive" level has it, and its
+// confusable skeleton must be unused (Repository.Create answers
+// ErrUsernameTaken), so that neither "раураl" in Cyrillic and Latin nor
+// "у1234" with a Cyrillic у beside "y1234" can pass for someone else.
 
 const msgMixedScripts = "Use letters from one alphabet only"
+
+// Skeleton returns the confusable skeleton (Unicode UTS #39, section 4) of
+// a normalised name (NormalizeUsername): names that people could mistake
+// for each other, such as y1234 with a Latin y and у1234 with a Cyrillic
+// one, or bob1 and bobl, have the same skeleton. It is lower-cased again,
+// because names are shown as typed but compared case-folded, and the
+// skeleton of 0 is a capital O. It identifies no account (sign-in goes by
+// the normalised name); it only keeps look-alikes from registering.
+func Skeleton(norm string) string {
+	return strings.ToLower(confusables.Skeleton(norm))
+}
 
 // scriptSets are the mixes of scripts that one name may use besides a
 // single script: how Japanese, Chinese and Korean are written, with Latin

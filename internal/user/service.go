@@ -141,12 +141,13 @@ func (s *Service) Create(ctx context.Context, username, password string, role Ro
 	}
 	now := s.now().UTC()
 	u := &User{
-		Username:     strings.TrimSpace(username),
-		UsernameNorm: norm,
-		PasswordHash: hash,
-		Role:         role,
-		CreatedAt:    now,
-		UpdatedAt:    now,
+		Username:         strings.TrimSpace(username),
+		UsernameNorm:     norm,
+		UsernameSkeleton: Skeleton(norm),
+		PasswordHash:     hash,
+		Role:             role,
+		CreatedAt:        now,
+		UpdatedAt:        now,
 	}
 	if err := s.repo.Create(ctx, u); err != nil {
 		return nil, fmt.Errorf("create user %q: %w", norm, err)

@@ -33,7 +33,7 @@ func (m *memRepo) Create(_ context.Context, u *user.User) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, o := range m.users {
-		if o.UsernameNorm == u.UsernameNorm {
+		if o.UsernameNorm == u.UsernameNorm || u.UsernameSkeleton != "" && o.UsernameSkeleton == u.UsernameSkeleton {
 			return user.ErrUsernameTaken
 		}
 	}
@@ -388,5 +388,67 @@ func TestMixedScripts(t *testing.T) {
 				t.Fatalf("Register(%q) = %v, want nil", tt.name, err)
 			}
 		})
+	}
+}
+
+// TestSkeleton: names that look alike have one confusable skeleton (UTS
+// #39), after the usual normalisation; names that do not, do not.
+func TestSkeleton(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		a, b string
+		same bool
+	}{
+		{"y1234", "у1234", true},  // Latin y, Cyrillic у (U+0443)
+		{"u1234", "у1234", false}, // Cyrillic у looks like y, not u
+		{"u1234", "υ1234", true},  // Greek upsilon
+		{"paypal", "раураl", true},
+		{"alice", "ALICE", true},
+		{"alice", "Ａｌｉｃｅ", true},
+		{"bob1", "bobl", true}, // digit one, letter l
+		{"bob0", "BOBO", true}, // digit zero, letter O, shown as typed
+		{"modern", "rnodern", true},
+		{"alice", "alicia", false},
+		{"josé", "jose", false},
+	}
+	for _, tt := range tests {
+		na, err := user.NormalizeUsername(tt.a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nb, err := user.NormalizeUsername(tt.b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sa, sb := user.Skeleton(na), user.Skeleton(nb)
+		if sa == "" || (sa == sb) != tt.same {
+			t.Errorf("Skeleton(%q) = %q, Skeleton(%q) = %q; want same=%v", tt.a, sa, tt.b, sb, tt.same)
+		}
+	}
+}
+
+// TestConfusableUsernameTaken: a name that looks like a registered one is
+// "taken", and lookups for sign-in still go by the normalised name.
+func TestConfusableUsernameTaken(t *testing.T) {
+	t.Parallel()
+	svc, _, _ := newService(t)
+	ctx := context.Background()
+	first, err := svc.Register(ctx, "y1234", "staple-gun-orbit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.UsernameSkeleton == "" {
+		t.Fatal("no skeleton stored")
+	}
+	for _, name := range []string{"у1234", "Y1234", "yl234"} {
+		if _, err := svc.Register(ctx, name, "staple-gun-orbit"); !errors.Is(err, user.ErrUsernameTaken) {
+			t.Errorf("Register(%q) after y1234: got %v, want ErrUsernameTaken", name, err)
+		}
+	}
+	if _, err := svc.Authenticate(ctx, "у1234", "staple-gun-orbit"); !errors.Is(err, user.ErrInvalidCredentials) {
+		t.Errorf("sign-in as the look-alike: got %v, want ErrInvalidCredentials", err)
+	}
+	if _, err := svc.Authenticate(ctx, "Y1234", "staple-gun-orbit"); err != nil {
+		t.Errorf("sign-in as the owner: got %v, want nil", err)
 	}
 }
