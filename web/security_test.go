@@ -21,6 +21,7 @@ package web_test
 //	malformed input              TestAttackMalformedInput
 //	login floods (hashing DoS)   TestAttackLoginFlood
 //	guessable passwords          TestAttackCommonPassword, TestAttackBreachedPassword
+//	look-alike usernames         TestAttackConfusableUsername
 
 import (
 	"crypto/sha1"
@@ -623,4 +624,39 @@ func TestAttackBreachedPassword(t *testing.T) {
 			t.Errorf("the range API got %q, want /range/ and 5 hex characters", p)
 		}
 	}
+}
+
+// TestAttackConfusableUsername: an impostor registers a name that looks
+// like someone else's. y1234 and у1234 (with a Cyrillic у, U+0443, which
+// looks like y) share a confusable skeleton (UTS #39), so the second is
+// "taken", on the form and in the JSON API alike; a name that mixes
+// alphabets is refused outright.
+func TestAttackConfusableUsername(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{})
+	wantRedirect(t, newBrowser(t, a.URL).signup("y1234", "password-1"), "/dashboard")
+	wantRedirect(t, newBrowser(t, a.URL).signup("paypal", "password-1"), "/dashboard")
+	for _, name := range []string{"\u04431234", "Yl234"} { // у1234 with a Cyrillic у; l for 1
+		r := newBrowser(t, a.URL).signup(name, "password-1")
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		if got := text(doc(t, r), "#username-error"); got != "That username is taken." {
+			t.Errorf("form, %q: got %q, want %q", name, got, "That username is taken.")
+		}
+		r = newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"`+name+`","password":"password-1"}`)
+		wantStatus(t, r, http.StatusConflict)
+		if got := jsonBody(t, r)["error"]; got != "That username is taken" {
+			t.Errorf("JSON, %q: got %q, want %q", name, got, "That username is taken")
+		}
+	}
+	// Cyrillic р, а and у with a Latin l: refused for mixing alphabets.
+	const mixed = "\u0440\u0430\u0443\u0440\u0430l"
+	r := newBrowser(t, a.URL).signup(mixed, "password-1")
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if got := text(doc(t, r), "#username-error"); got != "Use letters from one alphabet only" {
+		t.Errorf("form, %q: got %q, want %q", mixed, got, "Use letters from one alphabet only")
+	}
+	r = newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"`+mixed+`","password":"password-1"}`)
+	wantStatus(t, r, http.StatusBadRequest)
+	// The owner still signs in by name, in any case.
+	wantRedirect(t, newBrowser(t, a.URL).login("Y1234", "password-1"), "/dashboard")
 }
