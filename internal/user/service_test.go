@@ -18,13 +18,15 @@ import (
 // fastHash keeps the tests quick; production uses password.OWASP.
 var fastHash = password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
-// memRepo is a user.Repository in memory, unique on the normalised name.
+// memRepo is the part of a user.Repository that registering, signing in
+// and changing a password use, in memory, unique on the normalised name
+// and on the skeleton. The other methods are the embedded interface's,
+// nil: they are not called here.
 type memRepo struct {
+	user.Repository
 	mu    sync.Mutex
 	users map[string]*user.User // by id
 	next  int
-	// hashesSet counts SetPasswordHash calls.
-	hashesSet int
 }
 
 func newMemRepo() *memRepo { return &memRepo{users: map[string]*user.User{}} }
@@ -88,21 +90,13 @@ func (m *memRepo) RecordLogin(_ context.Context, id string, at time.Time, newHas
 }
 
 func (m *memRepo) SetPasswordHash(_ context.Context, id, hash string, at time.Time) error {
-	return m.update(id, func(u *user.User) { u.PasswordHash, u.UpdatedAt = hash, at; m.hashesSet++ })
+	return m.update(id, func(u *user.User) { u.PasswordHash, u.UpdatedAt = hash, at })
 }
 
-func (m *memRepo) SetRole(_ context.Context, id string, role user.Role, at time.Time) error {
-	return m.update(id, func(u *user.User) { u.Role, u.UpdatedAt = role, at })
-}
-
-func (m *memRepo) SetDisabled(_ context.Context, id string, disabled bool, at time.Time) error {
-	return m.update(id, func(u *user.User) { u.Disabled, u.UpdatedAt = disabled, at })
-}
-
-func (m *memRepo) CountAdmins(context.Context) (int64, error) { return 0, errors.ErrUnsupported }
-
-func (m *memRepo) List(context.Context, string, int64, int64) ([]*user.User, int64, error) {
-	return nil, 0, errors.ErrUnsupported
+// SetPassword sets a new password's hash and a security stamp, for a
+// repository that keeps one.
+func (m *memRepo) SetPassword(ctx context.Context, id, hash, _ string, at time.Time) error {
+	return m.SetPasswordHash(ctx, id, hash, at)
 }
 
 // newService returns a service on a fresh in-memory repository.
