@@ -118,9 +118,10 @@ func (r *Users) EnsureIndexes(ctx context.Context) error {
 // data: users without a skeleton are not in the sparse index. So MongoDB
 // itself refuses a skeleton another user holds, atomically, even while new
 // users register or another instance migrates at the same time. Such a
-// user (a look-alike of an older one) is left without a skeleton, and a
-// warning names both: they can still sign in, no new look-alike of either
-// can register, and an operator can rename one.
+// user (a look-alike of an older one, or of a newer one registered with a
+// skeleton) is left without one, and a warning names both, at every
+// start-up until one is renamed: both can still sign in, and no new
+// look-alike of either can register.
 func (r *Users) migrateSkeletons(ctx context.Context) error {
 	const page = 200
 	logger := r.logger
@@ -158,7 +159,7 @@ func (r *Users) migrateSkeletons(ctx context.Context) error {
 				continue
 			}
 			clashes++
-			logger.Warn("two users have look-alike names: the later one keeps its name but no confusable skeleton; consider renaming it",
+			logger.Warn("two users have look-alike names; this one keeps its name but not the confusable skeleton, which the other holds: consider renaming one",
 				"username", d.Username, "user_id", d.ID.Hex(), "looks_like", holder.Username, "looks_like_id", holder.ID.Hex(), "skeleton", skeleton)
 		}
 		if len(batch) < page {

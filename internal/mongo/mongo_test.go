@@ -146,17 +146,23 @@ func TestSkeletonMigration(t *testing.T) {
 	users, coll, logs := newUsersBare(t)
 	ctx := context.Background()
 	// As the previous version stored them: no username_skeleton. In
-	// insertion order, which is the order of their ids.
-	for _, name := range []string{"y1234", "alice", "у1234", "bob1", "bobl", "carol"} {
+	// insertion order, which is the order of their ids. Dave0 came last,
+	// from an instance of this version (during a rolling deploy), with
+	// its skeleton, after daveo from an older one.
+	for _, name := range []string{"y1234", "alice", "у1234", "bob1", "bobl", "carol", "daveo", "Dave0"} {
 		norm, err := user.NormalizeUsername(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := coll.InsertOne(ctx, bson.D{
+		doc := bson.D{
 			{Key: "username", Value: name}, {Key: "username_norm", Value: norm}, {Key: "password_hash", Value: "h"},
 			{Key: "role", Value: "user"}, {Key: "created_at", Value: time.Now()}, {Key: "updated_at", Value: time.Now()},
 			{Key: "last_login_at", Value: nil}, {Key: "disabled", Value: false},
-		}); err != nil {
+		}
+		if name == "Dave0" {
+			doc = append(doc, bson.E{Key: "username_skeleton", Value: user.Skeleton(norm)})
+		}
+		if _, err := coll.InsertOne(ctx, doc); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -172,6 +178,8 @@ func TestSkeletonMigration(t *testing.T) {
 		{"bob1", "bobl"},
 		{"bobl", ""}, // looks like bob1
 		{"carol", "carol"},
+		{"daveo", ""}, // looks like Dave0, which holds the skeleton
+		{"dave0", "daveo"},
 	}
 	for _, tt := range tests {
 		u, err := users.ByUsernameNorm(ctx, tt.norm)
@@ -183,7 +191,7 @@ func TestSkeletonMigration(t *testing.T) {
 		}
 	}
 	log := logs.String()
-	for _, pair := range [][2]string{{"у1234", "y1234"}, {"bobl", "bob1"}} {
+	for _, pair := range [][2]string{{"у1234", "y1234"}, {"bobl", "bob1"}, {"daveo", "Dave0"}} {
 		found := false
 		for _, line := range strings.Split(log, "\n") {
 			if strings.Contains(line, "level=WARN") && strings.Contains(line, pair[0]) && strings.Contains(line, pair[1]) {
