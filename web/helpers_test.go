@@ -59,6 +59,7 @@ type options struct {
 	mongoTimeout            time.Duration    // default 2s
 	signupMax               int              // sign-ups per IP and hour; default 1000, more than tests make
 	maxSessions             int              // sessions per user; default 50
+	pwnedURL                string           // PWNED_PASSWORDS_URL; "" is off
 	// wrapUsers, when set, wraps the user service the router gets.
 	wrapUsers func(web.Users) web.Users
 }
@@ -97,6 +98,7 @@ func newApp(t *testing.T, b backends, o options) *app {
 	if o.signupMax != 0 {
 		cfg.SignupMaxPerIP = o.signupMax
 	}
+	cfg.PwnedPasswordsURL = o.pwnedURL
 	cfg.TrustedProxies = o.trustedProxies
 	cfg.PasswordHashConcurrency, cfg.LoginQueueTimeout = o.hashSlots, o.hashWait
 	for _, v := range []struct {

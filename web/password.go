@@ -31,7 +31,7 @@ func handlePasswordPost(rd *renderer, sess *sessions, users Users, limits passwo
 		}
 		if err := user.ValidatePassword(next); err != nil {
 			form.check("new_password", err)
-		} else if next != confirm {
+		} else if !user.SamePassword(next, confirm) {
 			form.invalid("new_password_confirm", "The passwords do not match.")
 		}
 		v := view{User: currentUser(r), Form: form}

@@ -20,11 +20,16 @@ package web_test
 //	oversized bodies             TestAttackOversizedBodies
 //	malformed input              TestAttackMalformedInput
 //	login floods (hashing DoS)   TestAttackLoginFlood
+//	guessable passwords          TestAttackCommonPassword, TestAttackBreachedPassword
+//	look-alike usernames         TestAttackConfusableUsername
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -549,4 +554,109 @@ func TestAttackLoginFlood(t *testing.T) {
 	if busy == 0 {
 		t.Fatal("no login was turned away with 1 slot and a 1 ms queue")
 	}
+}
+
+// TestAttackCommonPassword: the passwords attackers try first (Django's
+// list of the 20,000 most common, in any case) are refused at sign-up,
+// on the form and in the JSON API, with a message that says what to do.
+func TestAttackCommonPassword(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{})
+	const msg = "This password is too common. Choose a longer phrase that others would not guess"
+	for _, pw := range []string{"password123", "Password123", "QWERTYUIOP"} {
+		r := newBrowser(t, a.URL).signup("hopeful", pw)
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		if got := text(doc(t, r), "#password-error"); got != msg {
+			t.Errorf("form, %q: got %q, want %q", pw, got, msg)
+		}
+		r = newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"hopeful","password":"`+pw+`"}`)
+		wantStatus(t, r, http.StatusBadRequest)
+		if got := jsonBody(t, r)["error"]; got != msg {
+			t.Errorf("JSON, %q: got %q, want %q", pw, got, msg)
+		}
+	}
+	wantRedirect(t, newBrowser(t, a.URL).signup("hopeful", "a longer phrase of mine"), "/dashboard")
+}
+
+// TestAttackBreachedPassword: with PWNED_PASSWORDS_URL set, a password
+// found in a data breach (credential stuffing's raw material) is refused
+// at sign-up, while the range API sees only 5 hex characters of its
+// SHA-1.
+func TestAttackBreachedPassword(t *testing.T) {
+	t.Parallel()
+	const breached = "stuffed-credential-9"
+	sum := sha1.Sum([]byte(breached))
+	hash := strings.ToUpper(hex.EncodeToString(sum[:]))
+	var mu sync.Mutex
+	var asked []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.RequestURI())
+		mu.Unlock()
+		if r.URL.Path == "/range/"+hash[:5] {
+			fmt.Fprintf(w, "%s:3\r\n", hash[5:])
+		}
+		fmt.Fprintf(w, "%035X:0\r\n", 1)
+	}))
+	t.Cleanup(api.Close)
+	a := newApp(t, newBackends(t), options{pwnedURL: api.URL})
+
+	const msg = "This password has appeared in a data breach. Choose a different one"
+	r := newBrowser(t, a.URL).signup("ophelia", breached)
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if got := text(doc(t, r), "#password-error"); got != msg {
+		t.Errorf("form: got %q, want %q", got, msg)
+	}
+	r = newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"ophelia","password":"`+breached+`"}`)
+	wantStatus(t, r, http.StatusBadRequest)
+	if got := jsonBody(t, r)["error"]; got != msg {
+		t.Errorf("JSON: got %q, want %q", got, msg)
+	}
+	wantRedirect(t, newBrowser(t, a.URL).signup("ophelia", "never-leaked-phrase"), "/dashboard")
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 3 {
+		t.Fatalf("the range API was asked %d times, want 3: %q", len(asked), asked)
+	}
+	for _, p := range asked {
+		if len(p) != len("/range/")+5 || !strings.HasPrefix(p, "/range/") || strings.Contains(p, hash[:6]) {
+			t.Errorf("the range API got %q, want /range/ and 5 hex characters", p)
+		}
+	}
+}
+
+// TestAttackConfusableUsername: an impostor registers a name that looks
+// like someone else's. y1234 and у1234 (with a Cyrillic у, U+0443, which
+// looks like y) share a confusable skeleton (UTS #39), so the second is
+// "taken", on the form and in the JSON API alike; a name that mixes
+// alphabets is refused outright.
+func TestAttackConfusableUsername(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{})
+	wantRedirect(t, newBrowser(t, a.URL).signup("y1234", "password-1"), "/dashboard")
+	wantRedirect(t, newBrowser(t, a.URL).signup("paypal", "password-1"), "/dashboard")
+	for _, name := range []string{"\u04431234", "Yl234"} { // у1234 with a Cyrillic у; l for 1
+		r := newBrowser(t, a.URL).signup(name, "password-1")
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		if got := text(doc(t, r), "#username-error"); got != "That username is taken." {
+			t.Errorf("form, %q: got %q, want %q", name, got, "That username is taken.")
+		}
+		r = newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"`+name+`","password":"password-1"}`)
+		wantStatus(t, r, http.StatusConflict)
+		if got := jsonBody(t, r)["error"]; got != "That username is taken" {
+			t.Errorf("JSON, %q: got %q, want %q", name, got, "That username is taken")
+		}
+	}
+	// Cyrillic р, а and у with a Latin l: refused for mixing alphabets.
+	const mixed = "\u0440\u0430\u0443\u0440\u0430l"
+	r := newBrowser(t, a.URL).signup(mixed, "password-1")
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if got := text(doc(t, r), "#username-error"); got != "Use letters from one alphabet only" {
+		t.Errorf("form, %q: got %q, want %q", mixed, got, "Use letters from one alphabet only")
+	}
+	r = newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"`+mixed+`","password":"password-1"}`)
+	wantStatus(t, r, http.StatusBadRequest)
+	// The owner still signs in by name, in any case.
+	wantRedirect(t, newBrowser(t, a.URL).login("Y1234", "password-1"), "/dashboard")
 }

@@ -35,7 +35,7 @@ func handleSignupPost(rd *renderer, sess *sessions, users Users, signups signupL
 		form.check("username", err)
 		if err := user.ValidatePassword(password); err != nil {
 			form.check("password", err)
-		} else if password != confirm {
+		} else if !user.SamePassword(password, confirm) {
 			form.invalid("password_confirm", "The passwords do not match.")
 		}
 		if !form.ok() {

@@ -1,5 +1,6 @@
 // Package app builds Gatehouse from a config.Config: the Redis pool
-// (through Sentinel when configured), MongoDB and the user service, the
+// (through Sentinel when configured), MongoDB and the user service (with
+// the Pwned Passwords check when configured), the
 // session store, index and limiters, the metrics, and the web handler.
 // The server and the user commands (cmd/gatehouse), the web tests and the
 // benchmarks all build the application here, so that they cannot drift
@@ -26,6 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/mongo"
 	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/internal/pwned"
 	"github.com/gatehouse/gatehouse/internal/redis"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
@@ -120,6 +122,9 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 		return nil, err
 	}
 	a.Users = user.NewService(repo, hasher, o.Now).LimitHashing(cfg.PasswordHashConcurrency, cfg.LoginQueueTimeout)
+	if cfg.PwnedPasswordsURL != "" {
+		a.Users.CheckBreaches(pwned.New(cfg.PwnedPasswordsURL, pwned.DefaultTimeout), o.Logger)
+	}
 	a.Index = session.NewIndex(a.Redis, o.Now)
 
 	var users web.Users = a.Users

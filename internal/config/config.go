@@ -95,6 +95,10 @@ type Config struct {
 	TrustedProxies []netip.Prefix // TRUSTED_PROXIES
 	ClientIPHeader string         // CLIENT_IP_HEADER: X-Forwarded-For or X-Real-IP
 
+	// PwnedPasswordsURL, when set, is a Pwned Passwords range API that new
+	// passwords are checked against; empty: no check.
+	PwnedPasswordsURL string // PWNED_PASSWORDS_URL
+
 	// MetricsAddr serves /metrics and /debug/pprof/; empty disables.
 	MetricsAddr string // METRICS_ADDR
 
@@ -188,6 +192,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if h := http.CanonicalHeaderKey(c.ClientIPHeader); h != "X-Forwarded-For" && h != "X-Real-Ip" {
 		p.fail("CLIENT_IP_HEADER", c.ClientIPHeader, "must be X-Forwarded-For or X-Real-IP")
 	}
+	c.PwnedPasswordsURL = strings.TrimSuffix(p.str("PWNED_PASSWORDS_URL", ""), "/")
 	c.MetricsAddr = p.str("METRICS_ADDR", "127.0.0.1:9090")
 	switch strings.ToLower(c.MetricsAddr) {
 	case "off", "none", "-":
@@ -254,6 +259,14 @@ func Load(getenv func(string) string) (Config, error) {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 			// A wildcard fails here too: it has no scheme.
 			p.fail("CORS_ALLOWED_ORIGINS", o, "each origin must look like https://host[:port]")
+		}
+	}
+	if c.PwnedPasswordsURL != "" {
+		// The client appends /range/PREFIX: no query, fragment or
+		// credentials to mangle or to leak into logs.
+		if u, err := url.Parse(c.PwnedPasswordsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
+			u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+			p.fail("PWNED_PASSWORDS_URL", "(hidden)", "must look like https://api.pwnedpasswords.com (http or https, a host, an optional path)")
 		}
 	}
 	return c, errors.Join(p.errs...)

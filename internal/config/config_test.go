@@ -37,6 +37,7 @@ func TestDefaults(t *testing.T) {
 		{"TokenGuessLimit", c.TokenGuessLimit, 100},
 		{"TrustedProxies", len(c.TrustedProxies), 0},
 		{"ClientIPHeader", c.ClientIPHeader, "X-Forwarded-For"},
+		{"PwnedPasswordsURL", c.PwnedPasswordsURL, ""},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -139,6 +140,37 @@ func TestTrustedProxies(t *testing.T) {
 	got := fmt.Sprint(c.TrustedProxies)
 	if got != "[10.0.0.0/8 127.0.0.1/32 ::1/128]" {
 		t.Fatalf("got %s", got)
+	}
+}
+
+func TestPwnedPasswordsURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"", "", true}, // off, the default
+		{"https://api.pwnedpasswords.com", "https://api.pwnedpasswords.com", true},
+		{"https://api.pwnedpasswords.com/", "https://api.pwnedpasswords.com", true},
+		{"http://127.0.0.1:8099/mirror", "http://127.0.0.1:8099/mirror", true},
+		{"api.pwnedpasswords.com", "", false},
+		{"ftp://mirror.test", "", false},
+		{"https://", "", false},
+		{"https://mirror.test/?key=1", "", false},
+		{"https://mirror.test/#range", "", false},
+		{"https://user:secret@mirror.test", "", false},
+	}
+	for _, tt := range tests {
+		c, err := Load(env(map[string]string{"PWNED_PASSWORDS_URL": tt.in}))
+		if !tt.ok {
+			if err == nil || !strings.Contains(err.Error(), "PWNED_PASSWORDS_URL") || strings.Contains(err.Error(), "secret") {
+				t.Errorf("PWNED_PASSWORDS_URL=%q: got %v, want an error naming the variable, without secrets", tt.in, err)
+			}
+			continue
+		}
+		if err != nil || c.PwnedPasswordsURL != tt.want {
+			t.Errorf("PWNED_PASSWORDS_URL=%q: got %q, %v; want %q, nil", tt.in, c.PwnedPasswordsURL, err, tt.want)
+		}
 	}
 }
 

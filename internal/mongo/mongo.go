@@ -2,7 +2,9 @@
 //
 // It sticks to what both MongoDB and FerretDB (the development and test
 // server) support: no collations, transactions or partial indexes. Usernames
-// are unique through a normalised copy (username_norm) under a unique index.
+// are unique through a normalised copy (username_norm) under a unique index,
+// and look-alike names through their confusable skeleton
+// (username_skeleton) under another.
 package mongo
 
 import (
@@ -10,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -60,6 +63,7 @@ type Users struct {
 	coll    *mongo.Collection
 	timeout time.Duration
 	guard   *breaker
+	logger  *slog.Logger
 }
 
 // NewUsers returns the repository over db.users. Every operation runs under
@@ -70,25 +74,152 @@ type Users struct {
 func NewUsers(db *mongo.Database, timeout time.Duration, logger *slog.Logger) *Users {
 	client := db.Client()
 	ping := func(ctx context.Context) error { return client.Ping(ctx, nil) }
-	return &Users{coll: db.Collection("users"), timeout: timeout, guard: newBreaker(ping, timeout, logger)}
+	return &Users{coll: db.Collection("users"), timeout: timeout, guard: newBreaker(ping, timeout, logger), logger: logger}
 }
 
 // Close stops the background work of the repository; the client stays open.
 func (r *Users) Close() { r.guard.close() }
 
-// EnsureIndexes creates the unique index on username_norm. It is idempotent:
-// creating an index that exists with the same definition is a no-op.
+// EnsureIndexes creates the unique indexes on username_norm and
+// username_skeleton, and gives users stored before skeletons theirs
+// (migrateSkeletons). It is idempotent: creating an index that exists with
+// the same definition is a no-op, and users that have a skeleton are left
+// alone. Look-alike users are logged, never fatal.
 func (r *Users) EnsureIndexes(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	_, err := r.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: "username_norm", Value: 1}},
-		Options: options.Index().SetName("username_norm_unique").SetUnique(true),
-	})
-	if err != nil {
-		return fmt.Errorf("create users index: %w", err)
+	// The skeleton index is sparse: on MongoDB, a unique index counts a
+	// missing field as null and would allow one user without a skeleton.
+	// (FerretDB ignores sparse and lets any number lack the field.)
+	// One at a time: FerretDB 1.24 crashed here (slice bounds out of
+	// range) on one createIndexes with both.
+	for _, m := range []mongo.IndexModel{
+		{
+			Keys:    bson.D{{Key: "username_norm", Value: 1}},
+			Options: options.Index().SetName("username_norm_unique").SetUnique(true),
+		},
+		{
+			Keys:    bson.D{{Key: "username_skeleton", Value: 1}},
+			Options: options.Index().SetName("username_skeleton_unique").SetUnique(true).SetSparse(true),
+		},
+	} {
+		ictx, cancel := context.WithTimeout(ctx, r.timeout)
+		_, err := r.coll.Indexes().CreateOne(ictx, m)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("create users index %s: %w", *m.Options.Name, err)
+		}
+	}
+	return r.migrateSkeletons(ctx)
+}
+
+// migrateSkeletons sets the skeleton of each user that lacks one, oldest
+// (smallest id) first, in pages, each call under its own deadline.
+//
+// It runs after the unique index is built, which it can be whatever the
+// data: users without a skeleton are not in the sparse index. So MongoDB
+// itself refuses a skeleton another user holds, atomically, even while new
+// users register or another instance migrates at the same time. Such a
+// user (a look-alike of an older one, or of a newer one registered with a
+// skeleton) is left without one, and a warning names both, at every
+// start-up until one is renamed: both can still sign in, and no new
+// look-alike of either can register.
+func (r *Users) migrateSkeletons(ctx context.Context) error {
+	const page = 200
+	logger := r.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	filled, clashes := 0, 0
+	after := primitive.NilObjectID
+	for {
+		batch, err := r.lackingSkeleton(ctx, after, page)
+		if err != nil {
+			return err
+		}
+		for _, d := range batch {
+			after = d.ID
+			skeleton := user.Skeleton(d.UsernameNorm)
+			if skeleton == "" {
+				continue
+			}
+			// Look first, for the warning and because FerretDB's
+			// error for an update that breaks the index is vague; the
+			// index still decides a race.
+			holder, err := r.skeletonHolder(ctx, skeleton)
+			if err == nil && holder == nil {
+				err = r.setSkeleton(ctx, d.ID, skeleton)
+				if isDuplicate(err) {
+					holder, err = r.skeletonHolder(ctx, skeleton)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if holder == nil {
+				filled++
+				continue
+			}
+			clashes++
+			logger.Warn("two users have look-alike names; this one keeps its name but not the confusable skeleton, which the other holds: consider renaming one",
+				"username", d.Username, "user_id", d.ID.Hex(), "looks_like", holder.Username, "looks_like_id", holder.ID.Hex(), "skeleton", skeleton)
+		}
+		if len(batch) < page {
+			break
+		}
+	}
+	if filled > 0 || clashes > 0 {
+		logger.Info("filled in username skeletons", "filled", filled, "look_alikes", clashes)
 	}
 	return nil
+}
+
+// lackingSkeleton returns up to n users without a skeleton whose id is
+// above after, in id order: their id and names only.
+func (r *Users) lackingSkeleton(ctx context.Context, after primitive.ObjectID, n int64) ([]document, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	filter := bson.D{{Key: "username_skeleton", Value: bson.D{{Key: "$exists", Value: false}}}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}}
+	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(n).
+		SetProjection(bson.D{{Key: "username", Value: 1}, {Key: "username_norm", Value: 1}})
+	cur, err := r.coll.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, unavailable("find users without a skeleton", err)
+	}
+	var out []document
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, unavailable("find users without a skeleton", err)
+	}
+	return out, nil
+}
+
+// setSkeleton sets the skeleton of user id if it has none yet. A
+// duplicate is returned as the driver reports it (see isDuplicate).
+func (r *Users) setSkeleton(ctx context.Context, id primitive.ObjectID, skeleton string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	_, err := r.coll.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "username_skeleton", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "username_skeleton", Value: skeleton}}}})
+	if err != nil && !isDuplicate(err) {
+		return unavailable("set username skeleton", err)
+	}
+	return err
+}
+
+// skeletonHolder returns the user who holds skeleton (id and names only),
+// or nil.
+func (r *Users) skeletonHolder(ctx context.Context, skeleton string) (*document, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	var d document
+	opts := options.FindOne().SetProjection(bson.D{{Key: "username", Value: 1}, {Key: "username_norm", Value: 1}})
+	err := r.coll.FindOne(ctx, bson.D{{Key: "username_skeleton", Value: skeleton}}, opts).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, unavailable("find username skeleton", err)
+	}
+	return &d, nil
 }
 
 // document is the stored shape of a user.
@@ -96,25 +227,28 @@ type document struct {
 	ID           primitive.ObjectID `bson:"_id,omitempty"`
 	Username     string             `bson:"username"`
 	UsernameNorm string             `bson:"username_norm"`
-	PasswordHash string             `bson:"password_hash"`
-	Role         string             `bson:"role"`
-	CreatedAt    time.Time          `bson:"created_at"`
-	UpdatedAt    time.Time          `bson:"updated_at"`
-	LastLoginAt  *time.Time         `bson:"last_login_at"`
-	Disabled     bool               `bson:"disabled"`
-	Stamp        string             `bson:"security_stamp,omitempty"`
+	// Absent, not empty, when unknown: the sparse unique index skips it.
+	UsernameSkeleton string     `bson:"username_skeleton,omitempty"`
+	PasswordHash     string     `bson:"password_hash"`
+	Role             string     `bson:"role"`
+	CreatedAt        time.Time  `bson:"created_at"`
+	UpdatedAt        time.Time  `bson:"updated_at"`
+	LastLoginAt      *time.Time `bson:"last_login_at"`
+	Disabled         bool       `bson:"disabled"`
+	Stamp            string     `bson:"security_stamp,omitempty"`
 }
 
 func toDocument(u *user.User) document {
 	d := document{
-		Username:     u.Username,
-		UsernameNorm: u.UsernameNorm,
-		PasswordHash: u.PasswordHash,
-		Role:         string(u.Role),
-		CreatedAt:    u.CreatedAt,
-		UpdatedAt:    u.UpdatedAt,
-		Disabled:     u.Disabled,
-		Stamp:        u.SecurityStamp,
+		Username:         u.Username,
+		UsernameNorm:     u.UsernameNorm,
+		UsernameSkeleton: u.UsernameSkeleton,
+		PasswordHash:     u.PasswordHash,
+		Role:             string(u.Role),
+		CreatedAt:        u.CreatedAt,
+		UpdatedAt:        u.UpdatedAt,
+		Disabled:         u.Disabled,
+		Stamp:            u.SecurityStamp,
 	}
 	if !u.LastLoginAt.IsZero() {
 		t := u.LastLoginAt
@@ -125,15 +259,16 @@ func toDocument(u *user.User) document {
 
 func (d document) user() *user.User {
 	u := &user.User{
-		ID:            d.ID.Hex(),
-		Username:      d.Username,
-		UsernameNorm:  d.UsernameNorm,
-		PasswordHash:  d.PasswordHash,
-		Role:          user.Role(d.Role),
-		CreatedAt:     d.CreatedAt.UTC(),
-		UpdatedAt:     d.UpdatedAt.UTC(),
-		Disabled:      d.Disabled,
-		SecurityStamp: d.Stamp,
+		ID:               d.ID.Hex(),
+		Username:         d.Username,
+		UsernameNorm:     d.UsernameNorm,
+		UsernameSkeleton: d.UsernameSkeleton,
+		PasswordHash:     d.PasswordHash,
+		Role:             user.Role(d.Role),
+		CreatedAt:        d.CreatedAt.UTC(),
+		UpdatedAt:        d.UpdatedAt.UTC(),
+		Disabled:         d.Disabled,
+		SecurityStamp:    d.Stamp,
 	}
 	if d.LastLoginAt != nil {
 		u.LastLoginAt = d.LastLoginAt.UTC()
@@ -210,7 +345,9 @@ func (r *Users) RecordLogin(ctx context.Context, id string, at time.Time, newHas
 
 // isDuplicate recognises a unique-index violation. FerretDB reports some of
 // them as a plain CommandError with code 11000, which
-// mongo.IsDuplicateKeyError does not always catch, so check both.
+// mongo.IsDuplicateKeyError does not always catch, so check both. An
+// update that breaks a unique index is, on FerretDB 1.24, an InternalError
+// that carries its backend's message (SQLite's or PostgreSQL's).
 func isDuplicate(err error) bool {
 	if err == nil {
 		return false
@@ -219,7 +356,11 @@ func isDuplicate(err error) bool {
 		return true
 	}
 	ce, ok := errors.AsType[mongo.CommandError](err)
-	return ok && ce.Code == 11000
+	if !ok {
+		return false
+	}
+	return ce.Code == 11000 || ce.Name == "InternalError" &&
+		(strings.Contains(ce.Message, "UNIQUE constraint failed") || strings.Contains(ce.Message, "duplicate key value violates unique constraint"))
 }
 
 // unavailable marks a driver error as a failure to reach the store, which

@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	mongodriver "go.mongodb.org/mongo-driver/mongo"
 
 	"github.com/gatehouse/gatehouse/internal/mongo"
 	"github.com/gatehouse/gatehouse/internal/password"
@@ -16,22 +21,31 @@ import (
 
 func newUsers(t testing.TB) *mongo.Users {
 	t.Helper()
-	uri, db := testenv.Mongo(t)
-	ctx := context.Background()
-	client, err := mongo.Connect(ctx, uri, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	users := mongo.NewUsers(client.Database(db), 5*time.Second, nil)
-	t.Cleanup(users.Close)
+	users, _, _ := newUsersBare(t)
 	// Twice: start-up must be idempotent.
 	for range 2 {
-		if err := users.EnsureIndexes(ctx); err != nil {
+		if err := users.EnsureIndexes(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return users
+}
+
+// newUsersBare returns the repository before EnsureIndexes, the users
+// collection itself (to store documents as older versions did), and the
+// repository's log.
+func newUsersBare(t testing.TB) (*mongo.Users, *mongodriver.Collection, *testenv.LogBuffer) {
+	t.Helper()
+	uri, db := testenv.Mongo(t)
+	client, err := mongo.Connect(context.Background(), uri, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	logs := &testenv.LogBuffer{}
+	users := mongo.NewUsers(client.Database(db), 5*time.Second, slog.New(slog.NewTextHandler(logs, nil)))
+	t.Cleanup(users.Close)
+	return users, client.Database(db).Collection("users"), logs
 }
 
 func TestCreateAndFind(t *testing.T) {
@@ -78,6 +92,119 @@ func TestDuplicateUsername(t *testing.T) {
 	err := users.Create(ctx, &user.User{Username: "BOB", UsernameNorm: "bob", Role: user.RoleUser})
 	if !errors.Is(err, user.ErrUsernameTaken) {
 		t.Fatalf("got %v, want ErrUsernameTaken", err)
+	}
+}
+
+// TestSkeletonUnique: two names with one confusable skeleton cannot both
+// be stored, while any number of users may lack a skeleton (the index is
+// sparse: on MongoDB a plain unique index would allow only one).
+func TestSkeletonUnique(t *testing.T) {
+	t.Parallel()
+	users := newUsers(t)
+	ctx := context.Background()
+	if err := users.Create(ctx, &user.User{Username: "y1234", UsernameNorm: "y1234", UsernameSkeleton: "yl234", Role: user.RoleUser}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := users.ByUsernameNorm(ctx, "y1234")
+	if err != nil || got.UsernameSkeleton != "yl234" {
+		t.Fatalf("got %+v, %v; want the skeleton yl234 stored", got, err)
+	}
+	err = users.Create(ctx, &user.User{Username: "у1234", UsernameNorm: "у1234", UsernameSkeleton: "yl234", Role: user.RoleUser})
+	if !errors.Is(err, user.ErrUsernameTaken) {
+		t.Fatalf("a second name with the skeleton yl234: got %v, want ErrUsernameTaken", err)
+	}
+	for _, name := range []string{"old1", "old2", "old3"} {
+		if err := users.Create(ctx, &user.User{Username: name, UsernameNorm: name, Role: user.RoleUser}); err != nil {
+			t.Fatalf("a user without a skeleton: %v", err)
+		}
+	}
+
+	// The service on the real repository.
+	h, _ := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	svc := user.NewService(users, h, time.Now)
+	if _, err := svc.Register(ctx, "раураl", "staple-gun-orbit"); err == nil {
+		t.Fatal("a mixed-script name was registered")
+	}
+	for _, first := range []string{"paypal", "coco"} {
+		if _, err := svc.Register(ctx, first, "staple-gun-orbit"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"PAYPA1", "сосо"} { // 1 for l; all Cyrillic
+		if _, err := svc.Register(ctx, name, "staple-gun-orbit"); !errors.Is(err, user.ErrUsernameTaken) {
+			t.Errorf("Register(%q): got %v, want ErrUsernameTaken", name, err)
+		}
+	}
+}
+
+// TestSkeletonMigration: at start-up, users stored before skeletons get
+// theirs, oldest first. Of two that look alike, the older keeps the name's
+// skeleton and the younger is left without one and named in a warning;
+// start-up goes on, and the unique index holds from then on.
+func TestSkeletonMigration(t *testing.T) {
+	t.Parallel()
+	users, coll, logs := newUsersBare(t)
+	ctx := context.Background()
+	// As the previous version stored them: no username_skeleton. In
+	// insertion order, which is the order of their ids. Dave0 came last,
+	// from an instance of this version (during a rolling deploy), with
+	// its skeleton, after daveo from an older one.
+	for _, name := range []string{"y1234", "alice", "у1234", "bob1", "bobl", "carol", "daveo", "Dave0"} {
+		norm, err := user.NormalizeUsername(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := bson.D{
+			{Key: "username", Value: name}, {Key: "username_norm", Value: norm}, {Key: "password_hash", Value: "h"},
+			{Key: "role", Value: "user"}, {Key: "created_at", Value: time.Now()}, {Key: "updated_at", Value: time.Now()},
+			{Key: "last_login_at", Value: nil}, {Key: "disabled", Value: false},
+		}
+		if name == "Dave0" {
+			doc = append(doc, bson.E{Key: "username_skeleton", Value: user.Skeleton(norm)})
+		}
+		if _, err := coll.InsertOne(ctx, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 { // idempotent
+		if err := users.EnsureIndexes(ctx); err != nil {
+			t.Fatalf("start-up failed over look-alike users: %v", err)
+		}
+	}
+	tests := []struct{ norm, skeleton string }{
+		{"y1234", "yl234"},
+		{"alice", "alice"},
+		{"у1234", ""}, // looks like y1234, registered later
+		{"bob1", "bobl"},
+		{"bobl", ""}, // looks like bob1
+		{"carol", "carol"},
+		{"daveo", ""}, // looks like Dave0, which holds the skeleton
+		{"dave0", "daveo"},
+	}
+	for _, tt := range tests {
+		u, err := users.ByUsernameNorm(ctx, tt.norm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.UsernameSkeleton != tt.skeleton {
+			t.Errorf("%s: got skeleton %q, want %q", tt.norm, u.UsernameSkeleton, tt.skeleton)
+		}
+	}
+	log := logs.String()
+	for _, pair := range [][2]string{{"у1234", "y1234"}, {"bobl", "bob1"}, {"daveo", "Dave0"}} {
+		found := false
+		for _, line := range strings.Split(log, "\n") {
+			if strings.Contains(line, "level=WARN") && strings.Contains(line, pair[0]) && strings.Contains(line, pair[1]) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no warning names %s and %s; log:\n%s", pair[0], pair[1], log)
+		}
+	}
+	// The index holds: a new look-alike of an old name is taken.
+	if err := users.Create(ctx, &user.User{Username: "ALICE", UsernameNorm: "a1ice", UsernameSkeleton: "alice", Role: user.RoleUser}); !errors.Is(err, user.ErrUsernameTaken) {
+		t.Fatalf("a look-alike after the migration: got %v, want ErrUsernameTaken", err)
 	}
 }
 
@@ -148,10 +275,10 @@ func TestServiceEndToEnd(t *testing.T) {
 	svc := user.NewService(users, h, func() time.Time { return clock })
 	ctx := context.Background()
 
-	if _, err := svc.Register(ctx, "Erin", "password1"); err != nil {
+	if _, err := svc.Register(ctx, "Erin", "lantern-one"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Register(ctx, "ERIN", "password2"); !errors.Is(err, user.ErrUsernameTaken) {
+	if _, err := svc.Register(ctx, "ERIN", "lantern-two"); !errors.Is(err, user.ErrUsernameTaken) {
 		t.Fatalf("second registration: got %v, want ErrUsernameTaken", err)
 	}
 	var ve *user.ValidationError
@@ -160,7 +287,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	}
 
 	clock = clock.Add(time.Hour)
-	u, err := svc.Authenticate(ctx, "erin", "password1")
+	u, err := svc.Authenticate(ctx, "erin", "lantern-one")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,15 +295,15 @@ func TestServiceEndToEnd(t *testing.T) {
 		t.Fatalf("first login: got %q last login %v, want Erin and zero", u.Username, u.LastLoginAt)
 	}
 	clock = clock.Add(time.Hour)
-	u, err = svc.Authenticate(ctx, "ERIN", "password1")
+	u, err = svc.Authenticate(ctx, "ERIN", "lantern-one")
 	if err != nil || !u.LastLoginAt.Equal(clock.Add(-time.Hour)) {
 		t.Fatalf("second login: got %v, %v; want previous login %v", u, err, clock.Add(-time.Hour))
 	}
 
 	for _, c := range []struct{ name, pw string }{
 		{"erin", "wrong-password"},
-		{"nobody", "password1"},
-		{"x", "password1"},
+		{"nobody", "lantern-one"},
+		{"x", "lantern-one"},
 		{"erin", string(make([]byte, 5000))},
 	} {
 		if _, err := svc.Authenticate(ctx, c.name, c.pw); !errors.Is(err, user.ErrInvalidCredentials) {
@@ -191,15 +318,44 @@ func TestRehashOnLogin(t *testing.T) {
 	weak, _ := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
 	strong, _ := password.New(password.Params{Memory: 128, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
 	ctx := context.Background()
-	if _, err := user.NewService(users, weak, time.Now).Register(ctx, "gina", "password1"); err != nil {
+	if _, err := user.NewService(users, weak, time.Now).Register(ctx, "gina", "lantern-one"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := user.NewService(users, strong, time.Now).Authenticate(ctx, "gina", "password1"); err != nil {
+	if _, err := user.NewService(users, strong, time.Now).Authenticate(ctx, "gina", "lantern-one"); err != nil {
 		t.Fatal(err)
 	}
 	u, _ := users.ByUsernameNorm(ctx, "gina")
-	if _, rehash, err := strong.Verify("password1", u.PasswordHash); rehash || err != nil {
+	if _, rehash, err := strong.Verify("lantern-one", u.PasswordHash); rehash || err != nil {
 		t.Fatalf("stored hash %q still needs rehash (err %v)", u.PasswordHash, err)
+	}
+}
+
+// TestLegacyPasswordRehashed: a hash stored before passwords were
+// normalised, of a password typed with n and a combining tilde, still
+// signs in as typed, and is then replaced in MongoDB by a hash of the
+// composed (NFC) form, which then signs in however ñ is typed.
+func TestLegacyPasswordRehashed(t *testing.T) {
+	t.Parallel()
+	users := newUsers(t)
+	h, _ := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	svc := user.NewService(users, h, time.Now)
+	ctx := context.Background()
+	const decomposed, composed = "man\u0303ana sunrise", "ma\u00f1ana sunrise"
+	old, _ := h.Hash(decomposed)
+	if err := users.Create(ctx, &user.User{Username: "ines", UsernameNorm: "ines", PasswordHash: old, Role: user.RoleUser}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Authenticate(ctx, "ines", decomposed); err != nil {
+		t.Fatalf("the password as first typed: got %v, want nil", err)
+	}
+	u, _ := users.ByUsernameNorm(ctx, "ines")
+	if ok, _, err := h.Verify(composed, u.PasswordHash); !ok || err != nil {
+		t.Fatalf("stored hash %q does not verify the NFC form (%v, %v)", u.PasswordHash, ok, err)
+	}
+	for _, pw := range []string{composed, decomposed} {
+		if _, err := svc.Authenticate(ctx, "ines", pw); err != nil {
+			t.Errorf("after the rehash, Authenticate(%q): got %v, want nil", pw, err)
+		}
 	}
 }
 

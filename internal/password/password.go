@@ -3,7 +3,8 @@
 // Hashes are stored as PHC strings
 // ($argon2id$v=19$m=19456,t=2,p=1$salt$hash) so that the parameters travel
 // with each hash and can be raised later: Verify reports when a stored hash
-// was made with weaker parameters than the current ones.
+// was made with weaker parameters than the current ones, and never asks to
+// replace a stronger one.
 package password
 
 import (
@@ -77,10 +78,21 @@ func (h *Hasher) Verify(password, encoded string) (match, needsRehash bool, err 
 	}
 	other := argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(key)))
 	match = subtle.ConstantTimeCompare(key, other) == 1
-	needsRehash = p.Memory != h.params.Memory || p.Iterations != h.params.Iterations ||
-		p.Parallelism != h.params.Parallelism || uint32(len(key)) != h.params.KeyLength ||
-		uint32(len(salt)) != h.params.SaltLength
-	return match, needsRehash, nil
+	return match, h.params.stronger(p), nil
+}
+
+// stronger reports whether hashing with c instead of p gains strength and
+// loses none: c is at least p in memory, passes, salt and key length, and
+// above it in one. So a hash is never rehashed down, for example one made
+// with more memory by an operator who raised it, or by a newer instance
+// during a rolling deploy. Parallelism is not strength (RFC 9106: the lanes
+// split the same memory and passes), so it neither asks for a rehash nor
+// prevents one.
+func (c Params) stronger(p Params) bool {
+	if c.Memory < p.Memory || c.Iterations < p.Iterations || c.SaltLength < p.SaltLength || c.KeyLength < p.KeyLength {
+		return false
+	}
+	return c.Memory > p.Memory || c.Iterations > p.Iterations || c.SaltLength > p.SaltLength || c.KeyLength > p.KeyLength
 }
 
 // VerifyDummy spends the time of one verification and always fails. Callers

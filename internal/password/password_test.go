@@ -79,6 +79,56 @@ func TestNeedsRehash(t *testing.T) {
 	}
 }
 
+// TestRehashNeverLowers: Verify asks for a rehash only when the current
+// parameters are at least as strong as the stored ones in every respect,
+// and stronger in one. A hash made with more memory, more passes, a longer
+// salt or a longer key (by an operator who raised them, or a newer
+// instance in a rolling deploy) is never rehashed down to weaker ones.
+func TestRehashNeverLowers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		stored func(*Params)
+		want   bool
+	}{
+		{"same", func(*Params) {}, false},
+		{"fewer passes", func(p *Params) { p.Iterations = 1 }, true},
+		{"less memory", func(p *Params) { p.Memory = 64 }, true},
+		{"shorter salt", func(p *Params) { p.SaltLength = 8 }, true},
+		{"shorter key", func(p *Params) { p.KeyLength = 16 }, true},
+		{"weaker in all", func(p *Params) { p.Memory, p.Iterations, p.SaltLength, p.KeyLength = 64, 1, 8, 16 }, true},
+		{"more memory", func(p *Params) { p.Memory = 256 }, false},
+		{"more passes", func(p *Params) { p.Iterations = 3 }, false},
+		{"longer salt", func(p *Params) { p.SaltLength = 32 }, false},
+		{"longer key", func(p *Params) { p.KeyLength = 64 }, false},
+		{"more memory, fewer passes", func(p *Params) { p.Memory, p.Iterations = 256, 1 }, false},
+		{"fewer passes, longer key", func(p *Params) { p.Iterations, p.KeyLength = 1, 64 }, false},
+		// Lanes split the same memory and passes; they are not strength.
+		{"more lanes", func(p *Params) { p.Parallelism = 4 }, false},
+		{"more lanes, less memory", func(p *Params) { p.Parallelism, p.Memory = 4, 64 }, true},
+	}
+	current := Params{Memory: 128, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+	cur := newHasher(t, current)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := current
+			tt.stored(&p)
+			enc, err := newHasher(t, p).Hash("pw")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ok, rehash, err := cur.Verify("pw", enc)
+			if !ok || err != nil {
+				t.Fatalf("Verify(%q) = %v, %v; want a match", enc, ok, err)
+			}
+			if rehash != tt.want {
+				t.Errorf("stored %+v, current %+v: got needsRehash %v, want %v", p, current, rehash, tt.want)
+			}
+		})
+	}
+}
+
 func TestMalformed(t *testing.T) {
 	t.Parallel()
 	h := newHasher(t, fast)

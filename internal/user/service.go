@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,6 +15,12 @@ type Hasher interface {
 	Hash(password string) (string, error)
 	Verify(password, encoded string) (match, needsRehash bool, err error)
 	VerifyDummy(password string)
+}
+
+// BreachChecker reports whether a password has appeared in a known data
+// breach (internal/pwned). An error means it could not tell.
+type BreachChecker interface {
+	Breached(ctx context.Context, password string) (bool, error)
 }
 
 // Service registers and authenticates users.
@@ -29,6 +36,9 @@ type Service struct {
 	slots       chan struct{}
 	signupSlots chan struct{}
 	wait        time.Duration
+	// breaches, when set, vets new passwords; logger hears when it fails.
+	breaches BreachChecker
+	logger   *slog.Logger
 }
 
 // ErrBusy means every password-hashing slot stayed taken for the whole
@@ -51,6 +61,36 @@ func (s *Service) LimitHashing(n int, wait time.Duration) *Service {
 		s.wait = wait
 	}
 	return s
+}
+
+// CheckBreaches refuses new passwords that checker reports breached (NIST
+// SP 800-63B 5.1.1.2). When checker cannot tell, the password is accepted
+// and logger (nil: slog.Default) gets a warning: an outage elsewhere must
+// not stop sign-ups. Call it before use; without it nothing is checked.
+func (s *Service) CheckBreaches(checker BreachChecker, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s.breaches, s.logger = checker, logger
+	return s
+}
+
+// checkBreached returns a ValidationError when the normalised new
+// password pw is known breached.
+func (s *Service) checkBreached(ctx context.Context, pw string) error {
+	if s.breaches == nil {
+		return nil
+	}
+	breached, err := s.breaches.Breached(ctx, pw)
+	if err != nil {
+		// err never holds the password or its hash (internal/pwned).
+		s.logger.WarnContext(ctx, "could not check the new password against known breaches; accepted it unchecked", "err", err)
+		return nil
+	}
+	if breached {
+		return &ValidationError{"password", msgBreachedPassword}
+	}
+	return nil
 }
 
 // slot takes a hashing slot; call the returned function to give it back.
@@ -106,17 +146,25 @@ func (s *Service) Create(ctx context.Context, username, password string, role Ro
 	if err != nil {
 		return nil, err
 	}
-	if err := ValidatePassword(password); err != nil {
+	if err := checkScripts(norm); err != nil {
 		return nil, err
 	}
-	// A taken name is refused before hashing, which is the costly part:
-	// a flood of sign-ups with a taken name costs no hashing. The unique
-	// index still decides races.
+	password, err = checkNewPassword(password, norm)
+	if err != nil {
+		return nil, err
+	}
+	// A taken name is refused before hashing, which is the costly part,
+	// and before asking about breaches: a flood of sign-ups with a taken
+	// name costs neither. The unique indexes still decide races (and
+	// look-alike names, which this lookup does not see).
 	switch _, err := s.repo.ByUsernameNorm(ctx, norm); {
 	case err == nil:
 		return nil, ErrUsernameTaken
 	case !errors.Is(err, ErrNotFound):
 		return nil, fmt.Errorf("find user %q: %w", norm, err)
+	}
+	if err := s.checkBreached(ctx, password); err != nil {
+		return nil, err
 	}
 	release, err := s.signupSlot(ctx)
 	if err != nil {
@@ -129,13 +177,14 @@ func (s *Service) Create(ctx context.Context, username, password string, role Ro
 	}
 	now := s.now().UTC()
 	u := &User{
-		Username:      strings.TrimSpace(username),
-		UsernameNorm:  norm,
-		PasswordHash:  hash,
-		Role:          role,
-		CreatedAt:     now,
-		UpdatedAt:     now,
-		SecurityStamp: NewStamp(),
+		Username:         strings.TrimSpace(username),
+		UsernameNorm:     norm,
+		UsernameSkeleton: Skeleton(norm),
+		PasswordHash:     hash,
+		Role:             role,
+		CreatedAt:        now,
+		UpdatedAt:        now,
+		SecurityStamp:    NewStamp(),
 	}
 	if err := s.repo.Create(ctx, u); err != nil {
 		return nil, fmt.Errorf("create user %q: %w", norm, err)
@@ -152,15 +201,16 @@ func (s *Service) Create(ctx context.Context, username, password string, role Ro
 func (s *Service) Authenticate(ctx context.Context, username, password string) (*User, error) {
 	// Bound the password before hashing it: argon2 cost grows with input.
 	if !utf8.ValidString(password) || utf8.RuneCountInString(password) > PasswordMaxLen {
-		return nil, s.dummy(ctx, "")
+		return nil, s.dummy(ctx, []string{""})
 	}
+	forms := passwordForms(password)
 	norm, err := NormalizeUsername(username)
 	if err != nil {
-		return nil, s.dummy(ctx, password)
+		return nil, s.dummy(ctx, forms)
 	}
 	u, err := s.repo.ByUsernameNorm(ctx, norm)
 	if errors.Is(err, ErrNotFound) {
-		return nil, s.dummy(ctx, password)
+		return nil, s.dummy(ctx, forms)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("find user %q: %w", norm, err)
@@ -170,14 +220,10 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 	if err != nil {
 		return nil, err
 	}
-	match, rehash, err := s.hasher.Verify(password, u.PasswordHash)
-	var newHash string
-	if err == nil && match && rehash {
-		newHash, err = s.hasher.Hash(password)
-	}
+	match, newHash, err := s.verify(u, forms)
 	release()
 	if err != nil {
-		return nil, fmt.Errorf("verify password of user %s: %w", u.ID, err)
+		return nil, err
 	}
 	if !match || u.Disabled {
 		return nil, ErrInvalidCredentials
@@ -188,15 +234,56 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 	return u, nil
 }
 
-// dummy spends one verification's time (in a hashing slot, like a real
-// one) and returns ErrInvalidCredentials, or ErrBusy.
-func (s *Service) dummy(ctx context.Context, password string) error {
+// passwordForms are the forms of a typed password to verify, in order:
+// the normalised form, which every hash made since passwords are
+// normalised holds, then, when it differs, the password as typed, which a
+// hash made before may hold. A password PRECIS refuses has only the form
+// as typed.
+func passwordForms(password string) []string {
+	p, ok := normalizePassword(password)
+	switch {
+	case !ok:
+		return []string{password}
+	case p != password:
+		return []string{p, password}
+	}
+	return []string{p}
+}
+
+// verify checks forms (passwordForms) against u's hash, and returns, on a
+// match, the hash to store instead, if any: a hash of the normalised form
+// when the password matched only as typed, or when the hash's parameters
+// are weaker than the current ones. The caller holds a hashing slot.
+func (s *Service) verify(u *User, forms []string) (match bool, newHash string, err error) {
+	for i, pw := range forms {
+		match, rehash, err := s.hasher.Verify(pw, u.PasswordHash)
+		if err != nil {
+			return false, "", fmt.Errorf("verify password of user %s: %w", u.ID, err)
+		}
+		if !match {
+			continue
+		}
+		if i > 0 || rehash {
+			if newHash, err = s.hasher.Hash(forms[0]); err != nil {
+				return false, "", fmt.Errorf("rehash password of user %s: %w", u.ID, err)
+			}
+		}
+		return true, newHash, nil
+	}
+	return false, "", nil
+}
+
+// dummy spends the time of verifying forms (in a hashing slot, like a
+// real verification) and returns ErrInvalidCredentials, or ErrBusy.
+func (s *Service) dummy(ctx context.Context, forms []string) error {
 	release, err := s.slot(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	s.hasher.VerifyDummy(password)
+	for _, pw := range forms {
+		s.hasher.VerifyDummy(pw)
+	}
 	return ErrInvalidCredentials
 }
 
@@ -216,37 +303,60 @@ func (s *Service) ByUsername(ctx context.Context, name string) (*User, error) {
 
 // CheckPassword verifies the password of user id without recording a
 // login: the confirm step before a sensitive action. It returns
-// ErrWrongPassword on a mismatch.
+// ErrWrongPassword on a mismatch. A hash that needs replacing (see
+// Authenticate) is replaced.
 func (s *Service) CheckPassword(ctx context.Context, id, password string) error {
 	u, err := s.repo.ByID(ctx, id)
 	if err != nil {
 		return err
 	}
+	newHash, err := s.checkPassword(ctx, u, password)
+	if err != nil || newHash == "" {
+		return err
+	}
+	if err := s.repo.SetPasswordHash(ctx, id, newHash, s.now().UTC()); err != nil {
+		return fmt.Errorf("rehash password of user %s: %w", id, err)
+	}
+	return nil
+}
+
+// checkPassword verifies the password of u, and returns the hash to store
+// instead of u's, if any.
+func (s *Service) checkPassword(ctx context.Context, u *User, password string) (newHash string, err error) {
 	if !utf8.ValidString(password) || utf8.RuneCountInString(password) > PasswordMaxLen {
-		return ErrWrongPassword
+		return "", ErrWrongPassword
 	}
 	release, err := s.slot(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer release()
-	match, _, err := s.hasher.Verify(password, u.PasswordHash)
+	match, newHash, err := s.verify(u, passwordForms(password))
+	release()
 	if err != nil {
-		return fmt.Errorf("verify password of user %s: %w", id, err)
+		return "", err
 	}
 	if !match || u.Disabled {
-		return ErrWrongPassword
+		return "", ErrWrongPassword
 	}
-	return nil
+	return newHash, nil
 }
 
 // ChangePassword replaces the password of user id after checking the
 // current one, and replaces the security stamp.
 func (s *Service) ChangePassword(ctx context.Context, id, current, next string) error {
-	if err := ValidatePassword(next); err != nil {
+	u, err := s.repo.ByID(ctx, id)
+	if err != nil {
 		return err
 	}
-	if err := s.CheckPassword(ctx, id, current); err != nil {
+	next, err = checkNewPassword(next, u.UsernameNorm)
+	if err != nil {
+		return err
+	}
+	// A rehash of the current password is moot: it is being replaced.
+	if _, err := s.checkPassword(ctx, u, current); err != nil {
+		return err
+	}
+	if err := s.checkBreached(ctx, next); err != nil {
 		return err
 	}
 	release, err := s.slot(ctx)

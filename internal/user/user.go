@@ -29,12 +29,16 @@ type User struct {
 	ID           string // opaque, assigned by the repository
 	Username     string // as typed at registration
 	UsernameNorm string // the normalised form that makes names unique
-	PasswordHash string // argon2id PHC string; never leaves the server
-	Role         Role
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	LastLoginAt  time.Time // zero until the first sign-in
-	Disabled     bool
+	// UsernameSkeleton is the confusable skeleton of UsernameNorm
+	// (Skeleton), unique too, so that no name looks like another. Empty
+	// for a user registered before skeletons whose skeleton clashed.
+	UsernameSkeleton string
+	PasswordHash     string // argon2id PHC string; never leaves the server
+	Role             Role
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	LastLoginAt      time.Time // zero until the first sign-in
+	Disabled         bool
 	// SecurityStamp is a random value that every change of privilege
 	// replaces: a role change, a disable or enable, a password change and
 	// "sign out everywhere". Sessions copy it at sign-in, and a session

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestNormalizeUsername(t *testing.T) {
@@ -50,21 +51,90 @@ func TestNormalizeUsername(t *testing.T) {
 func TestValidatePassword(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		in string
-		ok bool
+		name string
+		in   string
+		want string // part of the message; "" for no error
 	}{
-		{"12345678", true},
-		{"1234567", false},
-		{"", false},
-		{strings.Repeat("p", 256), true},
-		{strings.Repeat("p", 257), false},
-		{strings.Repeat("é", 8), true}, // characters, not bytes
-		{"\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", false},
+		{"eight digits, not common", "27182818", ""},
+		{"too short", "1234567", "at least 8 characters"},
+		{"empty", "", "at least 8 characters"},
+		{"longest", strings.Repeat("p", 256), ""},
+		{"too long", strings.Repeat("p", 257), "at most 256 characters"},
+		{"characters, not bytes", strings.Repeat("é", 8), ""},
+		{"not UTF-8", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", "valid text"},
+		// The Django list (Royce Williams'), case-insensitively.
+		{"common", "password123", "too common"},
+		{"common, upper case", "PASSWORD123", "too common"},
+		{"common, mixed case", "PassWord123", "too common"},
+		{"common, spaces around", "  password123 ", "too common"},
+		{"common digits", "12345678", "too common"},
+		{"common, last long one in the file", "desadesa", "too common"},
+		{"common word with a twist", "password123!x", ""},
+		// PRECIS OpaqueString (RFC 8265): NFC, other spaces as ASCII
+		// space, no control or invisible characters.
+		{"emoji and spaces", "mañana 🌅 at six", ""},
+		{"short once composed", strings.Repeat("n\u0303", 4), "at least 8 characters"},
+		{"tab", "tab\tseparated", "tabs, line breaks or invisible characters"},
+		{"line break", "two\nlines!", "tabs, line breaks or invisible characters"},
+		{"NUL", "nul\x00inside", "tabs, line breaks or invisible characters"},
+		{"zero-width space", "zero\u200bwidth", "tabs, line breaks or invisible characters"},
+		{"right-to-left override", "evil\u202eright", "tabs, line breaks or invisible characters"},
+		{"too long before normalising", strings.Repeat("n\u0303", 200), "at most 256 characters"},
 	}
 	for _, tt := range tests {
-		err := ValidatePassword(tt.in)
-		if (err == nil) != tt.ok {
-			t.Errorf("ValidatePassword(%d bytes) = %v; want ok=%v", len(tt.in), err, tt.ok)
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := ValidatePassword(tt.in)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("ValidatePassword(%q) = %v, want nil", tt.in, err)
+				}
+				return
+			}
+			ve, ok := errors.AsType[*ValidationError](err)
+			if !ok || ve.Field != "password" || !strings.Contains(ve.Message, tt.want) {
+				t.Fatalf("ValidatePassword(%q) = %v, want a password ValidationError saying %q", tt.in, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestCommonPasswordsList: the embedded list loads, is the Django list of
+// about 20,000 (at least the 10,000 most common), and every entry long
+// enough to be a password is refused.
+func TestCommonPasswordsList(t *testing.T) {
+	t.Parallel()
+	list := commonPasswords()
+	if len(list) < 10000 {
+		t.Fatalf("got %d common passwords, want at least 10,000", len(list))
+	}
+	refused := 0
+	for pw := range list {
+		if utf8.RuneCountInString(pw) < PasswordMinLen {
+			continue
+		}
+		if err := ValidatePassword(pw); err == nil {
+			t.Errorf("ValidatePassword(%q) = nil, want too common", pw)
+		} else {
+			refused++
+		}
+	}
+	t.Logf("%d passwords in the list, %d of them long enough to refuse", len(list), refused)
+}
+
+func TestSamePassword(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"ma\u00f1ana-2026", "man\u0303ana-2026", true},
+		{"correct horse", "correct\u00a0horse", true}, // a no-break space is a space
+		{"correct horse", "correct  horse", false},
+		{"Passphrase", "passphrase", false},
+	} {
+		if got := SamePassword(tt.a, tt.b); got != tt.want {
+			t.Errorf("SamePassword(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
 		}
 	}
 }
