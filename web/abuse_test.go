@@ -146,15 +146,20 @@ func TestAttackSignupFlood(t *testing.T) {
 	}
 	// One person signing in, again and again, while the flood runs.
 	var logins []int
+	var took []time.Duration
 	for range 5 {
+		start := time.Now()
 		logins = append(logins, newBrowser(t, a.URL).loginFrom("198.51.100.5", "member", "password-1").StatusCode)
+		took = append(took, time.Since(start).Round(time.Millisecond))
 	}
+	t.Logf("logins during the flood: statuses %v, latencies %v", logins, took)
 	wg.Wait()
 	close(signups)
 	counts := map[int]int{}
 	for c := range signups {
 		counts[c]++
 	}
+	t.Logf("sign-ups from one IP: %v", counts)
 	for _, c := range logins {
 		if c != http.StatusSeeOther {
 			t.Errorf("logins during the flood: got %v, want all 303; sign-ups got %v", logins, counts)

@@ -142,7 +142,7 @@ func newBenchApp(b *testing.B, redisURL, mongoURI, db string, logger *slog.Logge
 // returns the session cookie.
 func benchSignIn(b *testing.B, h http.Handler) *http.Cookie {
 	b.Helper()
-	body := `{"username":"benchmark","password":"benchmark-password"}`
+	body := `{"username":"benchmark","password":"correct horse battery staple"}`
 	for _, step := range []struct {
 		path string
 		want int

@@ -30,8 +30,9 @@ type dashboardView struct {
 	Remember                       bool
 }
 
-// dashboardFor collects what the dashboard shows from the session's record.
-func dashboardFor(u *session.Record, p session.Policy) dashboardView {
+// dashboardFor collects what the dashboard shows from the session's record;
+// idle is the policy's idle timeout for people ("30 minutes").
+func dashboardFor(u *session.Record, p session.Policy, idle string) dashboardView {
 	d := dashboardView{
 		MemberSince:    u.MemberSince,
 		LastLogin:      u.LastLogin,
@@ -40,7 +41,7 @@ func dashboardFor(u *session.Record, p session.Policy) dashboardView {
 		Remember:       u.Remember,
 	}
 	if !u.Remember {
-		d.IdleTimeout = humanDuration(p.IdleTimeout)
+		d.IdleTimeout = idle
 	}
 	return d
 }
@@ -71,10 +72,11 @@ const dashboardCacheGeneration = 2048
 // is rendered, not kept; so is every page while templates are re-read
 // from disk (make run).
 func handleDashboard(rd *renderer, sess *sessions, policy session.Policy) http.Handler {
+	idle := humanDuration(policy.IdleTimeout)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u := currentUser(r)
 		p := dashboardPage{Page: "dashboard", User: *u, Flash: sess.popFlash(r), Year: rd.now().Year(),
-			Limits: rd.limits, Dashboard: dashboardFor(u, policy)}
+			Limits: rd.limits, Dashboard: dashboardFor(u, policy, idle)}
 		cache := p.Flash == "" && !rd.reload
 		if cache {
 			if body, ok := rd.dashboards.get(p); ok {
@@ -116,7 +118,7 @@ func handleAPIDashboard(policy session.Policy) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u := currentUser(r)
-		d := dashboardFor(u, policy)
+		d := dashboardFor(u, policy, "")
 		resp := response{
 			Message: "Welcome " + u.Username,
 			User:    userJSON{ID: u.UserID, Username: u.Username, Role: u.Role, MemberSince: d.MemberSince},

@@ -153,21 +153,39 @@ func recoverPanics(rd *renderer) func(http.Handler) http.Handler {
 const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
-// securityHeaders sets the OWASP-recommended response headers, and HSTS in
-// production.
+// baseHeaders are the OWASP-recommended response headers, built once. A
+// request copies their one-element slices into its header map rather than
+// calling Set for each, which allocates a slice and canonicalises the key
+// every time: ten of a page view's 45 allocations.
+var baseHeaders = http.Header{
+	"Content-Security-Policy":      {contentSecurityPolicy},
+	"X-Content-Type-Options":       {"nosniff"},
+	"X-Frame-Options":              {"DENY"},
+	"Referrer-Policy":              {"same-origin"},
+	"Cross-Origin-Opener-Policy":   {"same-origin"},
+	"Cross-Origin-Resource-Policy": {"same-origin"},
+	"Permissions-Policy":           {"camera=(), microphone=(), geolocation=(), interest-cohort=()"},
+}
+
+// hsts, cacheNoStore and contentTypeHTML are shared the same way.
+var (
+	hsts            = []string{"max-age=63072000; includeSubDomains"}
+	cacheNoStore    = []string{"no-store"}
+	contentTypeHTML = []string{"text/html; charset=utf-8"}
+)
+
+// securityHeaders sets baseHeaders, and HSTS in production. The slices are
+// shared: a later Set or Add on these keys replaces them, never changes
+// them.
 func securityHeaders(production bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
-			h.Set("Content-Security-Policy", contentSecurityPolicy)
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("X-Frame-Options", "DENY")
-			h.Set("Referrer-Policy", "same-origin")
-			h.Set("Cross-Origin-Opener-Policy", "same-origin")
-			h.Set("Cross-Origin-Resource-Policy", "same-origin")
-			h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+			for k, v := range baseHeaders {
+				h[k] = v
+			}
 			if production {
-				h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+				h["Strict-Transport-Security"] = hsts
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -178,7 +196,7 @@ func securityHeaders(production bool) func(http.Handler) http.Handler {
 // including the browser's back/forward history.
 func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
+		w.Header()["Cache-Control"] = cacheNoStore
 		next.ServeHTTP(w, r)
 	})
 }

@@ -81,7 +81,7 @@ func TestDashboardCache(t *testing.T) {
 	fresh := func(rec session.Record) string {
 		t.Helper()
 		buf, err := rd.execute("dashboard", dashboardPage{Page: "dashboard", User: rec, Year: time.Now().Year(),
-			Limits: rd.limits, Dashboard: dashboardFor(&rec, policy)})
+			Limits: rd.limits, Dashboard: dashboardFor(&rec, policy, humanDuration(policy.IdleTimeout))})
 		if err != nil {
 			t.Fatal(err)
 		}

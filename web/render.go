@@ -164,7 +164,7 @@ func (rd *renderer) failRender(w http.ResponseWriter, r *http.Request, page stri
 
 // writeHTML sends an HTML body.
 func writeHTML(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header()["Content-Type"] = contentTypeHTML
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

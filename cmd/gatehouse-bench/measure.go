@@ -20,7 +20,7 @@ import (
 // The bench's account.
 const (
 	benchUser     = "bench"
-	benchPassword = "bench-password-1"
+	benchPassword = "correct horse battery staple 1"
 )
 
 // Targets from issue 7, "Figures to reach".

@@ -164,9 +164,18 @@ func (m *Metrics) MongoMonitor() *event.CommandMonitor {
 	}
 }
 
+// statusLabels are the status labels, made once: formatting one per
+// request allocated.
+var statusLabels = func() (l [600]string) {
+	for code := 100; code < 600; code++ {
+		l[code] = strconv.Itoa(code)
+	}
+	return l
+}()
+
 func statusLabel(code int) string {
 	if code >= 100 && code < 600 {
-		return strconv.Itoa(code)
+		return statusLabels[code]
 	}
 	return "other"
 }
