@@ -56,6 +56,12 @@ func (r *Users) lock(ctx context.Context, name string) (release func(), err erro
 			}, nil
 		}
 		if !isDuplicate(err) {
+			// A timed-out insert may still have landed: remove this
+			// holder's lock, if it is there, rather than leave it to
+			// block everyone until it expires.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
+			_, _ = locks.DeleteOne(dctx, bson.D{{Key: "_id", Value: name}, {Key: "holder", Value: holder}})
+			cancel()
 			return nil, unavailable("take lock "+name, err)
 		}
 		// Held. Clear it only if its holder let it expire: the filter
