@@ -57,21 +57,24 @@ func TestAttackPasswordGuessingWithASession(t *testing.T) {
 	}
 }
 
-// TestAttackPasswordGuessingOnTheConfirmPage: the confirm page and the
-// password form are throttled the same way, with the login form's message.
+// TestAttackPasswordGuessingOnTheConfirmPage: a sensitive action's
+// confirmation page and the password form are throttled the same way, with
+// the login form's message.
 func TestAttackPasswordGuessingOnTheConfirmPage(t *testing.T) {
 	t.Parallel()
-	a := newApp(t, newBackends(t), options{})
+	clock := newClock()
+	a := newApp(t, newBackends(t), options{now: clock.now})
 	thief := newBrowser(t, a.URL)
 	wantRedirect(t, thief.signup("lent", "password-1"), "/dashboard")
+	clock.advance(11 * time.Minute) // past the reauthentication window
 	for i := range 5 {
-		r := thief.postForm("/account/confirm", url.Values{"password": {fmt.Sprintf("guess-%d", i)}, "next": {"/account/password"}})
+		r := thief.postForm("/account/sessions/revoke-others", url.Values{"password": {fmt.Sprintf("guess-%d", i)}})
 		wantStatus(t, r, http.StatusUnprocessableEntity)
 	}
-	r := thief.postForm("/account/confirm", url.Values{"password": {"password-1"}, "next": {"/account/password"}})
+	r := thief.postForm("/account/sessions/revoke-others", url.Values{"password": {"password-1"}})
 	wantStatus(t, r, http.StatusTooManyRequests)
 	if got := text(doc(t, r), "#form-error"); !strings.Contains(got, "Too many failed sign-in attempts") {
-		t.Errorf("confirm page, throttled: got message %q, want the login form's", got)
+		t.Errorf("confirmation page, throttled: got message %q, want the login form's", got)
 	}
 	r = thief.postForm("/account/password", url.Values{"current_password": {"password-1"},
 		"new_password": {"taken-over-1"}, "new_password_confirm": {"taken-over-1"}})
@@ -116,11 +119,11 @@ func TestAttackStalePrivileges(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.advance(time.Minute) // one touch interval
-	wantRedirect(t, admin.postForm("/admin/users/"+victim.ID+"/promote", nil), "/login")
+	wantRedirect(t, admin.postForm("/admin/users/"+victim.ID+"/promote", nil), "/login?why=security")
 	if u, _ := a.users.ByID(ctx, victim.ID); u.Role != user.RoleUser {
 		t.Fatal("the demoted admin's old session promoted a user")
 	}
-	wantRedirect(t, laptop.get("/dashboard"), "/login")
+	wantRedirect(t, laptop.get("/dashboard"), "/login?why=security")
 }
 
 // TestAttackSignupFlood: a flood of sign-ups from one IP must not starve
@@ -292,7 +295,10 @@ func TestAttackRevokeOneOtherSession(t *testing.T) {
 	ownerID := sessionIDOf(t, owner)
 
 	r := thief.postForm("/account/sessions/"+ownerID+"/revoke", nil)
-	wantRedirect(t, r, "/account/confirm?next=%2Faccount%2Fsessions")
+	wantStatus(t, r, http.StatusOK)
+	if got := text(doc(t, r), "#why-password"); got != "Confirm your password to sign out that session." {
+		t.Errorf("revoking another session without a recent password: got %q, want its confirmation page", got)
+	}
 	req, _ := http.NewRequest(http.MethodDelete, a.URL+"/api/sessions/"+ownerID, nil)
 	r = thief.do(req)
 	wantStatus(t, r, http.StatusForbidden)

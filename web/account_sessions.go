@@ -1,9 +1,9 @@
 package web
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -68,14 +68,32 @@ func revokeAll(r *http.Request, index SessionIndex, audit *auditLog, userID, kee
 }
 
 // handleSessionRevokePost signs out one of the user's sessions; for the
-// current one, that is a logout.
-func handleSessionRevokePost(rd *renderer, sess *sessions, index SessionIndex, audit *auditLog) http.Handler {
+// current one, that is a logout. Signing out another needs a recent
+// password: without one, the confirmation page asks for it and then does.
+func handleSessionRevokePost(rd *renderer, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
-		self, found, err := revokeSession(r, sess, index, audit, chi.URLParam(r, "id"))
+		if err := parseForm(r); err != nil {
+			return err
+		}
+		id := chi.URLParam(r, "id")
+		if u := currentUser(r); id != u.SID && validPublicID(id) {
+			c := confirmView{Title: "Sign out that session?", Explain: "It ends at once, on whatever device it is.",
+				Verb: "sign out that session", Button: "Sign out that session", Danger: true,
+				Action: "/account/sessions/" + id + "/revoke", Cancel: "/account/sessions"}
+			if list, err := index.List(r.Context(), u.UserID); err == nil {
+				for _, x := range list {
+					if x.ID == id {
+						c.Title = "Sign out " + x.Device + "?"
+						c.Explain = "The session of " + x.Device + " (" + x.IP + "), signed in " + when(x.Created) + ", ends at once."
+					}
+				}
+			}
+			if ok, err := recentOrPassword(w, r, rd, sess, users, limits, audit, c); !ok {
+				return err
+			}
+		}
+		self, found, err := revokeSession(r, sess, index, audit, id)
 		switch {
-		case errors.Is(err, errReauthRequired):
-			confirmFirst(w, r, "/account/sessions")
-			return nil
 		case err != nil:
 			return err
 		case self:
@@ -105,16 +123,55 @@ func handleAPISessionDelete(rd *renderer, sess *sessions, index SessionIndex, au
 	})
 }
 
+// revokeOthers is the confirmation page of "Sign out all other sessions".
+func revokeOthers(others int) confirmView {
+	explain := "Every other device signed in to your account is signed out at once. This one stays signed in."
+	if others == 1 {
+		explain = "The one other device signed in to your account is signed out at once. This one stays signed in."
+	} else if others > 1 {
+		explain = "The " + strconv.Itoa(others) + " other devices signed in to your account are signed out at once. This one stays signed in."
+	}
+	return confirmView{Title: "Sign out all your other sessions?", Explain: explain, Verb: "sign out all your other sessions",
+		Button: "Sign out all other sessions", Danger: true, Action: "/account/sessions/revoke-others", Cancel: "/account/sessions"}
+}
+
+// othersOf counts the user's sessions other than this one; 0 when the
+// index cannot say.
+func othersOf(r *http.Request, index SessionIndex) int {
+	u := currentUser(r)
+	list, err := index.List(r.Context(), u.UserID)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, x := range list {
+		if x.ID != u.SID {
+			n++
+		}
+	}
+	return n
+}
+
+func handleSessionsRevokeOthersGet(rd *renderer, sess *sessions, index SessionIndex) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		showConfirm(w, r, rd, sess, revokeOthers(othersOf(r, index)), nil, http.StatusOK)
+	})
+}
+
 // handleSessionsRevokeOthersPost signs out every other session of the
 // user: a new security stamp, kept by this session only, and revocation in
-// Redis at once.
-func handleSessionsRevokeOthersPost(rd *renderer, sess *sessions, users Users, index SessionIndex, audit *auditLog) http.Handler {
+// Redis at once. It needs a recent password, asked on its confirmation
+// page when it is older.
+func handleSessionsRevokeOthersPost(rd *renderer, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
-		u := currentUser(r)
-		others, err := index.List(r.Context(), u.UserID)
-		if err != nil {
-			others = nil // only the message depends on it
+		if err := parseForm(r); err != nil {
+			return err
 		}
+		others := othersOf(r, index)
+		if ok, err := recentOrPassword(w, r, rd, sess, users, limits, audit, revokeOthers(others)); !ok {
+			return err
+		}
+		u := currentUser(r)
 		fresh, err := users.SignOutEverywhere(r.Context(), u.UserID)
 		if err != nil {
 			return err
@@ -124,7 +181,7 @@ func handleSessionsRevokeOthersPost(rd *renderer, sess *sessions, users Users, i
 		switch {
 		case !now:
 			sess.flash(r, "Your other sessions will be signed out within "+sess.touchWithin()+".")
-		case len(others) <= 1:
+		case others == 0:
 			sess.flash(r, "There were no other sessions to sign out.")
 		default:
 			sess.flash(r, "All your other sessions have been signed out.")

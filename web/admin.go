@@ -77,14 +77,74 @@ func handleAdminUsersGet(rd *renderer, sess *sessions, users Users, index Sessio
 	})
 }
 
+// adminActions are the actions on one user, with their confirmation pages;
+// "%s" is the user's name.
+var adminActions = map[string]struct {
+	title, explain, verb, button string
+	danger                       bool
+}{
+	"disable": {"Disable %s?", "%s is signed out everywhere at once, and cannot sign in again until an admin enables the account.",
+		"disable %s", "Disable %s", true},
+	"enable": {"Enable %s?", "%s can sign in again.", "enable %s", "Enable %s", false},
+	"promote": {"Make %s an admin?", "%s will be able to see every user, disable and enable them, change their roles and sign them out. %s is signed out everywhere now, and signs in again as an admin.",
+		"make %s an admin", "Make %s an admin", false},
+	"demote": {"Make %s a user?", "%s loses access to the Users page, and is signed out everywhere now.",
+		"make %s a user", "Make %s a user", false},
+	"revoke-sessions": {"Sign %s out everywhere?", "Every session of %s, on every device, ends at once. %s can sign in again.",
+		"sign %s out everywhere", "Sign %s out everywhere", true},
+}
+
+// adminConfirm is the confirmation page of action on target.
+func adminConfirm(action string, target *user.User) confirmView {
+	a := adminActions[action]
+	name := target.Username
+	fill := func(f string) string { return strings.ReplaceAll(f, "%s", name) }
+	return confirmView{Title: fill(a.title), Explain: fill(a.explain), Verb: fill(a.verb), Button: fill(a.button),
+		Danger: a.danger, Action: "/admin/users/" + target.ID + "/" + action, Cancel: "/admin/users"}
+}
+
+// handleAdminUserGet shows an admin action's confirmation page: what will
+// happen, and the password when the last one is older than the window.
+func handleAdminUserGet(rd *renderer, sess *sessions, users Users) http.Handler {
+	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
+		action := chi.URLParam(r, "action")
+		if _, ok := adminActions[action]; !ok {
+			return errNotFound
+		}
+		target, err := users.ByID(r.Context(), chi.URLParam(r, "id"))
+		if err != nil {
+			return err
+		}
+		showConfirm(w, r, rd, sess, adminConfirm(action, target), nil, http.StatusOK)
+		return nil
+	})
+}
+
 // handleAdminUserPost runs one admin action on a user: disable, enable,
 // promote, demote or revoke-sessions. Disabling and role changes also sign
-// the user out everywhere at once.
-func handleAdminUserPost(rd *renderer, sess *sessions, users Users, index SessionIndex, audit *auditLog) http.Handler {
+// the user out everywhere at once. Every action needs a recent password:
+// when it is older, the action's confirmation page asks for it, and then
+// runs the action.
+func handleAdminUserPost(rd *renderer, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
 		me := currentUser(r)
 		id, action := chi.URLParam(r, "id"), chi.URLParam(r, "action")
+		if _, ok := adminActions[action]; !ok {
+			return errNotFound
+		}
+		if err := parseForm(r); err != nil {
+			return err
+		}
+		if !sess.recentlyAuthenticated(r) {
+			target, err := users.ByID(ctx, id)
+			if err != nil {
+				return err
+			}
+			if ok, err := recentOrPassword(w, r, rd, sess, users, limits, audit, adminConfirm(action, target)); !ok {
+				return err
+			}
+		}
 		var (
 			target  *user.User
 			err     error
@@ -144,7 +204,7 @@ func handleAdminUserPost(rd *renderer, sess *sessions, users Users, index Sessio
 			case now && changed == "":
 				msg = target.Username + " was signed out everywhere."
 			case now:
-				msg = target.Username + " " + changed + " and was signed out everywhere."
+				msg = target.Username + " " + changed + " and signed out everywhere."
 			case changed == "":
 				msg = target.Username + " will be signed out everywhere within " + sess.touchWithin() + "."
 			default:

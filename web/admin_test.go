@@ -98,7 +98,7 @@ func TestAdminAreaIsForAdmins(t *testing.T) {
 		t.Fatalf("got heading %q", got)
 	}
 	wantStatus(t, b.postForm("/admin/users/000000000000000000000000/promote", nil), http.StatusForbidden)
-	wantRedirect(t, newBrowser(t, a.URL).get("/admin/users"), "/login")
+	wantRedirect(t, newBrowser(t, a.URL).get("/admin/users"), "/login?next=%2Fadmin%2Fusers")
 	if doc(t, b.get("/dashboard")).Find(`nav a[href="/admin/users"]`).Length() != 0 {
 		t.Fatal("a plain user's navigation links to the admin area")
 	}
@@ -142,7 +142,7 @@ func TestAdminActions(t *testing.T) {
 	wantRedirect(t, worker.login("worker", "password-1"), "/dashboard")
 	wantStatus(t, worker.get("/admin/users"), http.StatusOK)
 	wantRedirect(t, admin.postForm("/admin/users/"+id+"/demote", nil), "/admin/users")
-	wantRedirect(t, worker.get("/admin/users"), "/login")
+	wantRedirect(t, worker.get("/admin/users"), "/login?next=%2Fadmin%2Fusers")
 
 	// Sign out everywhere.
 	wantRedirect(t, worker.login("worker", "password-1"), "/dashboard")
@@ -160,13 +160,22 @@ func TestAdminActions(t *testing.T) {
 		t.Fatalf("last admin changed: %s %s", role, status)
 	}
 
-	// Every action needs a recent password.
+	// Every action needs a recent password: past the window, its
+	// confirmation page asks for it, names the action, and runs it.
 	clock.advance(11 * time.Minute)
-	wantRedirect(t, admin.postForm("/admin/users/"+id+"/disable", nil), "/account/confirm?next=%2Fadmin%2Fusers")
+	r := admin.postForm("/admin/users/"+id+"/disable", nil)
+	wantStatus(t, r, http.StatusOK)
+	if got := text(doc(t, r), "#why-password"); got != "Confirm your password to disable worker." {
+		t.Errorf("confirmation page: got %q", got)
+	}
 	if _, status, _, _ := adminRow(t, admin, "worker", "worker"); status != "Active" {
 		t.Fatal("an action ran without a recent password")
 	}
-	wantStatus(t, admin.postForm("/admin/users/"+id+"/explode", nil), http.StatusSeeOther)
+	wantRedirect(t, admin.postForm("/admin/users/"+id+"/disable", url.Values{"password": {"password-1"}}), "/admin/users")
+	if _, status, _, _ := adminRow(t, admin, "worker", "worker"); status != "Disabled" {
+		t.Fatal("the action did not run after the password was confirmed")
+	}
+	wantStatus(t, admin.postForm("/admin/users/"+id+"/explode", nil), http.StatusNotFound)
 }
 
 func TestAdminListPages(t *testing.T) {

@@ -74,7 +74,7 @@ func BenchmarkRenderDashboard(b *testing.B) {
 // benchDashboard is a signed-in user's dashboard page as of now.
 func benchDashboard(now time.Time) dashboardPage {
 	return dashboardPage{
-		Page: "dashboard", Year: now.Year(),
+		Page: "dashboard", Today: day(now), Year: now.Year(),
 		User: session.Record{UserID: "0123456789abcdef01234567", Username: "benchmark", Role: "user", SID: "abcdefghijklmnopqrstuv"},
 		Dashboard: dashboardView{
 			MemberSince: now.Add(-48 * time.Hour), LastLogin: now.Add(-time.Hour),

@@ -53,6 +53,7 @@ func dashboardFor(u *session.Record, p session.Policy, idle string) dashboardVie
 // it as they read them of view.
 type dashboardPage struct {
 	Page      string
+	Today     time.Time // dates are written relative to it: the page changes daily
 	User      session.Record
 	Flash     string
 	Year      int
@@ -75,7 +76,8 @@ func handleDashboard(rd *renderer, sess *sessions, policy session.Policy) http.H
 	idle := humanDuration(policy.IdleTimeout)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u := currentUser(r)
-		p := dashboardPage{Page: "dashboard", User: *u, Flash: sess.popFlash(r), Year: rd.now().Year(),
+		now := rd.now()
+		p := dashboardPage{Page: "dashboard", Today: day(now), User: *u, Flash: sess.popFlash(r), Year: now.Year(),
 			Limits: rd.limits, Dashboard: dashboardFor(u, policy, idle)}
 		cache := p.Flash == "" && !rd.reload
 		if cache {

@@ -165,7 +165,7 @@ func TestHeadAndMethodNotAllowed(t *testing.T) {
 		"/login":                     {"GET", "HEAD", "POST"},
 		"/healthz":                   {"GET", "HEAD"},
 		"/api/sessions/x":            {"DELETE", "OPTIONS"},
-		"/admin/users/u/disable":     {"POST"},
+		"/admin/users/u/disable":     {"GET", "HEAD", "POST"},
 		"/account/sessions":          {"GET", "HEAD"},
 		"/auth/login":                {"OPTIONS", "POST"},
 		"/account/password":          {"GET", "HEAD", "POST"},

@@ -55,8 +55,10 @@ func (e *throttledError) Unwrap() error { return errThrottled }
 // problem is how one kind of error is answered.
 type problem struct {
 	status int
-	// message is for people, without a final full stop: pages add one
-	// (sentence), JSON sends it as it is. "" takes the status's text.
+	// message is for people, in the GOV.UK style: sentence case, no final
+	// full stop, saying what to do. Forms and JSON show it as it is; an
+	// error page ends it with a full stop (sentence). "" takes the
+	// status's text.
 	message string
 	// code, when set, is a stable machine-readable "code" in JSON.
 	code string
@@ -71,7 +73,7 @@ type problem struct {
 }
 
 const (
-	msgBadCredentials = "Invalid username or password"
+	msgBadCredentials = "Check your username and password: they do not match an account"
 	msgBusy           = "Gatehouse is handling a great many sign-ins right now. Please try again in a few seconds"
 )
 
@@ -85,7 +87,7 @@ var problems = []struct {
 	{errNotJSON, problem{status: http.StatusUnsupportedMediaType, message: "Content-Type must be application/json"}},
 	{errUnauthorized, problem{status: http.StatusUnauthorized}},
 	{user.ErrInvalidCredentials, problem{status: http.StatusUnauthorized, message: msgBadCredentials}},
-	{user.ErrWrongPassword, problem{status: http.StatusForbidden, message: "That is not your current password"}},
+	{user.ErrWrongPassword, problem{status: http.StatusForbidden, message: "Enter your current password: that one is not right"}},
 	{errNotAdmin, problem{status: http.StatusForbidden, message: "This area is for administrators. If you need access, ask one of them"}},
 	{errCrossOrigin, problem{status: http.StatusForbidden, level: slog.LevelWarn, logMsg: "cross-origin request refused"}},
 	{errReauthRequired, problem{status: http.StatusForbidden, message: "Please confirm your password first", code: "reauth_required"}},
@@ -93,7 +95,7 @@ var problems = []struct {
 	{errNotFound, problem{status: http.StatusNotFound}},
 	{user.ErrNotFound, problem{status: http.StatusNotFound}},
 	{errMethodNotAllowed, problem{status: http.StatusMethodNotAllowed}},
-	{user.ErrUsernameTaken, problem{status: http.StatusConflict, message: "That username is taken"}},
+	{user.ErrUsernameTaken, problem{status: http.StatusConflict, message: "Choose another username: that one is taken"}},
 	{user.ErrLastAdmin, problem{status: http.StatusConflict, message: "Gatehouse needs at least one enabled admin: promote someone else first"}},
 	{errThrottled, problem{status: http.StatusTooManyRequests}},
 	{redis.ErrUnavailable, problem{status: http.StatusServiceUnavailable, retryAfter: 5 * time.Second,

@@ -132,30 +132,54 @@ type credentials struct {
 func (c credentials) check() error {
 	switch {
 	case c.Username == "":
-		return &badRequest{"Username is required"}
+		return &badRequest{"Enter a username"}
 	case c.Password == "":
-		return &badRequest{"Password is required"}
+		return &badRequest{"Enter a password"}
 	}
 	return nil
 }
 
-// formView is a form's state when it is shown again.
+// formView is a form's state when it is shown again, with its errors
+// (the GOV.UK Design System's error summary pattern: every error at once,
+// listed at the top with a link to its field, and shown at the field).
 type formView struct {
 	Username string            // echoed back so that people need not retype it
 	Remember bool              // the login form's "remember me"
 	Errors   map[string]string // field name to message
 	General  string            // a message about the whole form
+	// Summary lists every error in the order the page shows the fields;
+	// a general message links to the form's first field.
+	Summary []formError
+	first   string // the id of the form's first field
 }
 
-func newForm() *formView { return &formView{Errors: map[string]string{}} }
+// formError is one entry of the error summary.
+type formError struct {
+	Field, Message string
+	General        bool
+}
 
-// invalid records message for field.
+// newForm returns an empty form whose first field is first.
+func newForm(first string) *formView { return &formView{Errors: map[string]string{}, first: first} }
+
+// invalid records message for field. Messages are in the GOV.UK style:
+// sentence case, no final full stop, saying what to do.
 func (f *formView) invalid(field, message string) {
+	if _, ok := f.Errors[field]; ok {
+		return
+	}
 	f.Errors[field] = message
+	f.Summary = append(f.Summary, formError{Field: field, Message: message})
+}
+
+// general records a message about the whole form, first in the summary.
+func (f *formView) general(message string) {
+	f.General = message
+	f.Summary = append([]formError{{Field: f.first, Message: message, General: true}}, f.Summary...)
 }
 
 // ok reports whether no field has an error.
-func (f *formView) ok() bool { return len(f.Errors) == 0 && f.General == "" }
+func (f *formView) ok() bool { return len(f.Summary) == 0 }
 
 // check records err's message at field when err is not nil: a
 // *user.ValidationError's own as it is, or its table message.
@@ -192,16 +216,12 @@ func (rd *renderer) showForm(w http.ResponseWriter, r *http.Request, page string
 		}
 	}
 	if v.Form == nil {
-		v.Form = newForm()
-	}
-	msg := p.message
-	if !invalid {
-		msg = sentence(msg)
+		v.Form = newForm("")
 	}
 	if field == "" {
-		v.Form.General = msg
+		v.Form.general(p.message)
 	} else {
-		v.Form.invalid(field, msg)
+		v.Form.invalid(field, p.message)
 	}
 	status := http.StatusUnprocessableEntity
 	if p.status == http.StatusTooManyRequests {

@@ -60,6 +60,7 @@ func (fuzzUsers) SetRole(context.Context, string, user.Role) (*user.User, error)
 func (fuzzUsers) SetDisabled(context.Context, string, bool) (*user.User, error) {
 	return nil, user.ErrNotFound
 }
+func (fuzzUsers) SetPassword(context.Context, string, string) error { return user.ErrNotFound }
 func (fuzzUsers) SignOutEverywhere(context.Context, string) (*user.User, error) {
 	return nil, user.ErrNotFound
 }
@@ -222,10 +223,12 @@ func FuzzSessionCookie(f *testing.F) {
 	})
 }
 
-// FuzzForms: any body POSTed to the login, password and confirm forms is
-// answered with 303, 400, 413 or 422, never a 5xx, and nothing from the
-// input reaches the page unescaped. The password and confirm forms are
-// posted with a signed-in session. (FuzzSignupForm covers sign-up.)
+// FuzzForms: any body POSTed to the login form, the password form and a
+// confirmation page's form (with its password) is answered with 200 (the
+// confirmation page again), 303, 400, 413 or 422, never a 5xx, and nothing
+// from the input reaches the page unescaped. The last two are posted with
+// a signed-in session whose password is older than the reauthentication
+// window. (FuzzSignupForm covers sign-up.)
 func FuzzForms(f *testing.F) {
 	for _, s := range []string{
 		"username=known&password=password-1",
@@ -250,7 +253,7 @@ func FuzzForms(f *testing.F) {
 	}
 	now := time.Now().UTC()
 	a.sess.sm.Put(ctx, keyRecord, &session.Record{UserID: "0123456789abcdef01234567", Username: "known",
-		Role: "user", SID: "abcdefghijklmnopqrstuv", AuthAt: now, Seen: now})
+		Role: "user", SID: "abcdefghijklmnopqrstuv", AuthAt: now.Add(-time.Hour), Seen: now})
 	token, _, err := a.sess.sm.Commit(ctx)
 	if err != nil {
 		f.Fatal(err)
@@ -261,7 +264,7 @@ func FuzzForms(f *testing.F) {
 	}{
 		{"/login", handleLoginPost(a.rd, a.sess, fuzzUsers{}, a.limits, a.audit)},
 		{"/account/password", handlePasswordPost(a.rd, a.sess, fuzzUsers{}, a.limits, noIndex{}, a.audit)},
-		{"/account/confirm", handleConfirmPost(a.rd, a.sess, fuzzUsers{}, a.limits, a.audit)},
+		{"/account/sessions/revoke-others", handleSessionsRevokeOthersPost(a.rd, a.sess, fuzzUsers{}, a.limits, noIndex{}, a.audit)},
 	}
 	f.Fuzz(func(t *testing.T, form uint8, body string) {
 		target := forms[int(form)%len(forms)]
@@ -272,7 +275,7 @@ func FuzzForms(f *testing.F) {
 		}
 		rec := a.serve(t, target.h, req)
 		switch rec.Code {
-		case 303, 400, 413, 422:
+		case 200, 303, 400, 413, 422:
 		default:
 			t.Fatalf("POST %s %q: got %d", target.path, body, rec.Code)
 		}

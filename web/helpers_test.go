@@ -255,6 +255,12 @@ func text(d *goquery.Document, sel string) string {
 	return strings.TrimSpace(d.Find(sel).First().Text())
 }
 
+// fieldError is the message a form shows at field, without the "Error:"
+// that only screen readers hear.
+func fieldError(d *goquery.Document, field string) string {
+	return strings.TrimSpace(strings.TrimPrefix(text(d, "#"+field+"-error"), "Error:"))
+}
+
 // jsonBody decodes a JSON response into a map.
 func jsonBody(t *testing.T, r response) map[string]any {
 	t.Helper()

@@ -16,19 +16,40 @@ import (
 
 const msgSignedOut = "You have been signed out."
 
+// whyText says why a session ended (?why=), without revealing anything:
+// only the session's own request is sent here with it.
+var whyText = map[string]string{
+	whyExpired:  "You were signed out because your session expired. Sign in again to go on.",
+	whySecurity: "You were signed out for your security, because your password or role changed. Sign in again to go on.",
+}
+
 func handleLoginGet(rd *renderer, sess *sessions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		next := localPath(q.Get("next"))
 		if currentUser(r) != nil {
-			http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+			http.Redirect(w, r, afterSignIn(next), http.StatusSeeOther)
 			return
 		}
-		v := view{Flash: sess.popFlash(r)}
+		v := view{Flash: sess.popFlash(r), Next: next}
 		// After logout the session is gone, so the notice travels in the URL.
-		if r.URL.Query().Get("signed_out") == "1" {
+		if q.Get("signed_out") == "1" {
 			v.Flash = msgSignedOut
+		}
+		if why := whyText[q.Get("why")]; why != "" {
+			v.Flash = why
 		}
 		rd.render(w, r, http.StatusOK, "login", v)
 	})
+}
+
+// afterSignIn is where a sign-in leads: the page the person was going to
+// (a local path, localPath), or the dashboard.
+func afterSignIn(next string) string {
+	if next == "" || next == "/login" || next == "/signup" {
+		return "/dashboard"
+	}
+	return next
 }
 
 func handleLoginPost(rd *renderer, sess *sessions, users Users, limits passwordLimits, audit *auditLog) http.Handler {
@@ -37,22 +58,23 @@ func handleLoginPost(rd *renderer, sess *sessions, users Users, limits passwordL
 			return err
 		}
 		username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
-		form := newForm()
+		form := newForm("username")
 		form.Username, form.Remember = truncate(username, 64), r.PostForm.Get("remember") != ""
 		if username == "" {
-			form.invalid("username", "Enter your username.")
+			form.invalid("username", "Enter your username")
 		}
 		if password == "" {
-			form.invalid("password", "Enter your password.")
+			form.invalid("password", "Enter your password")
 		}
 		if !form.ok() {
-			rd.render(w, r, http.StatusUnprocessableEntity, "login", view{Form: form})
+			rd.render(w, r, http.StatusUnprocessableEntity, "login", view{Form: form, Next: localPath(r.PostForm.Get("next"))})
 			return nil
 		}
+		next := localPath(r.PostForm.Get("next"))
 		if err := logIn(w, r, sess, users, limits, audit, username, password, form.Remember); err != nil {
-			return rd.showForm(w, r, "login", view{Form: form}, err, nil)
+			return rd.showForm(w, r, "login", view{Form: form, Next: next}, err, nil)
 		}
-		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+		http.Redirect(w, r, sess.afterSignInVia(r, afterSignIn(next)), http.StatusSeeOther)
 		return nil
 	})
 }

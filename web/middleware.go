@@ -17,7 +17,6 @@ import (
 	"github.com/go-chi/cors"
 
 	"github.com/gatehouse/gatehouse/internal/metrics"
-	"github.com/gatehouse/gatehouse/internal/session"
 )
 
 // maxBodyBytes bounds every request body. Forms and JSON here are tiny.
@@ -302,7 +301,8 @@ func corsFor(origins []string) func(http.Handler) http.Handler {
 }
 
 // requireAuthentication sends anonymous visitors to the login page, or
-// answers 401 on the API.
+// answers 401 on the API. A page they asked for (with GET) comes back
+// after sign-in (?next=), and a session that just ended says why (?why=).
 func requireAuthentication(rd *renderer) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -311,12 +311,52 @@ func requireAuthentication(rd *renderer) func(http.Handler) http.Handler {
 					rd.fail(w, r, errUnauthorized)
 					return
 				}
-				http.Redirect(w, r, "/login", http.StatusSeeOther)
+				http.Redirect(w, r, loginURL(r), http.StatusSeeOther)
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// loginURL is the login page for an anonymous request: with ?next= for a
+// page asked for with GET other than the default one, and ?why= when the
+// request's session has just ended.
+func loginURL(r *http.Request) string {
+	q := url.Values{}
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path != "/dashboard" {
+		if p := localPath(r.URL.RequestURI()); p != "" {
+			q.Set("next", p)
+		}
+	}
+	if l := loadedFrom(r.Context()); l != nil && l.ended != "" {
+		q.Set("why", l.ended)
+	}
+	if len(q) == 0 {
+		return "/login"
+	}
+	return "/login?" + q.Encode()
+}
+
+// localPath returns next when it is a path on this site, and "" otherwise,
+// so that ?next= is no open redirect: one leading slash and not two, no
+// backslash (which browsers read as a slash), no scheme or host, no control
+// character (a tab or newline that a browser would drop), at most 512
+// bytes.
+func localPath(next string) string {
+	if len(next) == 0 || len(next) > 512 || next[0] != '/' {
+		return ""
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c < 0x20 || c == 0x7f || c == '\\' || i == 1 && c == '/' {
+			return ""
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return ""
+	}
+	return next
 }
 
 // requireRole answers 403 (a friendly page, or JSON on the API) to signed-in
@@ -331,30 +371,4 @@ func requireRole(rd *renderer, role string) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
-}
-
-// requireRecentAuth lets sensitive actions through only within the
-// policy's reauthentication window of a password entry. Otherwise a page
-// request goes to the confirm page, which returns to returnTo; the API
-// gets 403 with the code "reauth_required".
-func requireRecentAuth(rd *renderer, policy session.Policy, now func() time.Time, returnTo string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if u := currentUser(r); u != nil && policy.RecentlyAuthenticated(u, now()) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			if wantsJSON(r) {
-				rd.fail(w, r, errReauthRequired)
-				return
-			}
-			confirmFirst(w, r, returnTo)
-		})
-	}
-}
-
-// confirmFirst sends a page request to the confirm page, which returns to
-// returnTo once the password is entered again.
-func confirmFirst(w http.ResponseWriter, r *http.Request, returnTo string) {
-	http.Redirect(w, r, "/account/confirm?next="+url.QueryEscape(returnTo), http.StatusSeeOther)
 }

@@ -80,7 +80,7 @@ func TestDashboardCache(t *testing.T) {
 	}
 	fresh := func(rec session.Record) string {
 		t.Helper()
-		buf, err := rd.execute("dashboard", dashboardPage{Page: "dashboard", User: rec, Year: time.Now().Year(),
+		buf, err := rd.execute("dashboard", dashboardPage{Page: "dashboard", Today: day(time.Now()), User: rec, Year: time.Now().Year(),
 			Limits: rd.limits, Dashboard: dashboardFor(&rec, policy, humanDuration(policy.IdleTimeout))})
 		if err != nil {
 			t.Fatal(err)

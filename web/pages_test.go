@@ -128,22 +128,22 @@ func TestFormErrors(t *testing.T) {
 		field string
 		want  string
 	}{
-		{"mismatch", "/signup", url.Values{"username": {"dave"}, "password": {"password-1"}, "password_confirm": {"password-2"}}, "password_confirm", "The passwords do not match."},
-		{"short password", "/signup", url.Values{"username": {"dave"}, "password": {"short"}, "password_confirm": {"short"}}, "password", "Password must be at least 8 characters"},
-		{"long password", "/signup", url.Values{"username": {"dave"}, "password": {strings.Repeat("p", 257)}, "password_confirm": {strings.Repeat("p", 257)}}, "password", "Password must be at most 256 characters"},
-		{"taken", "/signup", url.Values{"username": {"TAKEN"}, "password": {"password-1"}, "password_confirm": {"password-1"}}, "username", "That username is taken."},
-		{"short username", "/signup", url.Values{"username": {"ab"}, "password": {"password-1"}, "password_confirm": {"password-1"}}, "username", "Username must be at least 3 characters"},
-		{"bad characters", "/signup", url.Values{"username": {"a b c"}, "password": {"password-1"}, "password_confirm": {"password-1"}}, "username", "Username may only contain letters, digits, '.', '_' and '-'"},
-		{"empty username", "/signup", url.Values{"password": {"password-1"}, "password_confirm": {"password-1"}}, "username", "Username is required"},
-		{"login no username", "/login", url.Values{"password": {"x"}}, "username", "Enter your username."},
-		{"login no password", "/login", url.Values{"username": {"x"}}, "password", "Enter your password."},
+		{"mismatch", "/signup", url.Values{"username": {"dave"}, "password": {"password-1"}, "password_confirm": {"password-2"}}, "password_confirm", "Enter the same password in both fields"},
+		{"short password", "/signup", url.Values{"username": {"dave"}, "password": {"short"}, "password_confirm": {"short"}}, "password", "Enter a password of at least 8 characters"},
+		{"long password", "/signup", url.Values{"username": {"dave"}, "password": {strings.Repeat("p", 257)}, "password_confirm": {strings.Repeat("p", 257)}}, "password", "Enter a password of at most 256 characters"},
+		{"taken", "/signup", url.Values{"username": {"TAKEN"}, "password": {"password-1"}, "password_confirm": {"password-1"}}, "username", "Choose another username: that one is taken"},
+		{"short username", "/signup", url.Values{"username": {"ab"}, "password": {"password-1"}, "password_confirm": {"password-1"}}, "username", "Enter a username of at least 3 characters"},
+		{"bad characters", "/signup", url.Values{"username": {"a b c"}, "password": {"password-1"}, "password_confirm": {"password-1"}}, "username", "In your username, use only letters, digits, dots (.), dashes (-) and underscores (_)"},
+		{"empty username", "/signup", url.Values{"password": {"password-1"}, "password_confirm": {"password-1"}}, "username", "Enter a username"},
+		{"login no username", "/login", url.Values{"password": {"x"}}, "username", "Enter your username"},
+		{"login no password", "/login", url.Values{"username": {"x"}}, "password", "Enter your password"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newBrowser(t, a.URL).postForm(tt.path, tt.form)
 			wantStatus(t, r, http.StatusUnprocessableEntity)
 			d := doc(t, r)
-			if got := text(d, "#"+tt.field+"-error"); got != tt.want {
+			if got := fieldError(d, tt.field); got != tt.want {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 			if inv, _ := d.Find("#" + tt.field).Attr("aria-invalid"); inv != "true" {

@@ -8,13 +8,15 @@ import (
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
-// The password: changing it (the page and POST /api/password share
-// changePassword), and confirming it again before a sensitive action (the
-// confirm page, which requireRecentAuth sends people to).
+// Changing the password: the page and POST /api/password share
+// changePassword. The page asks for the current password only when the
+// last one entered is older than the reauthentication window, so that it
+// never asks twice in a row.
 
 func handlePasswordGet(rd *renderer, sess *sessions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rd.render(w, r, http.StatusOK, "password", view{User: currentUser(r), Flash: sess.popFlash(r)})
+		rd.render(w, r, http.StatusOK, "password", view{User: currentUser(r), Flash: sess.popFlash(r),
+			NeedCurrent: !sess.recentlyAuthenticated(r)})
 	})
 }
 
@@ -25,19 +27,25 @@ func handlePasswordPost(rd *renderer, sess *sessions, users Users, limits passwo
 		}
 		current := r.PostForm.Get("current_password")
 		next, confirm := r.PostForm.Get("new_password"), r.PostForm.Get("new_password_confirm")
-		form := newForm()
-		if current == "" {
-			form.invalid("current_password", "Enter your current password.")
+		needCurrent := !sess.recentlyAuthenticated(r)
+		form := newForm("new_password")
+		if needCurrent {
+			form = newForm("current_password")
+			if current == "" {
+				form.invalid("current_password", "Enter your current password")
+			}
 		}
-		if err := user.ValidatePassword(next); err != nil {
-			form.check("new_password", err)
-		} else if !user.SamePassword(next, confirm) {
-			form.invalid("new_password_confirm", "The passwords do not match.")
+		form.check("new_password", user.CheckNewPassword(next, currentUser(r).Username))
+		if !user.SamePassword(next, confirm) {
+			form.invalid("new_password_confirm", msgConfirmPassword)
 		}
-		v := view{User: currentUser(r), Form: form}
+		v := view{User: currentUser(r), Form: form, NeedCurrent: needCurrent}
 		if !form.ok() {
 			rd.render(w, r, http.StatusUnprocessableEntity, "password", v)
 			return nil
+		}
+		if !needCurrent {
+			current = "" // entered within the window: not asked again
 		}
 		err := changePassword(r, sess, users, limits, index, audit, current, next)
 		switch {
@@ -82,14 +90,22 @@ func handleAPIPassword(rd *renderer, sess *sessions, users Users, limits passwor
 	})
 }
 
-// changePassword changes the signed-in user's password, the current one
-// checked through the login limiter, gives this session a new token and
-// signs out every other session.
+// changePassword changes the signed-in user's password, gives this
+// session a new token and signs out every other session. current is
+// checked through the login limiter; "" means the session entered the
+// password within the reauthentication window, which the caller checked,
+// and none is asked.
 func changePassword(r *http.Request, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog, current, next string) error {
 	u := currentUser(r)
-	if err := limits.check(r, audit, withASession, accountOf(u), u.UserID, func() error {
-		return users.ChangePassword(r.Context(), u.UserID, current, next)
-	}); err != nil {
+	var err error
+	if current == "" {
+		err = users.SetPassword(r.Context(), u.UserID, next)
+	} else {
+		err = limits.check(r, audit, withASession, accountOf(u), u.UserID, func() error {
+			return users.ChangePassword(r.Context(), u.UserID, current, next)
+		})
+	}
+	if err != nil {
 		return err
 	}
 	audit.event(r, auditPasswordChange, u.UserID, u.SID)
@@ -113,53 +129,3 @@ func changePassword(r *http.Request, sess *sessions, users Users, limits passwor
 // errRevokeLater: the change was made, but the other sessions could not be
 // revoked in Redis now; they end at their next touch.
 var errRevokeLater = errors.New("sessions end at their next touch")
-
-// safeReturn accepts only this site's account and admin pages as a place
-// to return to after confirming the password: no open redirect.
-func safeReturn(next string) string {
-	for _, ok := range []string{"/account/sessions", "/account/password", "/admin/users"} {
-		if next == ok {
-			return next
-		}
-	}
-	return "/dashboard"
-}
-
-func handleConfirmGet(rd *renderer) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next := safeReturn(r.URL.Query().Get("next"))
-		rd.render(w, r, http.StatusOK, "confirm", view{User: currentUser(r), Next: next})
-	})
-}
-
-// handleConfirmPost checks the password again for a sensitive action, and
-// returns to it.
-func handleConfirmPost(rd *renderer, sess *sessions, users Users, limits passwordLimits, audit *auditLog) http.Handler {
-	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
-		if err := parseForm(r); err != nil {
-			return err
-		}
-		u := currentUser(r)
-		next := safeReturn(r.PostForm.Get("next"))
-		err := limits.check(r, audit, withASession, accountOf(u), u.UserID, func() error {
-			err := users.CheckPassword(r.Context(), u.UserID, r.PostForm.Get("password"))
-			if errors.Is(err, user.ErrNotFound) {
-				// The account was deleted meanwhile: answer as for a
-				// wrong password, and let the next touch end the session.
-				err = user.ErrWrongPassword
-			}
-			return err
-		})
-		if err != nil {
-			return rd.showForm(w, r, "confirm", view{User: u, Next: next}, err, map[error]string{user.ErrWrongPassword: "password"})
-		}
-		// A privilege step: new token, same absolute deadline.
-		if err := sess.renew(r); err != nil {
-			return err
-		}
-		sess.confirmPassword(r)
-		audit.event(r, auditReauth, u.UserID, u.SID)
-		http.Redirect(w, r, next, http.StatusSeeOther)
-		return nil
-	})
-}

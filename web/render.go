@@ -17,7 +17,7 @@ import (
 
 // pageNames are the pages in templates/pages, each parsed into its own set
 // with the layout and partials.
-var pageNames = []string{"login", "signup", "dashboard", "error", "sessions", "password", "confirm", "admin_users"}
+var pageNames = []string{"login", "signup", "dashboard", "error", "sessions", "password", "confirm", "admin_users", "cookie_refused"}
 
 // renderer turns page names and view data into HTML responses, and errors
 // into error pages (errors.go). Handlers call it rd.
@@ -51,7 +51,8 @@ func newRenderer(fsys fs.FS, reload bool, logger *slog.Logger, now func() time.T
 
 // funcs are the helpers templates may call.
 var funcs = template.FuncMap{
-	"when": when,
+	"when":    when,
+	"timeTag": timeTag,
 	// field bundles the arguments of the "field" partial.
 	"field": func(v view, name, label, typ, autocomplete, hint string, autofocus bool) fieldView {
 		return fieldView{Form: v.Form, Limits: v.Limits, Name: name, Label: label, Type: typ,
@@ -75,6 +76,9 @@ func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
 // view is the data every page gets.
 type view struct {
 	Page string // page name, for the navigation's current link
+	// Today is the current day (UTC midnight), for dates written
+	// relative to it (timeTag).
+	Today time.Time
 
 	User     *session.Record // the signed-in session, nil when anonymous
 	Flash    string
@@ -83,8 +87,12 @@ type view struct {
 	Form     *formView
 	Error    *errorView
 	Sessions []session.Info // the sessions page
-	Next     string         // the confirm page: where to return
 	Admin    *adminView     // the admin users page
+	Confirm  *confirmView   // an action's confirmation page
+	Next     string         // the login page: where to go after sign-in
+	// NeedCurrent: the password page asks for the current password (the
+	// last one entered is older than the reauthentication window).
+	NeedCurrent bool
 }
 
 // limitsView gives templates the limits the code enforces, so that the
@@ -112,6 +120,7 @@ type errorView struct {
 func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
 	v.Page = page
 	v.Limits = rd.limits
+	v.Today = day(rd.now())
 	if v.Year == 0 {
 		v.Year = rd.now().Year()
 	}

@@ -12,7 +12,7 @@ import (
 // routes lists every route of the application in one place. Each handler
 // maker takes exactly what it uses.
 func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenGuessGuard, signups signupLimit, limits passwordLimits) (http.Handler, error) {
-	users, index, policy, now := d.Users, d.SessionIndex, d.Policy, d.Now
+	users, index, policy := d.Users, d.SessionIndex, d.Policy
 
 	mux := chi.NewRouter()
 	// Behind trusted proxies, the client's address comes from their
@@ -50,9 +50,6 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 	mux.Handle("/static/*", http.StripPrefix("/static/", handleStatic(rd, d.Static)))
 
 	authed := requireAuthentication(rd)
-	recent := func(returnTo string) func(http.Handler) http.Handler {
-		return requireRecentAuth(rd, policy, now, returnTo)
-	}
 	admin := requireRole(rd, "admin")
 
 	// Everything else has a session and must not be cached.
@@ -64,6 +61,7 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 		mux.Method(http.MethodGet, "/", handleHome())
 		mux.Method(http.MethodGet, "/login", handleLoginGet(rd, sess))
 		mux.Method(http.MethodPost, "/login", handleLoginPost(rd, sess, users, limits, audit))
+		mux.Method(http.MethodGet, cookieCheckPath, handleCookieCheck(rd, sess))
 		mux.Method(http.MethodGet, "/signup", handleSignupGet(rd))
 		mux.Method(http.MethodPost, "/signup", handleSignupPost(rd, sess, users, signups, limits.devices, audit))
 		mux.Method(http.MethodPost, "/logout", handleLogoutPost(rd, sess, audit))
@@ -73,19 +71,20 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 		mux.Group(func(mux chi.Router) {
 			mux.Use(authed)
 			mux.Method(http.MethodGet, "/account/sessions", handleSessionsGet(rd, sess, index))
-			mux.Method(http.MethodPost, "/account/sessions/{id}/revoke", handleSessionRevokePost(rd, sess, index, audit))
-			mux.With(recent("/account/sessions")).Method(http.MethodPost, "/account/sessions/revoke-others", handleSessionsRevokeOthersPost(rd, sess, users, index, audit))
-			mux.With(recent("/account/password")).Method(http.MethodGet, "/account/password", handlePasswordGet(rd, sess))
-			mux.With(recent("/account/password")).Method(http.MethodPost, "/account/password", handlePasswordPost(rd, sess, users, limits, index, audit))
-			mux.Method(http.MethodGet, "/account/confirm", handleConfirmGet(rd))
-			mux.Method(http.MethodPost, "/account/confirm", handleConfirmPost(rd, sess, users, limits, audit))
+			mux.Method(http.MethodPost, "/account/sessions/{id}/revoke", handleSessionRevokePost(rd, sess, users, limits, index, audit))
+			mux.Method(http.MethodGet, "/account/sessions/revoke-others", handleSessionsRevokeOthersGet(rd, sess, index))
+			mux.Method(http.MethodPost, "/account/sessions/revoke-others", handleSessionsRevokeOthersPost(rd, sess, users, limits, index, audit))
+			mux.Method(http.MethodGet, "/account/password", handlePasswordGet(rd, sess))
+			mux.Method(http.MethodPost, "/account/password", handlePasswordPost(rd, sess, users, limits, index, audit))
 		})
 
-		// Administration: admins only; every change needs a recent password.
+		// Administration: admins only; every change needs a recent password,
+		// asked on the change's confirmation page when it is older.
 		mux.Group(func(mux chi.Router) {
 			mux.Use(authed, admin)
 			mux.Method(http.MethodGet, "/admin/users", handleAdminUsersGet(rd, sess, users, index))
-			mux.With(recent("/admin/users")).Method(http.MethodPost, "/admin/users/{id}/{action}", handleAdminUserPost(rd, sess, users, index, audit))
+			mux.Method(http.MethodGet, "/admin/users/{id}/{action}", handleAdminUserGet(rd, sess, users))
+			mux.Method(http.MethodPost, "/admin/users/{id}/{action}", handleAdminUserPost(rd, sess, users, limits, index, audit))
 		})
 
 		// The tutorial's JSON API, on the same session cookie. Each

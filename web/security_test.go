@@ -129,7 +129,7 @@ func TestAttackEnumerationByRegistration(t *testing.T) {
 		wantStatus(t, r, http.StatusConflict)
 		bodies = append(bodies, r.body)
 	}
-	if bodies[0] != bodies[1] || bodies[1] != bodies[2] || bodies[0] != `{"error":"That username is taken"}`+"\n" {
+	if bodies[0] != bodies[1] || bodies[1] != bodies[2] || bodies[0] != `{"error":"Choose another username: that one is taken"}`+"\n" {
 		t.Fatalf("got %q", bodies)
 	}
 }
@@ -186,7 +186,7 @@ func TestAttackEnumerationByLoginForm(t *testing.T) {
 	for _, r := range []response{wrong, unknown} {
 		wantStatus(t, r, http.StatusUnprocessableEntity)
 		d := doc(t, r)
-		if got := text(d, "#form-error"); got != "Invalid username or password." {
+		if got := text(d, "#form-error"); got != "Check your username and password: they do not match an account" {
 			t.Fatalf("got error %q", got)
 		}
 	}
@@ -562,11 +562,11 @@ func TestAttackLoginFlood(t *testing.T) {
 func TestAttackCommonPassword(t *testing.T) {
 	t.Parallel()
 	a := newApp(t, newBackends(t), options{})
-	const msg = "This password is too common. Choose a longer phrase that others would not guess"
+	const msg = "Choose a less common password: a phrase of a few words that others would not guess"
 	for _, pw := range []string{"password123", "Password123", "QWERTYUIOP"} {
 		r := newBrowser(t, a.URL).signup("hopeful", pw)
 		wantStatus(t, r, http.StatusUnprocessableEntity)
-		if got := text(doc(t, r), "#password-error"); got != msg {
+		if got := fieldError(doc(t, r), "password"); got != msg {
 			t.Errorf("form, %q: got %q, want %q", pw, got, msg)
 		}
 		r = newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"hopeful","password":"`+pw+`"}`)
@@ -601,10 +601,10 @@ func TestAttackBreachedPassword(t *testing.T) {
 	t.Cleanup(api.Close)
 	a := newApp(t, newBackends(t), options{pwnedURL: api.URL})
 
-	const msg = "This password has appeared in a data breach. Choose a different one"
+	const msg = "Choose a different password: this one has appeared in a data breach"
 	r := newBrowser(t, a.URL).signup("ophelia", breached)
 	wantStatus(t, r, http.StatusUnprocessableEntity)
-	if got := text(doc(t, r), "#password-error"); got != msg {
+	if got := fieldError(doc(t, r), "password"); got != msg {
 		t.Errorf("form: got %q, want %q", got, msg)
 	}
 	r = newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"ophelia","password":"`+breached+`"}`)
@@ -639,20 +639,20 @@ func TestAttackConfusableUsername(t *testing.T) {
 	for _, name := range []string{"\u04431234", "Yl234"} { // у1234 with a Cyrillic у; l for 1
 		r := newBrowser(t, a.URL).signup(name, "password-1")
 		wantStatus(t, r, http.StatusUnprocessableEntity)
-		if got := text(doc(t, r), "#username-error"); got != "That username is taken." {
-			t.Errorf("form, %q: got %q, want %q", name, got, "That username is taken.")
+		if got := fieldError(doc(t, r), "username"); got != "Choose another username: that one is taken" {
+			t.Errorf("form, %q: got %q, want %q", name, got, "Choose another username: that one is taken")
 		}
 		r = newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"`+name+`","password":"password-1"}`)
 		wantStatus(t, r, http.StatusConflict)
-		if got := jsonBody(t, r)["error"]; got != "That username is taken" {
-			t.Errorf("JSON, %q: got %q, want %q", name, got, "That username is taken")
+		if got := jsonBody(t, r)["error"]; got != "Choose another username: that one is taken" {
+			t.Errorf("JSON, %q: got %q, want %q", name, got, "Choose another username: that one is taken")
 		}
 	}
 	// Cyrillic р, а and у with a Latin l: refused for mixing alphabets.
 	const mixed = "\u0440\u0430\u0443\u0440\u0430l"
 	r := newBrowser(t, a.URL).signup(mixed, "password-1")
 	wantStatus(t, r, http.StatusUnprocessableEntity)
-	if got := text(doc(t, r), "#username-error"); got != "Use letters from one alphabet only" {
+	if got := fieldError(doc(t, r), "username"); got != "Use letters from one alphabet only" {
 		t.Errorf("form, %q: got %q, want %q", mixed, got, "Use letters from one alphabet only")
 	}
 	r = newBrowser(t, a.URL).postJSON("/auth/register", `{"username":"`+mixed+`","password":"password-1"}`)

@@ -43,6 +43,7 @@ type Users interface {
 	ByID(ctx context.Context, id string) (*user.User, error)
 	CheckPassword(ctx context.Context, id, password string) error
 	ChangePassword(ctx context.Context, id, current, next string) error
+	SetPassword(ctx context.Context, id, next string) error
 	SetRole(ctx context.Context, id string, role user.Role) (*user.User, error)
 	SetDisabled(ctx context.Context, id string, disabled bool) (*user.User, error)
 	SignOutEverywhere(ctx context.Context, id string) (*user.User, error)

@@ -50,7 +50,16 @@ type loaded struct {
 	// rec is the signed-in record, nil when anonymous. Records are
 	// replaced, never changed: a pointer handed out stays as it was.
 	rec *session.Record
+	// ended says why the request's session has just ended, for the
+	// person: whyExpired or whySecurity; "" when it did not.
+	ended string
 }
+
+// Why a session ended, as ?why= tells the login page.
+const (
+	whyExpired  = "expired"  // the idle or absolute timeout
+	whySecurity = "security" // the user's password, role or status changed
+)
 
 type loadedKey struct{}
 

@@ -138,17 +138,17 @@ func enforce(r *http.Request, sess *sessions, users Users) error {
 	now := sess.now()
 	switch v := sess.policy.Check(rec, now); v {
 	case session.ExpiredAbsolute, session.ExpiredIdle:
-		return end(r, sess, v.String())
+		return end(r, sess, v.String(), whyExpired)
 	case session.TouchDue:
 		ctx := r.Context()
 		u, err := users.ByID(ctx, rec.UserID)
 		switch {
 		case errors.Is(err, user.ErrNotFound) || (err == nil && u.Disabled):
 			sess.logger.Warn("session names a deleted or disabled user", "user_id", rec.UserID, "request_id", requestID(r))
-			return end(r, sess, "user deleted or disabled")
+			return end(r, sess, "user deleted or disabled", whySecurity)
 		case err == nil && u.SecurityStamp != rec.Stamp:
 			sess.logger.Info("session outlived a change of the user's privileges", "user_id", rec.UserID, "request_id", requestID(r))
-			return end(r, sess, "security stamp changed")
+			return end(r, sess, "security stamp changed", whySecurity)
 		case err != nil:
 			// MongoDB being down must not sign everyone out.
 			sess.logger.Warn("could not recheck the session's user", "err", err, "request_id", requestID(r))
@@ -162,11 +162,15 @@ func enforce(r *http.Request, sess *sessions, users Users) error {
 	return nil
 }
 
-// end destroys an expired session; the request goes on as anonymous.
-func end(r *http.Request, sess *sessions, reason string) error {
+// end destroys an expired session; the request goes on as anonymous, and
+// the login page can tell the person why (for).
+func end(r *http.Request, sess *sessions, reason, why string) error {
 	sess.metrics.SessionsEnded("expired", 1)
 	rec := currentUser(r)
 	sess.logger.Info("session ended", "reason", reason, "user_id", rec.UserID, "session_id", rec.SID, "request_id", requestID(r))
+	if l := loadedFrom(r.Context()); l != nil {
+		l.ended = why
+	}
 	return sess.signOut(r)
 }
 

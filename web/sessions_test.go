@@ -140,7 +140,7 @@ func TestIdleTimeout(t *testing.T) {
 	wantStatus(t, b.get("/dashboard"), http.StatusOK)
 	clock.advance(30 * time.Minute)
 	r := b.get("/dashboard")
-	wantRedirect(t, r, "/login")
+	wantRedirect(t, r, "/login?why=expired")
 	if c := setCookie(r, cookieName); c == nil || c.MaxAge >= 0 {
 		t.Fatalf("expired session's cookie not cleared: %+v", c)
 	}
@@ -178,15 +178,15 @@ func TestAbsoluteLifetimeSurvivesRenewal(t *testing.T) {
 	clock.advance(25 * time.Minute)
 	wantStatus(t, b.get("/dashboard"), http.StatusOK)
 	clock.advance(20 * time.Minute)
-	// RenewToken: confirm the password.
-	wantRedirect(t, b.postForm("/account/confirm", url.Values{"password": {"password-1"}, "next": {"/account/sessions"}}), "/account/sessions")
+	// RenewToken: confirm the password, on a sensitive action's form.
+	wantRedirect(t, b.postForm("/account/sessions/revoke-others", url.Values{"password": {"password-1"}}), "/account/sessions")
 	if b.cookie(cookieName) == first {
 		t.Fatal("confirming the password did not renew the token")
 	}
 	clock.advance(14 * time.Minute) // 59 min after sign-in
 	wantStatus(t, b.get("/dashboard"), http.StatusOK)
 	clock.advance(time.Minute + time.Second) // past 1 h
-	wantRedirect(t, b.get("/dashboard"), "/login")
+	wantRedirect(t, b.get("/dashboard"), "/login?why=expired")
 }
 
 // TestRememberMe: the cookie persists for 30 days and no idle timeout
@@ -207,7 +207,7 @@ func TestRememberMe(t *testing.T) {
 	clock.advance(3 * time.Hour) // far past the idle timeout
 	wantStatus(t, b.get("/dashboard"), http.StatusOK)
 	clock.advance(30*24*time.Hour - 3*time.Hour)
-	wantRedirect(t, b.get("/dashboard"), "/login")
+	wantRedirect(t, b.get("/dashboard"), "/login?why=expired")
 
 	r = newBrowser(t, a.URL).login("rememberer", "password-1")
 	if c := setCookie(r, cookieName); c == nil || c.MaxAge != 0 || !c.Expires.IsZero() {
@@ -350,7 +350,8 @@ func TestSessionIDsOfOthersAreUseless(t *testing.T) {
 }
 
 // TestSignOutOthersNeedsRecentPassword: after 10 minutes the action asks
-// for the password again, then does its job.
+// for the password again, on its own confirmation page, then does its job:
+// it is never dropped.
 func TestSignOutOthersNeedsRecentPassword(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
@@ -361,25 +362,31 @@ func TestSignOutOthersNeedsRecentPassword(t *testing.T) {
 	clock.advance(11 * time.Minute)
 	wantStatus(t, other.get("/dashboard"), http.StatusOK)
 
-	wantRedirect(t, me.postForm("/account/sessions/revoke-others", nil), "/account/confirm?next=%2Faccount%2Fsessions")
-	wantStatus(t, other.get("/dashboard"), http.StatusOK)
-	r := me.get("/account/confirm?next=%2Faccount%2Fsessions")
+	// The button leads to the confirmation page, which asks for the
+	// password and names the action.
+	r := me.get("/account/sessions/revoke-others")
 	wantStatus(t, r, http.StatusOK)
-	if v, _ := doc(t, r).Find(`input[name="next"]`).Attr("value"); v != "/account/sessions" {
-		t.Fatalf("confirm page: next=%q", v)
+	d := doc(t, r)
+	if got := text(d, "#why-password"); got != "Confirm your password to sign out all your other sessions." {
+		t.Errorf("confirmation page: got %q", got)
 	}
-	r = me.postForm("/account/confirm", url.Values{"password": {"wrong-pass"}, "next": {"/account/sessions"}})
+	if d.Find(`form[action="/account/sessions/revoke-others"] input[name="password"]`).Length() != 1 {
+		t.Fatal("the confirmation form has no password field")
+	}
+	// Posting without the password shows that page too; nothing happens.
+	wantStatus(t, me.postForm("/account/sessions/revoke-others", nil), http.StatusOK)
+	wantStatus(t, other.get("/dashboard"), http.StatusOK)
+	r = me.postForm("/account/sessions/revoke-others", url.Values{"password": {"wrong-pass"}})
 	wantStatus(t, r, http.StatusUnprocessableEntity)
-	wantRedirect(t, me.postForm("/account/confirm", url.Values{"password": {"password-1"}, "next": {"/account/sessions"}}), "/account/sessions")
-	wantRedirect(t, me.postForm("/account/sessions/revoke-others", nil), "/account/sessions")
+	wantStatus(t, other.get("/dashboard"), http.StatusOK)
+	wantRedirect(t, me.postForm("/account/sessions/revoke-others", url.Values{"password": {"password-1"}}), "/account/sessions")
 	wantRedirect(t, other.get("/dashboard"), "/login")
 	wantStatus(t, me.get("/dashboard"), http.StatusOK)
 	if got := len(listSessions(t, me)); got != 1 {
 		t.Fatalf("%d sessions left, want 1", got)
 	}
-	// The confirm page never sends anyone off-site.
-	r = me.postForm("/account/confirm", url.Values{"password": {"password-1"}, "next": {"https://evil.example.test/"}})
-	wantRedirect(t, r, "/dashboard")
+	// Within the window, no password is asked.
+	wantRedirect(t, me.postForm("/account/sessions/revoke-others", nil), "/account/sessions")
 }
 
 // TestPasswordChange: it needs a recent password, rotates this session's
@@ -393,10 +400,18 @@ func TestPasswordChange(t *testing.T) {
 	me := signInAs(t, a.URL, "changer", uaChromeLinux)
 	before := me.cookie(cookieName)
 
+	// Within the reauthentication window the form does not ask for the
+	// current password again.
+	if doc(t, me.get("/account/password")).Find("#current_password").Length() != 0 {
+		t.Error("the password form asks for the current password right after sign-in")
+	}
 	clock.advance(11 * time.Minute)
-	wantRedirect(t, me.get("/account/password"), "/account/confirm?next=%2Faccount%2Fpassword")
-	wantRedirect(t, me.postForm("/account/confirm", url.Values{"password": {"password-1"}, "next": {"/account/password"}}), "/account/password")
-	wantStatus(t, me.get("/account/password"), http.StatusOK)
+	// Past it, it asks, once.
+	r := me.get("/account/password")
+	wantStatus(t, r, http.StatusOK)
+	if doc(t, r).Find("#current_password").Length() != 1 {
+		t.Fatal("past the window, the password form does not ask for the current password")
+	}
 
 	for _, tt := range []struct {
 		form  url.Values
@@ -408,11 +423,11 @@ func TestPasswordChange(t *testing.T) {
 	} {
 		r := me.postForm("/account/password", tt.form)
 		wantStatus(t, r, http.StatusUnprocessableEntity)
-		if text(doc(t, r), "#"+tt.field+"-error") == "" {
+		if fieldError(doc(t, r), tt.field) == "" {
 			t.Errorf("no error on %s", tt.field)
 		}
 	}
-	r := me.postForm("/account/password", url.Values{"current_password": {"password-1"}, "new_password": {"password-2"}, "new_password_confirm": {"password-2"}})
+	r = me.postForm("/account/password", url.Values{"current_password": {"password-1"}, "new_password": {"password-2"}, "new_password_confirm": {"password-2"}})
 	wantRedirect(t, r, "/account/sessions")
 	if after := me.cookie(cookieName); after == before || after == "" {
 		t.Fatal("the token did not change")
@@ -448,8 +463,8 @@ func TestDeletedOrDisabledUserSession(t *testing.T) {
 	disableInDB(t, be, s.ID)
 
 	clock.advance(61 * time.Second)
-	wantRedirect(t, gone.get("/dashboard"), "/login")
-	wantRedirect(t, off.get("/dashboard"), "/login")
+	wantRedirect(t, gone.get("/dashboard"), "/login?why=security")
+	wantRedirect(t, off.get("/dashboard"), "/login?why=security")
 	if n := strings.Count(a.logs.String(), "session names a deleted or disabled user"); n != 2 {
 		t.Fatalf("got %d warnings, want 2", n)
 	}

@@ -10,7 +10,10 @@ import (
 // register. The page then signs the new user in; the API, as the
 // tutorial's, does not.
 
-const msgWelcome = "Welcome! Your account is ready and you are signed in."
+const (
+	msgWelcome         = "Welcome! Your account is ready and you are signed in."
+	msgConfirmPassword = "Enter the same password in both fields"
+)
 
 func handleSignupGet(rd *renderer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -29,14 +32,13 @@ func handleSignupPost(rd *renderer, sess *sessions, users Users, signups signupL
 		}
 		username := r.PostForm.Get("username")
 		password, confirm := r.PostForm.Get("password"), r.PostForm.Get("password_confirm")
-		form := newForm()
+		form := newForm("username")
 		form.Username = truncate(username, 64)
-		_, err := user.NormalizeUsername(username)
+		_, err := user.CheckUsername(username)
 		form.check("username", err)
-		if err := user.ValidatePassword(password); err != nil {
-			form.check("password", err)
-		} else if !user.SamePassword(password, confirm) {
-			form.invalid("password_confirm", "The passwords do not match.")
+		form.check("password", user.CheckNewPassword(password, username))
+		if !user.SamePassword(password, confirm) {
+			form.invalid("password_confirm", msgConfirmPassword)
 		}
 		if !form.ok() {
 			rd.render(w, r, http.StatusUnprocessableEntity, "signup", view{Form: form})
@@ -51,7 +53,7 @@ func handleSignupPost(rd *renderer, sess *sessions, users Users, signups signupL
 			return err
 		}
 		sess.flash(r, msgWelcome)
-		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+		http.Redirect(w, r, sess.afterSignInVia(r, "/dashboard"), http.StatusSeeOther)
 		return nil
 	})
 }

@@ -43,7 +43,7 @@ func throttledMessage(d time.Duration) string {
 	case s > 1:
 		wait = strconv.Itoa(s) + " seconds"
 	}
-	return "Too many failed sign-in attempts. Please wait " + wait + " and try again"
+	return "Too many failed sign-in attempts: wait " + wait + ", then try again"
 }
 
 // tokenGuessGuard counts, per IP and through Redis (so across instances),
@@ -114,7 +114,7 @@ func (l signupLimit) admit(r *http.Request) error {
 	}
 	if n > l.max {
 		w := l.counter.Window()
-		return &throttledError{retryAfter: w, message: "Too many accounts were created from your network. Please try again in " + humanDuration(w.Round(time.Minute))}
+		return &throttledError{retryAfter: w, message: "Too many accounts were created from your network: try again in " + humanDuration(w.Round(time.Minute))}
 	}
 	return nil
 }

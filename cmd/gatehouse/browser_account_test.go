@@ -79,7 +79,7 @@ func TestBrowserBadCredentials(t *testing.T) {
 			t.Errorf("%s: got %d, want 422", name, resp.Status)
 		}
 		b.wantPath("/login")
-		b.wantText("#form-error", "Invalid username or password.")
+		b.wantText("#form-error", "Check your username and password: they do not match an account")
 		if got := get(b, chromedp.Value(chromedp.ID("username"))); got != username {
 			t.Errorf("%s: username field: got %q, want %q", name, got, username)
 		}
@@ -101,7 +101,7 @@ func TestBrowserBadCredentials(t *testing.T) {
 			t.Errorf("%s: got %d, want 422", name, resp.Status)
 		}
 		b.wantPath("/signup")
-		b.wantText("#"+field+"-error", want)
+		b.wantErr(field, want)
 		if got := get(b, chromedp.AttributeValue(chromedp.ID(field), "aria-invalid")); got.Value != "true" {
 			t.Errorf("%s: #%s is not marked aria-invalid", name, field)
 		}
@@ -111,11 +111,11 @@ func TestBrowserBadCredentials(t *testing.T) {
 		b.shot(name)
 	}
 	signupFails("mismatch", "hopper", "correct horse battery", "correct horse batterie",
-		"password_confirm", "The passwords do not match.")
+		"password_confirm", "Enter the same password in both fields")
 	signupFails("too-short", "hopper", "short", "short",
-		"password", "Password must be at least 8 characters")
+		"password", "Enter a password of at least 8 characters")
 	signupFails("taken", "grace", "another horse battery", "another horse battery",
-		"username", "That username is taken.")
+		"username", "Choose another username: that one is taken")
 }
 
 // TestBrowserKeyboardOnly signs in without a mouse: from the signup page,

@@ -166,10 +166,10 @@ type browser struct {
 	close func()
 }
 
-// newBrowser starts Chromium with a fresh profile. The browser is stopped,
-// and its process waited for, when the test ends; a failed test leaves a
-// screenshot of where it stopped.
-func newBrowser(t *testing.T) *browser {
+// newBrowser starts Chromium with a fresh profile and any extra options.
+// The browser is stopped, and its process waited for, when the test ends; a
+// failed test leaves a screenshot of where it stopped.
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	exe := findChromium(t)
 	profile := t.TempDir() // removed after the browser has exited (cleanups run last-in first-out)
@@ -184,6 +184,7 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(windowWidth, windowHeight),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	tab, cancelTab := chromedp.NewContext(allocCtx)
 	// The first Do starts the browser; its context (no deadline) is the
@@ -389,4 +390,14 @@ func (b *browser) save(name string, png []byte) error {
 	}
 	b.shots++
 	return os.WriteFile(filepath.Join(dir, fmt.Sprintf("%02d-%s.png", b.shots, name)), png, 0o644)
+}
+
+// wantErr fails the test unless the field's error, under its label, says
+// want. The error starts with a visually hidden "Error:" for screen
+// readers, which the browser's innerText includes.
+func (b *browser) wantErr(field, want string) {
+	b.t.Helper()
+	if got := strings.TrimSpace(strings.TrimPrefix(b.text("#"+field+"-error"), "Error:")); got != want {
+		b.t.Errorf("#%s-error: got %q, want %q", field, got, want)
+	}
 }

@@ -203,8 +203,8 @@ func TestUserCommandWithRedisAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/login" {
-		t.Fatalf("the demoted admin's old session: got %d to %q, want 303 to /login", resp.StatusCode, loc)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/login?why=security" {
+		t.Fatalf("the demoted admin's old session: got %d to %q, want 303 to /login?why=security", resp.StatusCode, loc)
 	}
 	if out, _ := runCLI(t, env, "", "user", "list", "-q", "clerk"); strings.Contains(out, "admin") {
 		t.Fatalf("the demoted admin's old session promoted clerk:\n%s", out)

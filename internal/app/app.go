@@ -103,6 +103,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 	a.Metrics.RedisPool(a.Redis)
 
 	warnIfEvicting(ctx, a.Redis, cfg.RedisTimeout, o.Logger)
+	warnIfNoTLSProxy(cfg, o.Logger)
 
 	if a.Mongo, err = mongo.Connect(ctx, cfg.MongoURI, cfg.MongoTimeout, a.Metrics.MongoMonitor()); err != nil {
 		return nil, err
@@ -209,6 +210,20 @@ func warnIfEvicting(ctx context.Context, pool *redigo.Pool, timeout time.Duratio
 	case policy != "noeviction":
 		logger.Warn("Redis may evict keys when full, and sessions would then vanish: set maxmemory-policy noeviction",
 			"maxmemory-policy", policy)
+	}
+}
+
+// warnIfNoTLSProxy warns when production listens without a proxy in
+// TRUSTED_PROXIES. Gatehouse speaks plain HTTP and expects a proxy that
+// terminates TLS in front of it; its session cookie is Secure, which a
+// browser drops on a plain-HTTP page at any host but localhost, so
+// without TLS nobody can stay signed in (the login's cookie check then
+// explains it to the person, web/cookiecheck.go).
+func warnIfNoTLSProxy(cfg config.Config, logger *slog.Logger) {
+	if cfg.Production() && len(cfg.TrustedProxies) == 0 {
+		logger.Warn("production without TRUSTED_PROXIES: browsers drop the Secure session cookie on plain HTTP, "+
+			"so serve Gatehouse behind a proxy that terminates TLS and list the proxy's address in TRUSTED_PROXIES",
+			"listen", cfg.Addr())
 	}
 }
 

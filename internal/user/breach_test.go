@@ -18,7 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
-const msgBreached = "This password has appeared in a data breach. Choose a different one"
+const msgBreached = "Choose a different password: this one has appeared in a data breach"
 
 // fakeRange is a Pwned Passwords range API that knows one breached
 // password, or fails as down or slow. It records the paths it is asked.

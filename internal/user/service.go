@@ -348,12 +348,33 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next string) 
 	if err != nil {
 		return err
 	}
-	next, err = checkNewPassword(next, u.UsernameNorm)
-	if err != nil {
+	// The new password's rules first: a new password that breaks them is
+	// no verdict on the current one.
+	if _, err := checkNewPassword(next, u.UsernameNorm); err != nil {
 		return err
 	}
 	// A rehash of the current password is moot: it is being replaced.
 	if _, err := s.checkPassword(ctx, u, current); err != nil {
+		return err
+	}
+	return s.setPassword(ctx, u, next)
+}
+
+// SetPassword replaces the password of user id without the current one,
+// and replaces the security stamp: for a session that entered the password
+// within the reauthentication window (the caller's rule), and later for a
+// reset link. The new password follows every rule.
+func (s *Service) SetPassword(ctx context.Context, id, next string) error {
+	u, err := s.repo.ByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.setPassword(ctx, u, next)
+}
+
+func (s *Service) setPassword(ctx context.Context, u *User, next string) error {
+	next, err := checkNewPassword(next, u.UsernameNorm)
+	if err != nil {
 		return err
 	}
 	if err := s.checkBreached(ctx, next); err != nil {
@@ -368,7 +389,7 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next string) 
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	return s.repo.SetPassword(ctx, id, hash, NewStamp(), s.now().UTC())
+	return s.repo.SetPassword(ctx, u.ID, hash, NewStamp(), s.now().UTC())
 }
 
 // SignOutEverywhere replaces the security stamp of user id, so that every

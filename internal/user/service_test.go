@@ -185,7 +185,7 @@ func TestChangePasswordContainsUsername(t *testing.T) {
 	}
 }
 
-const msgContainsUsername = "Your password must not contain your username"
+const msgContainsUsername = "Choose a password that does not contain your username"
 
 // TestPasswordNormalised: a password is the same password however its
 // characters were composed and whatever spaces were typed (PRECIS

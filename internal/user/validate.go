@@ -1,6 +1,7 @@
 package user
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -18,8 +19,16 @@ const (
 	PasswordMaxLen = 256
 )
 
+// Messages of the username rules. Each says what to do, in sentence case
+// without a final full stop (the GOV.UK Design System's style).
+const (
+	msgUsernameMissing = "Enter a username"
+	msgUsernameChars   = "use only letters, digits, dots (.), dashes (-) and underscores (_)"
+)
+
 // NormalizeUsername returns the form of name that identifies an account, or a
-// ValidationError saying what is wrong with it.
+// ValidationError saying what is wrong with it: every rule it breaks, in one
+// message ("a!" is both too short and has a character not allowed).
 //
 // It applies the PRECIS UsernameCaseMapped profile (RFC 8265): width mapping
 // and case folding, so "Alice", "ALICE" and full-width "Ａｌｉｃｅ" are one
@@ -27,40 +36,72 @@ const (
 func NormalizeUsername(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return "", &ValidationError{"username", "Username is required"}
+		return "", &ValidationError{"username", msgUsernameMissing}
 	}
 	// Bound the work before PRECIS sees the string.
 	if len(name) > UsernameMaxLen*4 {
-		return "", &ValidationError{"username", "Username must be at most 32 characters"}
+		return "", usernameError(utf8.RuneCountInString(name), false)
 	}
 	norm, err := precis.UsernameCaseMapped.String(name)
 	if err != nil {
-		return "", &ValidationError{"username", "Username may only contain letters, digits, '.', '_' and '-'"}
+		// Count what was typed: PRECIS refused it as a whole.
+		return "", usernameError(utf8.RuneCountInString(name), true)
 	}
-	n := utf8.RuneCountInString(norm)
-	if n < UsernameMinLen {
-		return "", &ValidationError{"username", "Username must be at least 3 characters"}
-	}
-	if n > UsernameMaxLen {
-		return "", &ValidationError{"username", "Username must be at most 32 characters"}
-	}
+	badChar := false
 	for _, r := range norm {
 		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '.' && r != '_' && r != '-' {
-			return "", &ValidationError{"username", "Username may only contain letters, digits, '.', '_' and '-'"}
+			badChar = true
 		}
+	}
+	if n := utf8.RuneCountInString(norm); badChar || n < UsernameMinLen || n > UsernameMaxLen {
+		return "", usernameError(n, badChar)
+	}
+	return norm, nil
+}
+
+// usernameError says everything that is wrong with a name of n characters.
+func usernameError(n int, badChar bool) error {
+	var msg string
+	switch {
+	case n < UsernameMinLen:
+		msg = "Enter a username of at least " + strconv.Itoa(UsernameMinLen) + " characters"
+	case n > UsernameMaxLen:
+		msg = "Enter a username of at most " + strconv.Itoa(UsernameMaxLen) + " characters"
+	}
+	switch {
+	case msg == "":
+		msg = "In your username, " + msgUsernameChars
+	case badChar:
+		msg += ", and " + msgUsernameChars
+	}
+	return &ValidationError{"username", msg}
+}
+
+// CheckUsername checks a new username against every rule: those of
+// NormalizeUsername, and that its letters come from one alphabet. It
+// returns the normalised name.
+func CheckUsername(name string) (string, error) {
+	norm, err := NormalizeUsername(name)
+	if err != nil {
+		return "", err
+	}
+	if err := checkScripts(norm); err != nil {
+		return "", err
 	}
 	return norm, nil
 }
 
 // Messages of the password rules that say what to do instead.
 const (
-	msgCommonPassword   = "This password is too common. Choose a longer phrase that others would not guess"
-	msgContainsUsername = "Your password must not contain your username"
-	msgBreachedPassword = "This password has appeared in a data breach. Choose a different one"
+	msgCommonPassword   = "Choose a less common password: a phrase of a few words that others would not guess"
+	msgContainsUsername = "Choose a password that does not contain your username"
+	msgBreachedPassword = "Choose a different password: this one has appeared in a data breach"
 	// PRECIS OpaqueString refuses control characters, invisible ones
 	// (zero-width spaces and joiners, direction overrides) and unassigned
 	// code points.
-	msgPasswordCharacters = "Password must not contain tabs, line breaks or invisible characters such as zero-width spaces"
+	msgPasswordCharacters = "Use a password without tabs, line breaks or invisible characters such as zero-width spaces"
+	msgPasswordShort      = "Enter a password of at least 8 characters"
+	msgPasswordLong       = "Enter a password of at most 256 characters"
 )
 
 // ValidatePassword checks a new password on its own: its length, in
@@ -76,21 +117,21 @@ func ValidatePassword(pw string) error {
 // returns its normalised form, the one to hash.
 func preparePassword(pw string) (string, error) {
 	if !utf8.ValidString(pw) {
-		return "", &ValidationError{"password", "Password must be valid text"}
+		return "", &ValidationError{"password", msgPasswordCharacters}
 	}
 	// Bound the work before PRECIS sees the string.
 	if utf8.RuneCountInString(pw) > PasswordMaxLen {
-		return "", &ValidationError{"password", "Password must be at most 256 characters"}
+		return "", &ValidationError{"password", msgPasswordLong}
 	}
 	if pw == "" {
-		return "", &ValidationError{"password", "Password must be at least 8 characters"}
+		return "", &ValidationError{"password", msgPasswordShort}
 	}
 	p, err := precis.OpaqueString.String(pw)
 	if err != nil {
 		return "", &ValidationError{"password", msgPasswordCharacters}
 	}
 	if utf8.RuneCountInString(p) < PasswordMinLen {
-		return "", &ValidationError{"password", "Password must be at least 8 characters"}
+		return "", &ValidationError{"password", msgPasswordShort}
 	}
 	if isCommon(p) {
 		return "", &ValidationError{"password", msgCommonPassword}
@@ -121,6 +162,18 @@ func SamePassword(a, b string) bool {
 		return a == b
 	}
 	return na == nb
+}
+
+// CheckNewPassword checks a new password for the user called username
+// (as typed) against every rule but the breach check, which needs the
+// network: those of ValidatePassword, and that it does not contain the
+// name. The forms use it to show every problem at once.
+func CheckNewPassword(pw, username string) error {
+	if norm, err := NormalizeUsername(username); err == nil {
+		_, err := checkNewPassword(pw, norm)
+		return err
+	}
+	return ValidatePassword(pw)
 }
 
 // checkNewPassword checks a new password of the user whose normalised name

@@ -61,14 +61,14 @@ func TestValidatePassword(t *testing.T) {
 		{"longest", strings.Repeat("p", 256), ""},
 		{"too long", strings.Repeat("p", 257), "at most 256 characters"},
 		{"characters, not bytes", strings.Repeat("é", 8), ""},
-		{"not UTF-8", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", "valid text"},
+		{"not UTF-8", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", "without tabs"},
 		// The Django list (Royce Williams'), case-insensitively.
-		{"common", "password123", "too common"},
-		{"common, upper case", "PASSWORD123", "too common"},
-		{"common, mixed case", "PassWord123", "too common"},
-		{"common, spaces around", "  password123 ", "too common"},
-		{"common digits", "12345678", "too common"},
-		{"common, last long one in the file", "desadesa", "too common"},
+		{"common", "password123", "less common"},
+		{"common, upper case", "PASSWORD123", "less common"},
+		{"common, mixed case", "PassWord123", "less common"},
+		{"common, spaces around", "  password123 ", "less common"},
+		{"common digits", "12345678", "less common"},
+		{"common, last long one in the file", "desadesa", "less common"},
 		{"common word with a twist", "password123!x", ""},
 		// PRECIS OpaqueString (RFC 8265): NFC, other spaces as ASCII
 		// space, no control or invisible characters.
@@ -135,6 +135,26 @@ func TestSamePassword(t *testing.T) {
 	} {
 		if got := SamePassword(tt.a, tt.b); got != tt.want {
 			t.Errorf("SamePassword(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+// TestUsernameErrorsAtOnce: a name that breaks several rules hears of all
+// of them at once.
+func TestUsernameErrorsAtOnce(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"a!":                     "Enter a username of at least 3 characters, and use only letters, digits, dots (.), dashes (-) and underscores (_)",
+		"ab":                     "Enter a username of at least 3 characters",
+		"a b c":                  "In your username, use only letters, digits, dots (.), dashes (-) and underscores (_)",
+		strings.Repeat("x", 33):  "Enter a username of at most 32 characters",
+		strings.Repeat("x!", 20): "Enter a username of at most 32 characters, and use only letters, digits, dots (.), dashes (-) and underscores (_)",
+		" ":                      "Enter a username",
+	} {
+		_, err := NormalizeUsername(in)
+		ve, ok := err.(*ValidationError)
+		if !ok || ve.Message != want {
+			t.Errorf("NormalizeUsername(%q): got %v, want %q", in, err, want)
 		}
 	}
 }
