@@ -129,6 +129,12 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if !strings.Contains(logs, `"msg":"stopped"`) {
 		t.Errorf("no clean shutdown in the log:\n%s", logs)
 	}
+	// Durations read as they are set, not as nanoseconds or 24h0m0s.
+	for _, want := range []string{` lifetime=24h idle=30m `, `"msg":"shutting down","timeout":"15s"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
 }
 
 // TestGracefulShutdownFinishesInFlight: a request in progress when the

@@ -99,7 +99,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	// requests here, while those that still arrive are served.
 	a.Drain()
 	if cfg.ShutdownDrain > 0 {
-		logger.Info("draining", "for", cfg.ShutdownDrain)
+		logger.Info("draining", "for", config.FormatDuration(cfg.ShutdownDrain))
 		t := time.NewTimer(cfg.ShutdownDrain)
 		select {
 		case <-t.C:
@@ -110,7 +110,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 
 	// A fresh context: the parent is already cancelled.
-	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	logger.Info("shutting down", "timeout", config.FormatDuration(cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

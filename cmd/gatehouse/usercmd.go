@@ -113,7 +113,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			if err != nil {
 				logger.Warn("could not sign the user's sessions out at once", "user_id", u.ID, "err", err)
 				fmt.Fprintf(stdout, "%s: role %s, %s; their sessions could not be signed out at once (Redis: %v), and end within %s (SESSION_TOUCH_INTERVAL)\n",
-					u.Username, u.Role, status(u), err, cfg.SessionTouchInterval)
+					u.Username, u.Role, status(u), err, config.FormatDuration(cfg.SessionTouchInterval))
 				return nil
 			}
 			for _, id := range ids {
