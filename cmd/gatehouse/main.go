@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/gatehouse/gatehouse/internal/datalock"
 )
 
 func main() {
@@ -57,6 +59,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return healthcheck(ctx, withDotEnv(getenv))
 	case "user":
 		return runUser(ctx, args[2:], withDotEnv(getenv), stdin, stdout, stderr)
+	case "dev-lock-check":
+		// Not in the usage: `make clean` asks whether a development
+		// process still holds the data folder (DATA_DIR, or the argument).
+		if len(args) > 3 {
+			return errUsage
+		}
+		dir := withDotEnv(getenv)("DATA_DIR")
+		if len(args) == 3 {
+			dir = args[2]
+		}
+		if dir == "" {
+			dir = "data"
+		}
+		return datalock.Check(dir)
 	case "help", "-h", "-help", "--help":
 		_, err := io.WriteString(stdout, usage)
 		return err

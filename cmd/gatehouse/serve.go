@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/datalock"
 	"github.com/gatehouse/gatehouse/templates"
 )
 
@@ -35,17 +36,30 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
+	embedded := (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0) || cfg.MongoURI == ""
+	var lock *datalock.Lock
+	if embedded {
+		if embeddedServices == nil {
+			return errors.New("REDIS_URL (or REDIS_SENTINEL_ADDRS) and MONGO_URI must be set in this build; " +
+				"`make run` (go run -tags dev) starts embedded services when they are empty")
+		}
+		// Before anything else: a second server on the same folder would
+		// start a second Redis on the first one's files.
+		lock, err = datalock.Acquire(cfg.DataDir, datalock.Holder{PID: os.Getpid(), Command: "serve", Started: time.Now()})
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
+	}
 	logger := newLogger(cfg, stdout)
 	logger.Info("starting gatehouse", "config", cfg.String())
 	for _, d := range cfg.Deprecated {
 		logger.Warn("a setting uses its old name; rename it", "variable", d)
 	}
 
-	if (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0) || cfg.MongoURI == "" {
-		if embeddedServices == nil {
-			return errors.New("REDIS_URL (or REDIS_SENTINEL_ADDRS) and MONGO_URI must be set in this build; " +
-				"`make run` (go run -tags dev) starts embedded services when they are empty")
-		}
+	if embedded {
+		// A state file left by a server that crashed names dead servers.
+		removeDevState(&cfg)
 		stop, err := embeddedServices(ctx, &cfg, logger)
 		if err != nil {
 			return fmt.Errorf("start embedded services: %w", err)
@@ -85,7 +99,13 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "url", "http://"+browsable(ln.Addr()))
+	url := "http://" + browsable(ln.Addr())
+	logger.Info("listening", "addr", ln.Addr().String(), "url", url)
+	if lock != nil {
+		if err := lock.SetURL(url); err != nil {
+			logger.Warn("could not record the URL beside the data folder's lock", "err", err)
+		}
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

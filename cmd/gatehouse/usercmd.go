@@ -66,7 +66,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return err
 		}
-		return withApp(ctx, cfg, logger, func(a *app.App) error {
+		return withApp(ctx, cfg, logger, "user "+cmd, func(a *app.App) error {
 			u, err := a.Users.Create(ctx, *name, pw, user.Role(*role))
 			if err != nil {
 				return describe(err)
@@ -81,7 +81,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			fmt.Fprint(stderr, userUsage)
 			return errUsage
 		}
-		return withApp(ctx, cfg, logger, func(a *app.App) error {
+		return withApp(ctx, cfg, logger, "user "+cmd, func(a *app.App) error {
 			u, err := a.Users.ByUsername(ctx, rest[0])
 			if err != nil {
 				return describe(err)
@@ -130,7 +130,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			fmt.Fprint(stderr, userUsage)
 			return errUsage
 		}
-		return withApp(ctx, cfg, logger, func(a *app.App) error {
+		return withApp(ctx, cfg, logger, "user "+cmd, func(a *app.App) error {
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "USERNAME\tROLE\tSTATUS\tCREATED\tLAST LOGIN")
 			for page := 1; ; page++ {
@@ -210,10 +210,11 @@ func readPassword(stdin io.Reader, stdout io.Writer) (string, error) {
 
 // withApp builds the application on the configured servers (or, in
 // development, on those of a running `make run`, or on embedded ones for
-// the command's duration), runs fn and closes everything.
-func withApp(ctx context.Context, cfg config.Config, logger *slog.Logger, fn func(*app.App) error) error {
+// the command's duration), runs fn and closes everything. command names
+// the command to a `make run` that the data folder's lock turns away.
+func withApp(ctx context.Context, cfg config.Config, logger *slog.Logger, command string, fn func(*app.App) error) error {
 	if (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0) || cfg.MongoURI == "" {
-		stop, err := devServices(ctx, &cfg, logger)
+		stop, err := devServices(ctx, &cfg, logger, command)
 		if err != nil {
 			return err
 		}

@@ -219,7 +219,7 @@ func userID(t *testing.T, env map[string]string, name string) string {
 		t.Fatal(err)
 	}
 	var id string
-	if err := withApp(context.Background(), cfg, slog.New(slog.DiscardHandler), func(a *app.App) error {
+	if err := withApp(context.Background(), cfg, slog.New(slog.DiscardHandler), "user (test)", func(a *app.App) error {
 		u, err := a.Users.ByUsername(context.Background(), name)
 		if err == nil {
 			id = u.ID
