@@ -1,6 +1,7 @@
 # Gatehouse. `make help` lists the targets.
 SHELL := /bin/bash
 BIN := bin/gatehouse
+DEV_BIN := bin/gatehouse-dev
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .DEFAULT_GOAL := help
@@ -10,10 +11,13 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 help:
 	@awk -F': ' '/^## /{sub(/^## /,""); printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-## run: start the app on its embedded defaults (Redis and FerretDB under ./data)
+## run: start the app on its embedded defaults (Redis and FerretDB under ./data); Ctrl-C stops it
+# Built, then run: `go run` exits 1 whenever it gets SIGINT, even when the
+# program stops cleanly, and make would then report an error.
 .PHONY: run
 run:
-	go run -tags dev ./cmd/gatehouse serve
+	go build -tags dev -o $(DEV_BIN) ./cmd/gatehouse
+	$(DEV_BIN) serve
 
 ## test: run every test with the race detector against real servers
 .PHONY: test
@@ -61,7 +65,9 @@ up:
 down:
 	docker compose -p gatehouse down
 
-## clean: remove build output and the embedded services' data
+## clean: remove build output and the embedded services' data (refused while make run uses it)
 .PHONY: clean
 clean:
+	@test ! -e data/gatehouse.lock || \
+		{ go build -tags dev -o $(DEV_BIN) ./cmd/gatehouse && $(DEV_BIN) dev-lock-check data; }
 	rm -rf bin data
