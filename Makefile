@@ -3,6 +3,15 @@ SHELL := /bin/bash
 BIN := bin/gatehouse
 DEV_BIN := bin/gatehouse-dev
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+AXE_VERSION := 4.14.1
+AXE := .cache/axe/node_modules/axe-core/axe.min.js
+
+# gotest runs go test with the flags $(1) on every package, then prints one
+# line per test skipped for a missing tool: go test hides skip messages
+# without -v, so testenv.SkipOrFail also writes them to $GATEHOUSE_TEST_SKIPS.
+gotest = skips=$$(mktemp) && trap 'rm -f "$$skips"' EXIT && \
+	echo "go test $(1) ./..." && \
+	{ GATEHOUSE_TEST_SKIPS=$$skips go test $(1) ./...; status=$$?; sort -u "$$skips"; exit $$status; }
 
 .DEFAULT_GOAL := help
 
@@ -19,15 +28,25 @@ run:
 	go build -tags dev -o $(DEV_BIN) ./cmd/gatehouse
 	$(DEV_BIN) serve
 
-## test: run every test with the race detector against real servers
+## tools: install axe-core into .cache/axe for the accessibility test (needs npm)
+.PHONY: tools
+tools:
+	@if [ -f $(AXE) ]; then :; \
+	elif command -v npm >/dev/null; then \
+		echo "npm install axe-core@$(AXE_VERSION) into .cache/axe"; \
+		npm install --prefix .cache/axe --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION) || \
+			echo "tools: npm could not install axe-core: the accessibility test will be skipped"; \
+	else echo "tools: npm not found (apt-get install -y npm): the accessibility test will be skipped"; fi
+
+## test: run every test with the race detector against real servers; lists tests skipped for a missing tool
 .PHONY: test
-test:
-	go test -race -tags dev -count=1 -timeout 20m ./...
+test: tools
+	@$(call gotest,-race -tags dev -count=1 -timeout 20m)
 
 ## test/short: run the tests without the race detector
 .PHONY: test/short
-test/short:
-	go test -tags dev -count=1 ./...
+test/short: tools
+	@$(call gotest,-tags dev -count=1)
 
 ## bench: load-test the production binary (table on stdout, JSON in bin/bench.json), then the Go benchmarks
 .PHONY: bench
@@ -38,8 +57,8 @@ bench:
 
 ## audit: tidy check, module verification, vet, staticcheck, race tests
 .PHONY: audit
-audit: lint
-	go test -race -tags dev -count=1 ./...
+audit: lint tools
+	@$(call gotest,-race -tags dev -count=1)
 
 ## lint: gofmt, go mod tidy -diff, go mod verify, go vet, staticcheck
 .PHONY: lint
