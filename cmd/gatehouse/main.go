@@ -38,8 +38,21 @@ Commands:
 Settings come from the environment; see README.md or .env.example.
 `
 
-// errUsage reports a command line that could not be understood.
-var errUsage = errors.New("unknown command (try: gatehouse help)")
+// errUsage is matched (errors.Is) by the error of every command line that
+// could not be understood, whose own message says what was wrong and what
+// to type instead.
+var errUsage = errors.New("usage")
+
+// usageError is such an error.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string        { return e.msg }
+func (e *usageError) Is(target error) bool { return target == errUsage }
+
+// badUsage returns a usageError with a formatted message.
+func badUsage(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
 
 // run is the whole program, callable from tests with their own arguments,
 // environment, input and output. It returns when ctx is cancelled and the server
@@ -52,7 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch cmd {
 	case "serve":
 		if len(args) > 2 {
-			return errUsage
+			return badUsage("usage: gatehouse serve")
 		}
 		return serve(ctx, withDotEnv(getenv), stdout)
 	case "healthcheck":
@@ -63,7 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		// Not in the usage: `make clean` asks whether a development
 		// process still holds the data folder (DATA_DIR, or the argument).
 		if len(args) > 3 {
-			return errUsage
+			return badUsage("usage: gatehouse dev-lock-check [DIR]")
 		}
 		dir := withDotEnv(getenv)("DATA_DIR")
 		if len(args) == 3 {
@@ -77,7 +90,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		_, err := io.WriteString(stdout, usage)
 		return err
 	default:
-		fmt.Fprint(stderr, usage)
-		return errUsage
+		return badUsage("unknown command: %s (try: gatehouse help)", cmd)
 	}
 }
