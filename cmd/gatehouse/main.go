@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		if len(args) > 2 {
 			return badUsage("usage: gatehouse serve")
 		}
-		return serve(ctx, withDotEnv(getenv), stdout)
+		return serve(ctx, args[0], withDotEnv(getenv), stdout)
 	case "healthcheck":
 		return healthcheck(ctx, withDotEnv(getenv))
 	case "user":

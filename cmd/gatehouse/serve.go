@@ -31,7 +31,9 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+// serve runs the web server; prog is how the program was started, for
+// the hint on creating the first admin.
+func serve(ctx context.Context, prog string, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
@@ -105,6 +107,17 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		if err := lock.SetURL(url); err != nil {
 			logger.Warn("could not record the URL beside the data folder's lock", "err", err)
 		}
+	}
+	if n, err := a.Users.CountAdmins(ctx); err != nil {
+		logger.Warn("could not count the admins", "err", err)
+	} else if n == 0 {
+		cmd := prog // /gatehouse in the container
+		if !cfg.Production() {
+			// Under go run, prog is a temporary file; this works from
+			// the repository root beside make run or go run alike.
+			cmd = "go run -tags dev ./cmd/gatehouse"
+		}
+		logger.Info("no admin yet: create one with: " + cmd + " user add -username NAME -role admin")
 	}
 
 	errc := make(chan error, 1)
