@@ -43,7 +43,7 @@ func serve(ctx context.Context, prog string, getenv func(string) string, stdout 
 	if embedded {
 		if embeddedServices == nil {
 			return errors.New("REDIS_URL (or REDIS_SENTINEL_ADDRS) and MONGO_URI must be set in this build; " +
-				"`make run` (go run -tags dev) starts embedded services when they are empty")
+				"`make run` (a build with -tags dev) starts embedded services when they are empty")
 		}
 		// Before anything else: a second server on the same folder would
 		// start a second Redis on the first one's files.
