@@ -182,6 +182,7 @@ func (r *recordingTB) Fatalf(format string, args ...any) { r.Fatal(fmt.Sprintf(f
 func TestRedisServerMissing(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	t.Setenv("REDIS_URL", "")
+	t.Setenv(SkipLogEnv, "") // these skips are the point, not a missing tool
 	tests := []struct {
 		ci       string
 		wantSkip bool
