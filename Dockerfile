@@ -2,15 +2,18 @@
 
 # Build stage: a static, stripped binary. No build tags: the dev-only
 # embedded servers (behind the `dev` tag) stay out of the production image.
-FROM golang:1.26-bookworm AS build
+# The Go version is go.mod's (the golang images set GOTOOLCHAIN=local).
+FROM golang:1.26.8-bookworm AS build
 WORKDIR /src
-
-# Dependencies first, so this layer is cached until go.mod or go.sum change.
-COPY go.mod go.sum ./
-RUN go mod download
-
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/gatehouse ./cmd/gatehouse
+
+# go build downloads only the modules of the packages it compiles, not
+# every module in go.mod as `go mod download` did (FerretDB, chromedp and
+# compose-go serve only the tests and the dev build). The cache mounts keep
+# the modules and the compiled packages from one build to the next.
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/gatehouse ./cmd/gatehouse
 
 # Final stage: distroless static has CA certificates and tzdata, no shell,
 # and a nonroot user (uid 65532).

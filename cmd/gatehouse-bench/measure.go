@@ -14,6 +14,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
 
@@ -102,7 +103,7 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 	// sustained runs one load scenario against the server with serverPid
 	// and adds what it measured to sum.
 	sustained := func(sum *runningScenario, name string, serverPid int, d time.Duration, workers func() (func(context.Context) sample, func())) error {
-		progress("%s: %d connections, %s warm-up + %s", name, s.conns, s.warmup, d)
+		progress("%s: %d connections, %s warm-up + %s", name, s.conns, config.FormatDuration(s.warmup), config.FormatDuration(d))
 		pids := []int{serverPid, e.redis.Pid(), 0}
 		before := cpuTimes(pids)
 		o, cmds, err := counted(func() outcome {

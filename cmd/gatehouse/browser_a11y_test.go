@@ -11,7 +11,7 @@ import (
 )
 
 // axeHint is the one line a developer without axe-core reads.
-const axeHint = "axe-core not found: npm install --prefix .cache/axe axe-core@4.14.1 (in the repository root)"
+const axeHint = "axe-core not found: make tools (npm install --prefix .cache/axe axe-core@4.14.1, in the repository root)"
 
 // axeViolation is what the test reads of one axe-core violation.
 type axeViolation struct {

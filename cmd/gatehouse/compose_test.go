@@ -5,14 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/joho/godotenv"
+
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 // The deployment files live at the repository root, two levels up.
@@ -28,12 +32,26 @@ const (
 // no .env file, can change the result.
 func composeLoad(t *testing.T) *types.Project {
 	t.Helper()
+	return composeLoadWith(t, nil)
+}
+
+// composeLoadWith is composeLoad with some variables changed from
+// .env.example's values: set to the value given, or unset when it is "".
+func composeLoadWith(t *testing.T, changes map[string]string) *types.Project {
+	t.Helper()
 	// The variables come from .env.example, as they would from the .env
 	// copied from it: this also checks that it sets every one the compose
 	// file requires.
 	example, err := godotenv.Read(filepath.Join(filepath.Dir(composeFilePath), ".env.example"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, v := range changes {
+		if v == "" {
+			delete(example, k)
+		} else {
+			example[k] = v
+		}
 	}
 	var env []string
 	for k, v := range example {
@@ -94,8 +112,59 @@ func TestComposeAppBuild(t *testing.T) {
 	if got, want := app.Build.Dockerfile, "Dockerfile"; got != want {
 		t.Errorf("app build dockerfile: got %q, want %q", got, want)
 	}
-	if got, want := app.Image, "gatehouse:dev"; got != want {
+	// The tag people expect of an image they build and run.
+	if got, want := app.Image, "gatehouse:latest"; got != want {
 		t.Errorf("app image: got %q, want %q", got, want)
+	}
+}
+
+// TestComposeAppPort: the host port is GATEHOUSE_PORT, 8080 when unset;
+// the app listens on 8080 in its container whatever it is.
+func TestComposeAppPort(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		port string // GATEHOUSE_PORT; "" unsets it
+		want string
+	}{
+		{"", "8080"},
+		{"9000", "9000"},
+	}
+	for _, tt := range tests {
+		ports := composeService(t, composeLoadWith(t, map[string]string{"GATEHOUSE_PORT": tt.port}), "app").Ports
+		if len(ports) != 1 || ports[0].Target != 8080 || ports[0].Published != tt.want {
+			t.Errorf("GATEHOUSE_PORT=%q: got ports %+v, want %s published to 8080", tt.port, ports, tt.want)
+		}
+	}
+	// .env.example names the variable, with the default.
+	if ports := composeService(t, composeLoad(t), "app").Ports; len(ports) != 1 || ports[0].Published != "8080" {
+		t.Errorf("with .env.example: got %+v, want 8080", ports)
+	}
+	example, err := godotenv.Read(filepath.Join(filepath.Dir(composeFilePath), ".env.example"))
+	if err != nil || example["GATEHOUSE_PORT"] != "8080" {
+		t.Errorf(".env.example: GATEHOUSE_PORT=%q, %v; want 8080", example["GATEHOUSE_PORT"], err)
+	}
+}
+
+// TestComposeStopGracePeriod: after SIGTERM the app answers 503 on
+// /readyz for SHUTDOWN_DRAIN, then waits up to SHUTDOWN_TIMEOUT for
+// requests in flight, then closes its pools; Docker's SIGKILL must come
+// after all that (its default, 10s, came before the end of the timeout).
+func TestComposeStopGracePeriod(t *testing.T) {
+	t.Parallel()
+	app := composeService(t, composeLoad(t), "app")
+	cfg, err := config.Load(func(k string) string {
+		if v := app.Environment[k]; v != nil {
+			return *v
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatalf("the app's compose environment: %v", err)
+	}
+	need := cfg.ShutdownDrain + cfg.ShutdownTimeout
+	if app.StopGracePeriod == nil || time.Duration(*app.StopGracePeriod) <= need {
+		t.Errorf("app stop_grace_period: got %v, want more than SHUTDOWN_DRAIN + SHUTDOWN_TIMEOUT = %s + %s",
+			app.StopGracePeriod, config.FormatDuration(cfg.ShutdownDrain), config.FormatDuration(cfg.ShutdownTimeout))
 	}
 }
 
@@ -448,6 +517,83 @@ func TestDockerfile(t *testing.T) {
 	}
 	if len(probe) < 2 || probe[1] != installed {
 		t.Errorf("app healthcheck: got %q, want it to run %s", probe, installed)
+	}
+}
+
+// TestDockerfileGoVersion: the build stage's Go is the go.mod's, exactly.
+// The golang images set GOTOOLCHAIN=local, so an older one refuses to
+// build, and a newer or floating one (golang:1.26) builds with another Go
+// than the tests ran with.
+func TestDockerfileGoVersion(t *testing.T) {
+	t.Parallel()
+	mod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want string
+	for line := range strings.Lines(string(mod)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "go "); ok {
+			want = strings.TrimSpace(v)
+		}
+	}
+	if want == "" {
+		t.Fatal("go.mod: no go line")
+	}
+	var images []string
+	for _, s := range composeParseDockerfile(t, composeDockerfile) {
+		f := slices.DeleteFunc(strings.Fields(s.from), func(f string) bool { return strings.HasPrefix(f, "--") })
+		if len(f) > 0 && strings.HasPrefix(f[0], "golang:") {
+			images = append(images, f[0])
+		}
+	}
+	if len(images) == 0 {
+		t.Fatal("Dockerfile: no golang image")
+	}
+	for _, image := range images {
+		tag := strings.TrimPrefix(image, "golang:")
+		if v, _, _ := strings.Cut(tag, "-"); v != want {
+			t.Errorf("Dockerfile FROM %s: Go %s, want go.mod's %s", image, v, want)
+		}
+	}
+}
+
+// TestDockerfileDownloadsOnlyWhatTheBinaryNeeds: the build stage does not
+// run a bare `go mod download`, which fetches every module in go.mod
+// (FerretDB, chromedp and compose-go among them); go build fetches only
+// the modules of the packages it compiles, into a cache mount that the
+// next build reuses.
+func TestDockerfileDownloadsOnlyWhatTheBinaryNeeds(t *testing.T) {
+	t.Parallel()
+	stages := composeParseDockerfile(t, composeDockerfile)
+	var build string
+	for _, s := range stages[:len(stages)-1] {
+		for _, run := range composeFind(s, "RUN") {
+			f := strings.Fields(run)
+			if i := slices.Index(f, "download"); i > 0 && f[i-1] == "mod" && (i+1 == len(f) || strings.HasPrefix(f[i+1], "-") || f[i+1] == "&&") {
+				t.Errorf("Dockerfile: RUN %s downloads every module in go.mod", run)
+			}
+			if strings.Contains(run, "go build") {
+				build = run
+			}
+		}
+	}
+	if !strings.Contains(build, "--mount=type=cache,target=/go/pkg/mod") {
+		t.Errorf("Dockerfile: go build without a cache mount on /go/pkg/mod (GOMODCACHE): %s", build)
+	}
+
+	// And the modules it needs leave out those that only the tests and
+	// the dev build use.
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{with .Module}}{{.Path}}{{end}}", ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as the Dockerfile builds it
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	needed := strings.Fields(string(out))
+	for _, m := range []string{"github.com/FerretDB/FerretDB", "github.com/chromedp/chromedp", "github.com/compose-spec/compose-go/v2", "github.com/alicebob/miniredis/v2"} {
+		if slices.Contains(needed, m) {
+			t.Errorf("the production binary needs %s", m)
+		}
 	}
 }
 

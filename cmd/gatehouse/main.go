@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/gatehouse/gatehouse/internal/datalock"
 )
 
 func main() {
@@ -36,8 +38,21 @@ Commands:
 Settings come from the environment; see README.md or .env.example.
 `
 
-// errUsage reports a command line that could not be understood.
-var errUsage = errors.New("unknown command (try: gatehouse help)")
+// errUsage is matched (errors.Is) by the error of every command line that
+// could not be understood, whose own message says what was wrong and what
+// to type instead.
+var errUsage = errors.New("usage")
+
+// usageError is such an error.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string        { return e.msg }
+func (e *usageError) Is(target error) bool { return target == errUsage }
+
+// badUsage returns a usageError with a formatted message.
+func badUsage(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
 
 // run is the whole program, callable from tests with their own arguments,
 // environment, input and output. It returns when ctx is cancelled and the server
@@ -50,18 +65,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch cmd {
 	case "serve":
 		if len(args) > 2 {
-			return errUsage
+			return badUsage("usage: gatehouse serve")
 		}
-		return serve(ctx, withDotEnv(getenv), stdout)
+		return serve(ctx, args[0], withDotEnv(getenv), stdout)
 	case "healthcheck":
 		return healthcheck(ctx, withDotEnv(getenv))
 	case "user":
 		return runUser(ctx, args[2:], withDotEnv(getenv), stdin, stdout, stderr)
+	case "dev-lock-check":
+		// Not in the usage: `make clean` asks whether a development
+		// process still holds the data folder (DATA_DIR, or the argument).
+		if len(args) > 3 {
+			return badUsage("usage: gatehouse dev-lock-check [DIR]")
+		}
+		dir := withDotEnv(getenv)("DATA_DIR")
+		if len(args) == 3 {
+			dir = args[2]
+		}
+		if dir == "" {
+			dir = "data"
+		}
+		return datalock.Check(dir)
 	case "help", "-h", "-help", "--help":
 		_, err := io.WriteString(stdout, usage)
 		return err
 	default:
-		fmt.Fprint(stderr, usage)
-		return errUsage
+		return badUsage("unknown command: %s (try: gatehouse help)", cmd)
 	}
 }

@@ -129,6 +129,13 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if !strings.Contains(logs, `"msg":"stopped"`) {
 		t.Errorf("no clean shutdown in the log:\n%s", logs)
 	}
+	// Durations read as they are set, not as nanoseconds or 24h0m0s.
+	for _, want := range []string{` lifetime=24h idle=30m `, `"msg":"shutting down","timeout":"15s"`,
+		`"msg":"no admin yet: create one with: gatehouse user add -username NAME -role admin"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
 }
 
 // TestGracefulShutdownFinishesInFlight: a request in progress when the
@@ -239,5 +246,32 @@ func TestProductionBinaryHasNoEmbeddedServers(t *testing.T) {
 		if strings.Contains(deps, banned) {
 			t.Errorf("the production binary links %s", banned)
 		}
+	}
+}
+
+// TestStartupSaysHowToCreateTheFirstAdmin: with no enabled admin, the
+// start-up log says how to make one, once there is one, it does not.
+func TestStartupSaysHowToCreateTheFirstAdmin(t *testing.T) {
+	redisURL, _ := testenv.Redis(t)
+	mongoURI, db := testenv.Mongo(t)
+	env := map[string]string{"REDIS_URL": redisURL, "MONGO_URI": mongoURI, "MONGO_DB": db}
+	const hint = `msg="no admin yet: create one with: go run -tags dev ./cmd/gatehouse user add -username NAME -role admin"`
+
+	_, out, stop := startRun(t, env)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), hint) {
+		t.Errorf("no admin, and no hint in the log:\n%s", out)
+	}
+	if _, err := runCLI(t, env, "password-1\n", "user", "add", "-username", "root", "-role", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	_, out, stop = startRun(t, env)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "no admin yet") {
+		t.Errorf("an admin, and still the hint:\n%s", out)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/datalock"
 	"github.com/gatehouse/gatehouse/templates"
 )
 
@@ -30,10 +31,27 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+// serve runs the web server; prog is how the program was started, for
+// the hint on creating the first admin.
+func serve(ctx context.Context, prog string, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
+	}
+	embedded := (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0) || cfg.MongoURI == ""
+	var lock *datalock.Lock
+	if embedded {
+		if embeddedServices == nil {
+			return errors.New("REDIS_URL (or REDIS_SENTINEL_ADDRS) and MONGO_URI must be set in this build; " +
+				"`make run` (a build with -tags dev) starts embedded services when they are empty")
+		}
+		// Before anything else: a second server on the same folder would
+		// start a second Redis on the first one's files.
+		lock, err = datalock.Acquire(cfg.DataDir, datalock.Holder{PID: os.Getpid(), Command: "serve", Started: time.Now()})
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
 	}
 	logger := newLogger(cfg, stdout)
 	logger.Info("starting gatehouse", "config", cfg.String())
@@ -41,11 +59,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		logger.Warn("a setting uses its old name; rename it", "variable", d)
 	}
 
-	if (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0) || cfg.MongoURI == "" {
-		if embeddedServices == nil {
-			return errors.New("REDIS_URL (or REDIS_SENTINEL_ADDRS) and MONGO_URI must be set in this build; " +
-				"`make run` (go run -tags dev) starts embedded services when they are empty")
-		}
+	if embedded {
+		// A state file left by a server that crashed names dead servers.
+		removeDevState(&cfg)
 		stop, err := embeddedServices(ctx, &cfg, logger)
 		if err != nil {
 			return fmt.Errorf("start embedded services: %w", err)
@@ -85,7 +101,24 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "url", "http://"+browsable(ln.Addr()))
+	url := "http://" + browsable(ln.Addr())
+	logger.Info("listening", "addr", ln.Addr().String(), "url", url)
+	if lock != nil {
+		if err := lock.SetURL(url); err != nil {
+			logger.Warn("could not record the URL beside the data folder's lock", "err", err)
+		}
+	}
+	if n, err := a.Users.CountAdmins(ctx); err != nil {
+		logger.Warn("could not count the admins", "err", err)
+	} else if n == 0 {
+		cmd := prog // /gatehouse in the container
+		if !cfg.Production() {
+			// Under go run, prog is a temporary file; this works from
+			// the repository root beside make run or go run alike.
+			cmd = "go run -tags dev ./cmd/gatehouse"
+		}
+		logger.Info("no admin yet: create one with: " + cmd + " user add -username NAME -role admin")
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -99,7 +132,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	// requests here, while those that still arrive are served.
 	a.Drain()
 	if cfg.ShutdownDrain > 0 {
-		logger.Info("draining", "for", cfg.ShutdownDrain)
+		logger.Info("draining", "for", config.FormatDuration(cfg.ShutdownDrain))
 		t := time.NewTimer(cfg.ShutdownDrain)
 		select {
 		case <-t.C:
@@ -110,7 +143,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 
 	// A fresh context: the parent is already cancelled.
-	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	logger.Info("shutting down", "timeout", config.FormatDuration(cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -31,45 +33,72 @@ Commands:
   enable NAME                             enable NAME's account again
   list [-q PREFIX]                        list users
 
-They use the same settings as the server (REDIS_URL, MONGO_URI, ...).
+They use the same settings as the server (REDIS_URL, MONGO_URI, ...), and print
+only their result; LOG_LEVEL=debug adds their audit lines on stderr.
 `
 
+// Each command's usage line, for its usage errors.
+var userCommandUsage = map[string]string{
+	"add":      "usage: gatehouse user add -username NAME [-role user|admin]",
+	"set-role": "usage: gatehouse user set-role NAME user|admin",
+	"disable":  "usage: gatehouse user disable NAME",
+	"enable":   "usage: gatehouse user enable NAME",
+	"list":     "usage: gatehouse user list [-q PREFIX]",
+}
+
 // runUser is `gatehouse user ...`: account administration from the
-// command line, for bootstrapping the first admin.
+// command line, for bootstrapping the first admin. It prints its result
+// on stdout and nothing else: errors are returned (main prints them as
+// "gatehouse: ERROR"), and the password prompt goes to stderr.
+//
+// Its audit lines are logged at info, and it logs at warn or above unless
+// LOG_LEVEL=debug: on the command line they reach only the operator's
+// terminal (go run, docker compose exec), never the server's log stream,
+// so by default the result line, which says the same in words, is the
+// whole output. LOG_LEVEL=debug shows them, for a script that keeps them.
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		_, _ = io.WriteString(stdout, userUsage)
-		if len(args) == 0 {
-			return errUsage
-		}
-		return nil
+	if len(args) == 0 {
+		return badUsage("usage: gatehouse user add|set-role|disable|enable|list ... (try: gatehouse user help)")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "help", "-h", "-help", "--help":
+		return printUsage(stdout)
+	case "add", "set-role", "disable", "enable", "list":
+	default:
+		return badUsage("unknown user command: %s (try: gatehouse user help)", cmd)
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	// Logs (audit lines) go to stderr, so stdout stays the command's output.
+	if cfg.LogLevel > slog.LevelDebug && cfg.LogLevel < slog.LevelWarn {
+		cfg.LogLevel = slog.LevelWarn
+	}
 	logger := newLogger(cfg, stderr)
-	cmd, rest := args[0], args[1:]
 
 	switch cmd {
 	case "add":
 		fs := flag.NewFlagSet("user add", flag.ContinueOnError)
-		fs.SetOutput(stderr)
 		name := fs.String("username", "", "the new user's name")
 		role := fs.String("role", "user", "user or admin")
-		if err := fs.Parse(rest); err != nil || *name == "" || fs.NArg() != 0 {
-			fmt.Fprint(stderr, userUsage)
-			return errUsage
+		if help, err := parseFlags(fs, rest, userCommandUsage[cmd]); err != nil || help {
+			if help {
+				return printUsage(stdout)
+			}
+			return err
 		}
-		pw, err := readPassword(stdin, stdout)
+		if *name == "" {
+			return badUsage("%s", userCommandUsage[cmd])
+		}
+		pw, err := readPassword(stdin, stderr)
 		if err != nil {
 			return err
 		}
-		return withApp(ctx, cfg, logger, func(a *app.App) error {
+		return withApp(ctx, cfg, logger, "user "+cmd, func(a *app.App) error {
 			u, err := a.Users.Create(ctx, *name, pw, user.Role(*role))
 			if err != nil {
-				return describe(err)
+				return describe(err, *name, *role)
 			}
 			logger.Info("audit", "event", "user_created", "user_id", u.ID, "role", string(u.Role), "session_id", "cli", "ip", "local", "request_id", "")
 			fmt.Fprintf(stdout, "created %s (role %s)\n", u.Username, u.Role)
@@ -78,18 +107,21 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	case "set-role", "disable", "enable":
 		want := map[string]int{"set-role": 2, "disable": 1, "enable": 1}[cmd]
 		if len(rest) != want {
-			fmt.Fprint(stderr, userUsage)
-			return errUsage
+			return badUsage("%s", userCommandUsage[cmd])
 		}
-		return withApp(ctx, cfg, logger, func(a *app.App) error {
+		role := ""
+		if cmd == "set-role" {
+			role = rest[1]
+		}
+		return withApp(ctx, cfg, logger, "user "+cmd, func(a *app.App) error {
 			u, err := a.Users.ByUsername(ctx, rest[0])
 			if err != nil {
-				return describe(err)
+				return describe(err, rest[0], role)
 			}
 			event, revoke := "", true
 			switch cmd {
 			case "set-role":
-				u, err = a.Users.SetRole(ctx, u.ID, user.Role(rest[1]))
+				u, err = a.Users.SetRole(ctx, u.ID, user.Role(role))
 				event = "role_changed"
 			case "disable":
 				u, err = a.Users.SetDisabled(ctx, u.ID, true)
@@ -99,7 +131,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 				event, revoke = "user_enabled", false
 			}
 			if err != nil {
-				return describe(err)
+				return describe(err, rest[0], role)
 			}
 			logger.Info("audit", "event", event, "user_id", u.ID, "role", string(u.Role), "session_id", "cli", "ip", "local", "request_id", "")
 			if !revoke {
@@ -113,30 +145,31 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			if err != nil {
 				logger.Warn("could not sign the user's sessions out at once", "user_id", u.ID, "err", err)
 				fmt.Fprintf(stdout, "%s: role %s, %s; their sessions could not be signed out at once (Redis: %v), and end within %s (SESSION_TOUCH_INTERVAL)\n",
-					u.Username, u.Role, status(u), err, cfg.SessionTouchInterval)
+					u.Username, u.Role, status(u), err, config.FormatDuration(cfg.SessionTouchInterval))
 				return nil
 			}
 			for _, id := range ids {
 				logger.Info("audit", "event", "session_revoked", "user_id", u.ID, "session_id", id, "ip", "local", "request_id", "", "reason", event)
 			}
-			fmt.Fprintf(stdout, "%s: role %s, %s; %d session(s) signed out now\n", u.Username, u.Role, status(u), len(ids))
+			fmt.Fprintf(stdout, "%s: role %s, %s; %s signed out now\n", u.Username, u.Role, status(u), sessions(len(ids)))
 			return nil
 		})
-	case "list":
+	default: // list
 		fs := flag.NewFlagSet("user list", flag.ContinueOnError)
-		fs.SetOutput(stderr)
 		q := fs.String("q", "", "only names starting with this")
-		if err := fs.Parse(rest); err != nil || fs.NArg() != 0 {
-			fmt.Fprint(stderr, userUsage)
-			return errUsage
+		if help, err := parseFlags(fs, rest, userCommandUsage[cmd]); err != nil || help {
+			if help {
+				return printUsage(stdout)
+			}
+			return err
 		}
-		return withApp(ctx, cfg, logger, func(a *app.App) error {
+		return withApp(ctx, cfg, logger, "user "+cmd, func(a *app.App) error {
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "USERNAME\tROLE\tSTATUS\tCREATED\tLAST LOGIN")
 			for page := 1; ; page++ {
 				list, total, err := a.Users.List(ctx, *q, page, 100)
 				if err != nil {
-					return describe(err)
+					return err
 				}
 				for _, u := range list {
 					last := "never"
@@ -151,10 +184,28 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			}
 			return tw.Flush()
 		})
-	default:
-		fmt.Fprint(stderr, userUsage)
-		return errUsage
 	}
+}
+
+func printUsage(w io.Writer) error {
+	_, err := io.WriteString(w, userUsage)
+	return err
+}
+
+// parseFlags parses args into fs. help reports -h, for which the caller
+// prints the usage; a bad flag or a stray argument is a usage error that
+// shows usageLine.
+func parseFlags(fs *flag.FlagSet, args []string, usageLine string) (help bool, err error) {
+	fs.SetOutput(io.Discard)
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		return true, nil
+	case err != nil:
+		return false, badUsage("%s (%v)", usageLine, err)
+	case fs.NArg() != 0:
+		return false, badUsage("%s", usageLine)
+	}
+	return false, nil
 }
 
 func status(u *user.User) string {
@@ -164,35 +215,51 @@ func status(u *user.User) string {
 	return "active"
 }
 
-// describe turns domain errors into messages for the operator.
-func describe(err error) error {
+// sessions is "1 session" or "N sessions".
+func sessions(n int) string {
+	if n == 1 {
+		return "1 session"
+	}
+	return fmt.Sprintf("%d sessions", n)
+}
+
+// describe turns domain errors into messages for the operator, in one
+// style: what is wrong, then the name or value it is wrong about.
+func describe(err error, name, role string) error {
 	if ve, ok := errors.AsType[*user.ValidationError](err); ok {
-		return errors.New(ve.Message)
+		if ve.Field == "role" {
+			return fmt.Errorf("no such role: %s (want user or admin)", role)
+		}
+		// The web form's sentence ("Password must be at least 8
+		// characters"), without its capital.
+		r, size := utf8.DecodeRuneInString(ve.Message)
+		return errors.New(string(unicode.ToLower(r)) + ve.Message[size:])
 	}
 	switch {
 	case errors.Is(err, user.ErrNotFound):
-		return errors.New("no such user")
+		return fmt.Errorf("no such user: %s", name)
 	case errors.Is(err, user.ErrUsernameTaken):
-		return errors.New("that username is taken")
+		return fmt.Errorf("username taken: %s", name)
 	case errors.Is(err, user.ErrLastAdmin):
-		return errors.New("at least one enabled admin is needed: promote someone else first")
+		return fmt.Errorf("last enabled admin: %s (make another user an admin first)", name)
 	}
 	return err
 }
 
-// readPassword prompts without echo on a terminal, or reads one line from
-// stdin (so that scripts can pipe it in), at most 1 KiB.
-func readPassword(stdin io.Reader, stdout io.Writer) (string, error) {
+// readPassword prompts on stderr without echo when stdin is a terminal,
+// or reads one line from stdin (so that scripts can pipe it in), at most
+// 1 KiB.
+func readPassword(stdin io.Reader, prompt io.Writer) (string, error) {
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(stdout, "Password: ")
+		fmt.Fprint(prompt, "Password: ")
 		pw, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(stdout)
+		fmt.Fprintln(prompt)
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprint(stdout, "Again: ")
+		fmt.Fprint(prompt, "Again: ")
 		again, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(stdout)
+		fmt.Fprintln(prompt)
 		if err != nil {
 			return "", err
 		}
@@ -210,10 +277,11 @@ func readPassword(stdin io.Reader, stdout io.Writer) (string, error) {
 
 // withApp builds the application on the configured servers (or, in
 // development, on those of a running `make run`, or on embedded ones for
-// the command's duration), runs fn and closes everything.
-func withApp(ctx context.Context, cfg config.Config, logger *slog.Logger, fn func(*app.App) error) error {
+// the command's duration), runs fn and closes everything. command names
+// the command to a `make run` that the data folder's lock turns away.
+func withApp(ctx context.Context, cfg config.Config, logger *slog.Logger, command string, fn func(*app.App) error) error {
 	if (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0) || cfg.MongoURI == "" {
-		stop, err := devServices(ctx, &cfg, logger)
+		stop, err := devServices(ctx, &cfg, logger, command)
 		if err != nil {
 			return err
 		}

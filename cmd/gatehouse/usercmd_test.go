@@ -17,15 +17,90 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
-// runCLI runs `gatehouse args...` with env and input on stdin.
+// runCLI runs `gatehouse args...` with env and input on stdin, and returns
+// its standard output.
 func runCLI(t *testing.T, env map[string]string, input string, args ...string) (string, error) {
 	t.Helper()
+	out, _, err := runCLIOutput(t, env, input, args...)
+	return out, err
+}
+
+// runCLIOutput is runCLI that returns standard error too.
+func runCLIOutput(t *testing.T, env map[string]string, input string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), append([]string{"gatehouse"}, args...), func(k string) string { return env[k] }, strings.NewReader(input), &out, &errOut)
+	err = run(context.Background(), append([]string{"gatehouse"}, args...), func(k string) string { return env[k] }, strings.NewReader(input), &out, &errOut)
 	if strings.Contains(errOut.String(), "password-1") {
 		t.Fatal("the password reached the log")
 	}
-	return out.String(), err
+	return out.String(), errOut.String(), err
+}
+
+// TestUserCommandOutput: a user command prints its result on stdout and
+// nothing else; its errors (which main prints as "gatehouse: ERROR") say
+// what is wrong and name the user or value, in one style. The audit lines
+// show at LOG_LEVEL=debug.
+func TestUserCommandOutput(t *testing.T) {
+	redisURL, _ := testenv.Redis(t)
+	mongoURI, db := testenv.Mongo(t)
+	env := map[string]string{"REDIS_URL": redisURL, "MONGO_URI": mongoURI, "MONGO_DB": db} // LOG_LEVEL unset: info
+
+	results := []struct {
+		input string
+		args  []string
+		want  string
+	}{
+		{"password-1\n", []string{"user", "add", "-username", "ann", "-role", "admin"}, "created ann (role admin)\n"},
+		{"password-1\n", []string{"user", "add", "-username", "bob"}, "created bob (role user)\n"},
+		{"", []string{"user", "set-role", "bob", "admin"}, "bob: role admin, active; 0 sessions signed out now\n"},
+		{"", []string{"user", "disable", "bob"}, "bob: role admin, disabled; 0 sessions signed out now\n"},
+		{"", []string{"user", "enable", "BOB"}, "bob: role admin, active\n"},
+		{"", []string{"user", "set-role", "bob", "user"}, "bob: role user, active; 0 sessions signed out now\n"},
+	}
+	for _, tt := range results {
+		out, errOut, err := runCLIOutput(t, env, tt.input, tt.args...)
+		if err != nil || out != tt.want || errOut != "" {
+			t.Errorf("%v: got stdout %q, stderr %q, %v; want stdout %q and nothing else", tt.args, out, errOut, err, tt.want)
+		}
+	}
+
+	failures := []struct {
+		input string
+		args  []string
+		want  string
+	}{
+		{"", []string{"user", "disable", "nobody"}, "no such user: nobody"},
+		{"", []string{"user", "set-role", "nobody", "admin"}, "no such user: nobody"},
+		{"password-1\n", []string{"user", "add", "-username", "ANN"}, "username taken: ANN"},
+		{"password-1\n", []string{"user", "add", "-username", "cy", "-role", "god"}, "no such role: god (want user or admin)"},
+		{"", []string{"user", "set-role", "bob", "god"}, "no such role: god (want user or admin)"},
+		{"short\n", []string{"user", "add", "-username", "cyd"}, "password must be at least 8 characters"},
+		{"", []string{"user", "add", "-username", "cyd"}, "no password on stdin"},
+		{"", []string{"user", "frob"}, "unknown user command: frob (try: gatehouse user help)"},
+		{"", []string{"user"}, "usage: gatehouse user add|set-role|disable|enable|list ... (try: gatehouse user help)"},
+		{"", []string{"user", "add"}, "usage: gatehouse user add -username NAME [-role user|admin]"},
+		{"", []string{"user", "add", "-x"}, "usage: gatehouse user add -username NAME [-role user|admin] (flag provided but not defined: -x)"},
+		{"", []string{"user", "disable"}, "usage: gatehouse user disable NAME"},
+		{"", []string{"user", "set-role", "bob"}, "usage: gatehouse user set-role NAME user|admin"},
+		{"", []string{"user", "list", "extra"}, "usage: gatehouse user list [-q PREFIX]"},
+		{"", []string{"frob"}, "unknown command: frob (try: gatehouse help)"},
+	}
+	for _, tt := range failures {
+		out, errOut, err := runCLIOutput(t, env, tt.input, tt.args...)
+		if err == nil || err.Error() != tt.want || out != "" || errOut != "" {
+			t.Errorf("%v: got error %v, stdout %q, stderr %q; want only the error %q", tt.args, err, out, errOut, tt.want)
+		}
+	}
+	if _, err := runCLI(t, env, "", "user", "disable", "ann"); err == nil || err.Error() != "last enabled admin: ann (make another user an admin first)" {
+		t.Errorf("disable the last admin: got %v", err)
+	}
+
+	// The audit lines are there for whoever asks for them.
+	env["LOG_LEVEL"] = "debug"
+	_, errOut, err := runCLIOutput(t, env, "", "user", "disable", "bob")
+	if err != nil || !strings.Contains(errOut, "msg=audit event=user_disabled") {
+		t.Errorf("at LOG_LEVEL=debug: got stderr %q, %v; want the audit line", errOut, err)
+	}
 }
 
 func TestUserCommands(t *testing.T) {
@@ -68,7 +143,7 @@ func TestUserCommands(t *testing.T) {
 		t.Fatalf("dashboard: %d", code)
 	}
 	out, err = runCLI(t, env, "", "user", "disable", "worker")
-	if err != nil || !strings.Contains(out, "1 session(s) signed out") {
+	if err != nil || !strings.Contains(out, "1 session signed out") {
 		t.Fatalf("disable: got %q, %v", out, err)
 	}
 	if code := c.get("/api/dashboard"); code != http.StatusUnauthorized {
@@ -82,7 +157,7 @@ func TestUserCommands(t *testing.T) {
 	}
 
 	// Roles, and the last admin.
-	if _, err := runCLI(t, env, "", "user", "set-role", "root", "user"); err == nil || !strings.Contains(err.Error(), "at least one enabled admin") {
+	if _, err := runCLI(t, env, "", "user", "set-role", "root", "user"); err == nil || err.Error() != "last enabled admin: root (make another user an admin first)" {
 		t.Fatalf("demote last admin: got %v", err)
 	}
 	if out, err := runCLI(t, env, "", "user", "set-role", "worker", "admin"); err != nil || !strings.Contains(out, "role admin") {
@@ -219,7 +294,7 @@ func userID(t *testing.T, env map[string]string, name string) string {
 		t.Fatal(err)
 	}
 	var id string
-	if err := withApp(context.Background(), cfg, slog.New(slog.DiscardHandler), func(a *app.App) error {
+	if err := withApp(context.Background(), cfg, slog.New(slog.DiscardHandler), "user (test)", func(a *app.App) error {
 		u, err := a.Users.ByUsername(context.Background(), name)
 		if err == nil {
 			id = u.ID

@@ -244,10 +244,10 @@ func Load(getenv func(string) string) (Config, error) {
 		p.fail("MONGO_DB", c.MongoDB, "must be 1-63 characters without / \\ . \" $ or spaces")
 	}
 	if c.SessionIdleTimeout > c.SessionLifetime {
-		p.fail("SESSION_IDLE_TIMEOUT", c.SessionIdleTimeout.String(), "must not exceed SESSION_LIFETIME")
+		p.fail("SESSION_IDLE_TIMEOUT", FormatDuration(c.SessionIdleTimeout), "must not exceed SESSION_LIFETIME")
 	}
 	if c.SessionTouchInterval >= c.SessionIdleTimeout {
-		p.fail("SESSION_TOUCH_INTERVAL", c.SessionTouchInterval.String(), "must be shorter than SESSION_IDLE_TIMEOUT")
+		p.fail("SESSION_TOUCH_INTERVAL", FormatDuration(c.SessionTouchInterval), "must be shorter than SESSION_IDLE_TIMEOUT")
 	}
 	if !validCookieName(c.CookieName) {
 		p.fail("SESSION_COOKIE_NAME", c.CookieName, "must be 1-64 letters, digits, '-' or '_'")
@@ -278,8 +278,8 @@ func (c Config) String() string {
 	return fmt.Sprintf("env=%s addr=%s redis=%s mongo=%s db=%s lifetime=%s idle=%s cookie=%s secure=%t cors=%v "+
 		"login_limits=%d/account,%d/ip per %s trusted_proxies=%v",
 		c.Env, c.Addr(), c.redisString(), redactURL(c.MongoURI), c.MongoDB,
-		c.SessionLifetime, c.SessionIdleTimeout, c.CookieName, c.CookieSecure, c.CORSAllowedOrigins,
-		c.LoginMaxFailuresAccount, c.LoginMaxFailuresIP, c.LoginFailureWindow, c.TrustedProxies)
+		FormatDuration(c.SessionLifetime), FormatDuration(c.SessionIdleTimeout), c.CookieName, c.CookieSecure, c.CORSAllowedOrigins,
+		c.LoginMaxFailuresAccount, c.LoginMaxFailuresIP, FormatDuration(c.LoginFailureWindow), c.TrustedProxies)
 }
 
 // redisString describes where Redis is, without passwords.
@@ -367,9 +367,9 @@ func (p *parser) duration(key string, def, lo, hi time.Duration) time.Duration {
 	if v == "" {
 		return def
 	}
-	d, err := time.ParseDuration(v)
+	d, err := ParseDuration(v)
 	if err != nil || d < lo || d > hi {
-		p.fail(key, v, fmt.Sprintf("must be a duration such as 30m or 24h, from %s to %s", lo, hi))
+		p.fail(key, v, fmt.Sprintf("must be a duration such as 30m or 24h, from %s to %s", FormatDuration(lo), FormatDuration(hi)))
 		return def
 	}
 	return d

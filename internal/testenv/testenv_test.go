@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -181,6 +182,7 @@ func (r *recordingTB) Fatalf(format string, args ...any) { r.Fatal(fmt.Sprintf(f
 func TestRedisServerMissing(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	t.Setenv("REDIS_URL", "")
+	t.Setenv(SkipLogEnv, "") // these skips are the point, not a missing tool
 	tests := []struct {
 		ci       string
 		wantSkip bool
@@ -333,4 +335,32 @@ func TestFreePort(t *testing.T) {
 		t.Fatalf("listen on the free port %d: %v", port, err)
 	}
 	_ = l.Close()
+}
+
+// TestSkipNoted: a skip for a missing tool leaves a line in the file that
+// $GATEHOUSE_TEST_SKIPS names, for `make test` to show.
+func TestSkipNoted(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "skips")
+	t.Setenv(SkipLogEnv, log)
+	t.Setenv("CI", "")
+	for range 2 {
+		rec := &recordingTB{TB: t}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			SkipOrFail(rec, "frobnicator not found: apt-get install -y frobnicator")
+		}()
+		<-done
+		if rec.skipped == "" {
+			t.Fatal("not skipped")
+		}
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := "SKIP TestSkipNoted (internal/testenv): frobnicator not found: apt-get install -y frobnicator\n"
+	if got := string(b); got != line+line {
+		t.Errorf("skip log: got %q, want %q twice", got, line)
+	}
 }

@@ -466,6 +466,12 @@ func (s *Service) SetDisabled(ctx context.Context, id string, disabled bool) (*U
 	return u, nil
 }
 
+// CountAdmins counts enabled admins: with none, the server's start-up log
+// says how to create the first.
+func (s *Service) CountAdmins(ctx context.Context) (int64, error) {
+	return s.repo.CountAdmins(ctx)
+}
+
 func (s *Service) notLastAdmin(ctx context.Context) error {
 	n, err := s.repo.CountAdmins(ctx)
 	if err != nil {
