@@ -74,7 +74,7 @@ func TestUserCommandOutput(t *testing.T) {
 		{"password-1\n", []string{"user", "add", "-username", "ANN"}, "username taken: ANN"},
 		{"password-1\n", []string{"user", "add", "-username", "cy", "-role", "god"}, "no such role: god (want user or admin)"},
 		{"", []string{"user", "set-role", "bob", "god"}, "no such role: god (want user or admin)"},
-		{"short\n", []string{"user", "add", "-username", "cyd"}, "password must be at least 8 characters"},
+		{"short\n", []string{"user", "add", "-username", "cyd"}, "enter a password of at least 8 characters"},
 		{"", []string{"user", "add", "-username", "cyd"}, "no password on stdin"},
 		{"", []string{"user", "frob"}, "unknown user command: frob (try: gatehouse user help)"},
 		{"", []string{"user"}, "usage: gatehouse user add|set-role|disable|enable|list ... (try: gatehouse user help)"},

@@ -20,7 +20,11 @@ import (
 // change run under a lock document that only a unique _id guards.
 func TestLastAdminRace(t *testing.T) {
 	t.Parallel()
-	repo := newUsers(t)
+	// The changes queue for one lock: on a loaded machine twenty of them,
+	// with the race detector, take longer than the usual 5 s. The test is
+	// about the count, not the wait; a lock orphaned by a timed-out
+	// insert expires (10 s) within this timeout.
+	repo := newUsersTimeout(t, 30*time.Second)
 	hasher, err := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
 	if err != nil {
 		t.Fatal(err)

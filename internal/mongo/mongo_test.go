@@ -21,7 +21,13 @@ import (
 
 func newUsers(t testing.TB) *mongo.Users {
 	t.Helper()
-	users, _, _ := newUsersBare(t)
+	return newUsersTimeout(t, 5*time.Second)
+}
+
+// newUsersTimeout is newUsers with the repository's timeout d.
+func newUsersTimeout(t testing.TB, d time.Duration) *mongo.Users {
+	t.Helper()
+	users, _, _ := newUsersBare(t, d)
 	// Twice: start-up must be idempotent.
 	for range 2 {
 		if err := users.EnsureIndexes(context.Background()); err != nil {
@@ -34,7 +40,7 @@ func newUsers(t testing.TB) *mongo.Users {
 // newUsersBare returns the repository before EnsureIndexes, the users
 // collection itself (to store documents as older versions did), and the
 // repository's log.
-func newUsersBare(t testing.TB) (*mongo.Users, *mongodriver.Collection, *testenv.LogBuffer) {
+func newUsersBare(t testing.TB, timeout time.Duration) (*mongo.Users, *mongodriver.Collection, *testenv.LogBuffer) {
 	t.Helper()
 	uri, db := testenv.Mongo(t)
 	client, err := mongo.Connect(context.Background(), uri, 5*time.Second)
@@ -43,7 +49,7 @@ func newUsersBare(t testing.TB) (*mongo.Users, *mongodriver.Collection, *testenv
 	}
 	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
 	logs := &testenv.LogBuffer{}
-	users := mongo.NewUsers(client.Database(db), 5*time.Second, slog.New(slog.NewTextHandler(logs, nil)))
+	users := mongo.NewUsers(client.Database(db), timeout, slog.New(slog.NewTextHandler(logs, nil)))
 	t.Cleanup(users.Close)
 	return users, client.Database(db).Collection("users"), logs
 }
@@ -143,7 +149,7 @@ func TestSkeletonUnique(t *testing.T) {
 // start-up goes on, and the unique index holds from then on.
 func TestSkeletonMigration(t *testing.T) {
 	t.Parallel()
-	users, coll, logs := newUsersBare(t)
+	users, coll, logs := newUsersBare(t, 5*time.Second)
 	ctx := context.Background()
 	// As the previous version stored them: no username_skeleton. In
 	// insertion order, which is the order of their ids. Dave0 came last,
