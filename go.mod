@@ -6,7 +6,6 @@ require (
 	github.com/FZambia/sentinel v1.1.1
 	github.com/FerretDB/FerretDB v1.24.2
 	github.com/PuerkitoBio/goquery v1.13.0
-	github.com/alexedwards/scs/redisstore v0.0.0-20251002162104-209de6e426de
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/chromedp/cdproto v0.159.0

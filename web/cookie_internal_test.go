@@ -2,7 +2,6 @@ package web
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -46,9 +45,9 @@ func TestTokenIsHashedInRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256([]byte(token))
-	want := "scs:session:" + base64.RawURLEncoding.EncodeToString(sum[:])
-	if len(keys) != 1 || keys[0] != want {
-		t.Fatalf("got keys %v, want only %q, the SHA-256 of the token", keys, want)
+	want := "s" + string(sum[:27])
+	if len(keys) != 1 || keys[0] != want || want != session.DataKey(token) {
+		t.Fatalf("got keys %q, want only %q, from the SHA-256 of the token", keys, want)
 	}
 }
 

@@ -290,7 +290,7 @@ func sessionKeys(t *testing.T, a *app, want int) []string {
 	t.Helper()
 	c := a.pool.Get()
 	defer c.Close()
-	keys, err := redigo.Strings(c.Do("KEYS", "scs:session:*"))
+	keys, err := redigo.Strings(c.Do("KEYS", session.DataKeyPattern))
 	if err != nil || len(keys) != want {
 		t.Fatalf("got session keys %v, %v; want %d", keys, err, want)
 	}

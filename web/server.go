@@ -53,8 +53,10 @@ type Users interface {
 // SessionIndex is the per-user session index (session.Index).
 type SessionIndex interface {
 	Add(ctx context.Context, info session.Info, token string) error
-	Touch(ctx context.Context, userID, sid string, seen, exp time.Time) error
-	SetToken(ctx context.Context, sid, token string, authAt time.Time) error
+	// Touch claims the once-per-interval touch of the session whose
+	// cookie is token and whose loaded record is rec (session.Index.Touch).
+	Touch(ctx context.Context, token string, rec *session.Record, seen, exp time.Time) (session.TouchResult, error)
+	SetToken(ctx context.Context, userID, sid, token string) error
 	List(ctx context.Context, userID string) ([]session.Info, error)
 	Revoke(ctx context.Context, userID, sid string) (bool, error)
 	RevokeAll(ctx context.Context, userID, keep string) ([]string, error)

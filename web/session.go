@@ -17,8 +17,8 @@ import (
 // carries what the pages show, so that a page view costs one Redis read
 // and no MongoDB query.
 const (
-	keyRecord = "signed_in" // a *session.Record
-	keyFlash  = "flash"     // a string shown once
+	keyRecord = session.RecordKey // a *session.Record
+	keyFlash  = "flash"           // a string shown once
 )
 
 // sessions is the request's session as handlers use it: who is signed in
@@ -53,6 +53,10 @@ type loaded struct {
 	// ended says why the request's session has just ended, for the
 	// person: whyExpired or whySecurity; "" when it did not.
 	ended string
+	// touched: rec was touched in Redis (session.TouchDone) but not put
+	// in the session, so that a page view that changes nothing else
+	// saves nothing.
+	touched bool
 }
 
 // Why a session ended, as ?why= tells the login page.
@@ -108,7 +112,7 @@ func (s *sessions) signIn(r *http.Request, u *user.User, remember bool) (evicted
 	rec := session.Record{
 		UserID: u.ID, Username: u.Username, Role: string(u.Role), SID: sid,
 		MemberSince: u.CreatedAt, LastLogin: u.LastLoginAt, AuthAt: now, Seen: now, Remember: remember,
-		Stamp: u.SecurityStamp,
+		Stamp: u.SecurityStamp, IP: clientIP(r), Device: session.Device(r.UserAgent()),
 	}
 	s.setRecord(ctx, rec)
 	// The cookie persists only with "remember me"; the store keeps the
@@ -118,7 +122,7 @@ func (s *sessions) signIn(r *http.Request, u *user.User, remember bool) (evicted
 	s.metrics.SessionCreated()
 	if err := s.index.Add(ctx, session.Info{
 		ID: sid, UserID: u.ID, Created: now, AuthAt: now, LastSeen: now, ExpiresAt: s.policy.ExpiresAt(&rec),
-		IP: clientIP(r), Device: session.Device(r.UserAgent()), Remember: remember,
+		Ends: s.policy.AbsoluteEnd(&rec), IP: rec.IP, Device: rec.Device, Remember: remember,
 	}, s.sm.Token(ctx)); err != nil {
 		return nil, err
 	}
@@ -139,7 +143,7 @@ func (s *sessions) renew(r *http.Request) error {
 		return err
 	}
 	s.sm.SetDeadline(ctx, s.policy.AbsoluteEnd(rec))
-	return s.index.SetToken(ctx, rec.SID, s.sm.Token(ctx), time.Time{})
+	return s.index.SetToken(ctx, rec.UserID, rec.SID, s.sm.Token(ctx))
 }
 
 // restamp records the user's new security stamp in this session, after a

@@ -140,23 +140,38 @@ func enforce(r *http.Request, sess *sessions, users Users) error {
 	case session.ExpiredAbsolute, session.ExpiredIdle:
 		return end(r, sess, v.String(), whyExpired)
 	case session.TouchDue:
+		// Of the requests that find the touch due at once, on every
+		// instance, one wins it (session.Index.Touch, one round trip);
+		// only that one rechecks the user.
 		ctx := r.Context()
+		touched := rec.Touched(now)
+		l := loadedFrom(ctx)
+		res, err := sess.index.Touch(ctx, l.token, rec, touched.Seen, sess.policy.ExpiresAt(&touched))
+		if err != nil {
+			sess.logger.Warn("could not touch session", "err", err, "request_id", requestID(r))
+			return nil
+		}
+		if res != session.TouchDone && res != session.TouchSave {
+			return nil
+		}
 		u, err := users.ByID(ctx, rec.UserID)
 		switch {
 		case errors.Is(err, user.ErrNotFound) || (err == nil && u.Disabled):
 			sess.logger.Warn("session names a deleted or disabled user", "user_id", rec.UserID, "request_id", requestID(r))
 			return end(r, sess, "user deleted or disabled", whySecurity)
-		case err == nil && u.SecurityStamp != rec.Stamp:
+		case err == nil && !rec.SameStamp(u.SecurityStamp):
 			sess.logger.Info("session outlived a change of the user's privileges", "user_id", rec.UserID, "request_id", requestID(r))
 			return end(r, sess, "security stamp changed", whySecurity)
 		case err != nil:
 			// MongoDB being down must not sign everyone out.
 			sess.logger.Warn("could not recheck the session's user", "err", err, "request_id", requestID(r))
 		}
-		touched := rec.Touched(now)
-		sess.setRecord(ctx, touched)
-		if err := sess.index.Touch(ctx, rec.UserID, rec.SID, now, sess.policy.ExpiresAt(&touched)); err != nil {
-			sess.logger.Warn("could not touch session index", "err", err, "request_id", requestID(r))
+		if res == session.TouchSave {
+			sess.setRecord(ctx, touched)
+		} else {
+			// Already in Redis: nothing to save, no cookie to send,
+			// unless the request changes the session anyway (save).
+			l.rec, l.touched = &touched, true
 		}
 	}
 	return nil
@@ -223,6 +238,10 @@ func (sw *sessionWriter) save() error {
 	case scs.Modified:
 		h := session.CommitHints{}
 		if l := loadedFrom(ctx); l != nil {
+			if l.touched && l.rec != nil {
+				// Keep the touch that Touch wrote in Redis.
+				sm.Put(ctx, keyRecord, l.rec)
+			}
 			h.LoadedToken = l.token
 			if l.rec != nil {
 				h.ExpiresAt = sw.sess.policy.ExpiresAt(l.rec)

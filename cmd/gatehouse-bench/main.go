@@ -57,6 +57,7 @@ type settings struct {
 	out              string        // JSON file
 	appBin           string        // a prebuilt production binary; empty builds one
 	keep             bool          // keep the temporary folder (logs)
+	memoryOnly       bool          // measure bytes per session only
 }
 
 func parseFlags(args []string, stderr io.Writer) (settings, error) {
@@ -72,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.out, "out", "bin/bench.json", "write the results as JSON to this file")
 	fs.StringVar(&s.appBin, "app", "", "use this production binary instead of building ./cmd/gatehouse")
 	fs.BoolVar(&s.keep, "keep", false, "keep the temporary folder with the app's and redis-server's logs")
+	fs.BoolVar(&s.memoryOnly, "memory-only", false, "measure Redis bytes per session only, without the load scenarios")
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
@@ -102,19 +104,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer os.RemoveAll(dir)
 	}
 
-	env, err := startEnv(ctx, s, dir, logger, progress)
-	// stop runs even when startEnv failed half-way.
-	defer env.stop(progress)
-	if err != nil {
+	res := &results{}
+	if !s.memoryOnly {
+		env, err := startEnv(ctx, s, dir, logger, progress)
+		// stop runs even when startEnv failed half-way.
+		defer env.stop(progress)
+		if err != nil {
+			return err
+		}
+		if res, err = measure(ctx, s, env, progress); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted (%w); stopped everything it had started", err)
+			}
+			return err
+		}
+	}
+	if res.Memory, err = measureMemory(ctx, dir, logger, progress); err != nil {
 		return err
 	}
-
-	res, err := measure(ctx, s, env, progress)
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted (%w); stopped everything it had started", err)
-		}
-		return err
+	if s.memoryOnly {
+		res.Memory.format(stdout)
+		return res.writeJSON(s.out)
 	}
 	res.print(stdout)
 	if err := res.writeJSON(s.out); err != nil {

@@ -12,10 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gomodule/redigo/redis"
-
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/session"
 )
 
 // The bench's account.
@@ -28,7 +25,6 @@ const (
 const (
 	targetThroughput = 0.8 // Gatehouse /dashboard req/s over the floor's, at least
 	targetP99        = 1.5 // Gatehouse /dashboard p99 over the floor's, at most
-	targetMemory     = 1.5 // Redis bytes per session over a bare token key, at most
 )
 
 // measure runs every scenario against the started env.
@@ -53,9 +49,6 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 	progress("registering and signing in %q", benchUser)
 	cookie, err := signIn(ctx, app)
 	if err != nil {
-		return nil, err
-	}
-	if res.Memory, err = sessionMemory(ctx, probe, app, cookie, e.floor.token); err != nil {
 		return nil, err
 	}
 	res.RSS.AfterLoginMiB = readRSS(pid, false)
@@ -159,7 +152,6 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 	res.RSS.PeakLoginMiB = readRSS(pid, true)
 	res.RSS.EndMiB = readRSS(pid, false)
 
-	res.Memory.IndexSetSessionsAtEnd, res.Memory.IndexSetBytesPerSessionAtEnd = indexSetShare(probe, res.Memory.userID)
 	res.compare()
 	return res, nil
 }
@@ -205,77 +197,6 @@ func signIn(ctx context.Context, app string) (*http.Cookie, error) {
 		return nil, fmt.Errorf("POST /auth/login: got cookies %v, want one session cookie", resp.Cookies())
 	}
 	return &http.Cookie{Name: session[0].Name, Value: session[0].Value}, nil
-}
-
-// sessionMemory measures the Redis memory of the bench user's one session:
-// the scs data under the SHA-256 of the token, the index's hash for the
-// session and the user's index set (its whole size while it holds this one
-// session), against a bare token-to-username key. The key names are
-// internal/session's (index.go).
-func sessionMemory(ctx context.Context, probe *redisProbe, app string, cookie *http.Cookie, bareToken string) (memoryResult, error) {
-	var m memoryResult
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, app+"/api/dashboard", nil)
-	req.AddCookie(cookie)
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return m, fmt.Errorf("GET /api/dashboard: %w", err)
-	}
-	var body struct {
-		User struct {
-			ID string `json:"id"`
-		} `json:"user"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&body)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK || body.User.ID == "" {
-		return m, fmt.Errorf("GET /api/dashboard: status %d, user id %q, %v", resp.StatusCode, body.User.ID, err)
-	}
-	m.userID = body.User.ID
-	setKey := "gatehouse:user:" + m.userID + ":sessions"
-	sids, err := redis.Strings(probe.c.Do("ZRANGE", setKey, 0, -1))
-	if err != nil || len(sids) != 1 {
-		return m, fmt.Errorf("ZRANGE %s: got %v, %v; want one session id", setKey, sids, err)
-	}
-	keys := []struct {
-		key string
-		dst *int64
-	}{
-		{"scs:session:" + session.StoreKey(cookie.Value), &m.StoreBytes},
-		{"gatehouse:session:" + sids[0], &m.IndexHashBytes},
-		{setKey, &m.IndexSetBytes},
-		{bareKey(bareToken), &m.BareKeyBytes},
-	}
-	for _, k := range keys {
-		if *k.dst, err = probe.memoryUsage(k.key); err != nil {
-			return m, err
-		}
-		if *k.dst == 0 {
-			return m, fmt.Errorf("MEMORY USAGE %s: no such key", k.key)
-		}
-	}
-	if m.StoreValueBytes, err = redis.Int64(probe.c.Do("STRLEN", keys[0].key)); err != nil {
-		return m, err
-	}
-	m.Total = m.StoreBytes + m.IndexHashBytes + m.IndexSetBytes
-	m.Ratio = float64(m.Total) / float64(m.BareKeyBytes)
-	m.StoreOnlyRatio = float64(m.StoreBytes) / float64(m.BareKeyBytes)
-	m.TargetMet = m.Ratio <= targetMemory
-	return m, nil
-}
-
-// indexSetShare returns the user's index set's size per session at the end,
-// when the logins have given it many members.
-func indexSetShare(probe *redisProbe, userID string) (int64, float64) {
-	key := "gatehouse:user:" + userID + ":sessions"
-	n, err := redis.Int64(probe.c.Do("ZCARD", key))
-	if err != nil || n == 0 {
-		return 0, 0
-	}
-	b, err := probe.memoryUsage(key)
-	if err != nil {
-		return n, 0
-	}
-	return n, float64(b) / float64(n)
 }
 
 // runningScenario adds up the rounds of one sustained scenario.

@@ -80,12 +80,3 @@ func (d commandDelta) perRequest(requests int) map[string]float64 {
 	}
 	return out
 }
-
-// memoryUsage is MEMORY USAGE key SAMPLES 0 (every element counted).
-func (p *redisProbe) memoryUsage(key string) (int64, error) {
-	n, err := redis.Int64(p.c.Do("MEMORY", "USAGE", key, "SAMPLES", "0"))
-	if err != nil {
-		return 0, fmt.Errorf("MEMORY USAGE %s: %w", key, err)
-	}
-	return n, nil
-}

@@ -96,23 +96,6 @@ type floorRatio struct {
 	P99Rounds        []float64 `json:"p99_ratio_rounds,omitempty"`
 }
 
-type memoryResult struct {
-	StoreBytes      int64   `json:"scs_data_bytes"`
-	StoreValueBytes int64   `json:"scs_value_length"`
-	IndexHashBytes  int64   `json:"index_hash_bytes"`
-	IndexSetBytes   int64   `json:"index_set_bytes_one_session"`
-	Total           int64   `json:"total_bytes"`
-	BareKeyBytes    int64   `json:"bare_token_key_bytes"`
-	Ratio           float64 `json:"ratio"`
-	StoreOnlyRatio  float64 `json:"scs_data_only_ratio"`
-	TargetMet       bool    `json:"target_met"`
-	// The index set's size per member once the logins have filled it.
-	IndexSetSessionsAtEnd        int64   `json:"index_set_sessions_at_end"`
-	IndexSetBytesPerSessionAtEnd float64 `json:"index_set_bytes_per_session_at_end"`
-
-	userID string
-}
-
 // rssResult is the app's resident memory: now, after signing in, and the
 // peak (VmHWM) of each phase, reset before it.
 type rssResult struct {
@@ -260,14 +243,9 @@ func (r *results) format(w io.Writer) {
 			fmt.Fprintf(tw, "\tmedians of %d rounds; throughput %s, p99 %s\n", n, ratioList(r.Floor.ThroughputRounds), ratioList(r.Floor.P99Rounds))
 		}
 	}
-	m := r.Memory
-	fmt.Fprintf(tw, "Redis bytes per session\tscs data %d (value %d) + index hash %d + index set %d (one session) = %d\n",
-		m.StoreBytes, m.StoreValueBytes, m.IndexHashBytes, m.IndexSetBytes, m.Total)
-	fmt.Fprintf(tw, "\tbare token-to-username key %d: ratio %.1fx (target <= %.1fx: %s); scs data alone %.1fx\n",
-		m.BareKeyBytes, m.Ratio, targetMemory, met(m.TargetMet), m.StoreOnlyRatio)
-	if m.IndexSetSessionsAtEnd > 0 {
-		fmt.Fprintf(tw, "\tindex set at the end: %d sessions, %.0f bytes each\n", m.IndexSetSessionsAtEnd, m.IndexSetBytesPerSessionAtEnd)
-	}
+	_ = tw.Flush()
+	r.Memory.format(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fl := r.Flood
 	fmt.Fprintf(tw, "App RSS (MiB)\t%.1f after sign-in; peak %.1f over the GET scenarios and the floor\n", r.RSS.AfterLoginMiB, r.RSS.PeakGetMiB)
 	fmt.Fprintf(tw, "\tpeak %.1f in the flood of %d logins at once (%d ok, %d 503, %d other)\n",
@@ -324,4 +302,20 @@ func (r *results) writeJSON(path string) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// format writes the bytes per session of each population.
+func (m memoryResult) format(w io.Writer) {
+	if len(m.Populations) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nRedis bytes per session, index included (used_memory over the population; target <= %d for %s: %s):\n",
+		m.Target, m.Populations[0].Name, met(m.TargetMet))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "population\tbare token key\tlayout before\tnow\tnow / bare\t")
+	for _, p := range m.Populations {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.2fx\t\n", p.Name, p.Floor, p.Before, p.After, p.After/p.Floor)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
 }

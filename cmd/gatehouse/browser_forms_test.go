@@ -69,7 +69,7 @@ func TestBrowserStaleAdminAction(t *testing.T) {
 func ageSession(t *testing.T, redisURL, token string, d time.Duration) {
 	t.Helper()
 	c := testenv.DialRedis(t, redisURL)
-	key := "scs:session:" + session.StoreKey(token)
+	key := session.DataKey(token)
 	raw, err := redigo.Bytes(c.Do("GET", key))
 	if err != nil {
 		t.Fatalf("the stored session: %v", err)

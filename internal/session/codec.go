@@ -15,11 +15,16 @@ import (
 // writes type descriptions into every stored session and compiles a decoder
 // on every load: it cost more than half of a page view's CPU and doubled
 // the stored size. Sessions here only hold strings, booleans, integers,
-// times and a *Record, so a small tagged binary format does.
+// times and a *Record, so small binary formats do.
 //
-// Layout:
+// A signed-in session is written in the compact format (compact.go): the
+// Record under RecordKey without its key name, ids in binary, times as
+// seconds, and "last seen" at a fixed offset so that the touch can rewrite
+// it in place (Index.Touch). Other sessions, and records the compact format
+// cannot hold (a zero sign-in time, say), are written in the general
+// format, version 3:
 //
-//	'G' (magic), 2 (version)
+//	'G' (magic), 3 (version)
 //	the deadline: varint Unix seconds, uvarint nanoseconds
 //	the number of values: uvarint
 //	each value, keys in sorted order so that equal sessions encode equally:
@@ -32,17 +37,18 @@ import (
 //	    'R' *Record: UserID, Username, Role and SID as strings; MemberSince,
 //	      LastLogin, AuthAt, ReauthAt and Seen each as 'z' or 'T' and a
 //	      time; Remember as 't' or 'f'; Stamp as a string, from version 2
-//	      on (record.go)
+//	      on; IP and Device as strings, from version 3 on (record.go)
 //
-// Data that does not start with the magic byte is decoded with GobCodec,
-// so sessions stored before the switch stay valid.
+// Decode reads both formats, the general one's versions 1 to 3, and data
+// that starts with neither magic byte with GobCodec, so that sessions
+// stored before stay valid.
 type Codec struct{}
 
 const (
 	codecMagic = 'G'
-	// codecVersion is what Encode writes. Version 2 added the Record's
-	// stamp; Decode reads versions 1 and 2.
-	codecVersion = 2
+	// generalVersion is the general format's version Encode writes.
+	// Version 2 added the Record's stamp, version 3 its IP and device.
+	generalVersion = 3
 
 	tagString = 's'
 	tagTrue   = 't'
@@ -60,42 +66,51 @@ const (
 // ErrCorrupt is undecodable session data.
 var ErrCorrupt = errors.New("session: corrupt data")
 
-// Encode implements scs.Codec.
-func (Codec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
+// encodeGeneral writes the general format, which holds any session Encode
+// accepts.
+func encodeGeneral(deadline time.Time, values map[string]any) ([]byte, error) {
 	keys := make([]string, 0, len(values))
 	for k := range values {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	b := make([]byte, 0, 64+24*len(values))
-	b = append(b, codecMagic, codecVersion)
+	b = append(b, codecMagic, generalVersion)
 	b = appendTime(b, deadline)
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
-		b = appendString(b, k)
-		switch v := values[k].(type) {
-		case string:
-			b = appendString(append(b, tagString), v)
-		case bool:
-			if v {
-				b = append(b, tagTrue)
-			} else {
-				b = append(b, tagFalse)
-			}
-		case int:
-			b = binary.AppendVarint(append(b, tagInt), int64(v))
-		case int64:
-			b = binary.AppendVarint(append(b, tagInt), v)
-		case time.Time:
-			b = appendMaybeTime(b, v)
-		case *Record:
-			if v == nil {
-				return nil, fmt.Errorf("session: cannot encode %q: nil *Record", k)
-			}
-			b = appendRecord(append(b, tagRecord), *v)
-		default:
-			return nil, fmt.Errorf("session: cannot encode %q of type %T", k, v)
+		var err error
+		if b, err = appendValue(appendString(b, k), k, values[k]); err != nil {
+			return nil, err
 		}
+	}
+	return b, nil
+}
+
+// appendValue writes v, the value of key k, with its tag.
+func appendValue(b []byte, k string, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case string:
+		b = appendString(append(b, tagString), v)
+	case bool:
+		if v {
+			b = append(b, tagTrue)
+		} else {
+			b = append(b, tagFalse)
+		}
+	case int:
+		b = binary.AppendVarint(append(b, tagInt), int64(v))
+	case int64:
+		b = binary.AppendVarint(append(b, tagInt), v)
+	case time.Time:
+		b = appendMaybeTime(b, v)
+	case *Record:
+		if v == nil {
+			return nil, fmt.Errorf("session: cannot encode %q: nil *Record", k)
+		}
+		b = appendRecord(append(b, tagRecord), *v)
+	default:
+		return nil, fmt.Errorf("session: cannot encode %q of type %T", k, v)
 	}
 	return b, nil
 }
@@ -114,6 +129,9 @@ func appendString(b []byte, s string) []byte {
 
 // Decode implements scs.Codec.
 func (Codec) Decode(b []byte) (time.Time, map[string]any, error) {
+	if len(b) > 0 && b[0] == compactMagic {
+		return decodeCompact(b)
+	}
 	if len(b) == 0 || b[0] != codecMagic {
 		return scs.GobCodec{}.Decode(b)
 	}
@@ -121,7 +139,7 @@ func (Codec) Decode(b []byte) (time.Time, map[string]any, error) {
 	// slices of it rather than an allocation each.
 	d := decoder{b: b[1:], s: string(b[1:])}
 	version := d.byte()
-	if version < 1 || version > codecVersion {
+	if version < 1 || version > generalVersion {
 		return time.Time{}, nil, ErrCorrupt
 	}
 	deadline := d.time()
@@ -131,30 +149,7 @@ func (Codec) Decode(b []byte) (time.Time, map[string]any, error) {
 	}
 	values := make(map[string]any, n)
 	for range n {
-		k := d.string()
-		switch d.byte() {
-		case tagString:
-			values[k] = d.string()
-		case tagTrue:
-			values[k] = true
-		case tagFalse:
-			values[k] = false
-		case tagInt:
-			v := d.varint()
-			if v < math.MinInt || v > math.MaxInt {
-				d.err = ErrCorrupt
-			}
-			values[k] = int(v)
-		case tagTime:
-			values[k] = d.time()
-		case tagZero:
-			values[k] = time.Time{}
-		case tagRecord:
-			r := d.record(version)
-			values[k] = &r
-		default:
-			d.err = ErrCorrupt
-		}
+		d.value(values, d.string(), version)
 		if d.err != nil {
 			return time.Time{}, nil, d.err
 		}
@@ -163,6 +158,33 @@ func (Codec) Decode(b []byte) (time.Time, map[string]any, error) {
 		return time.Time{}, nil, ErrCorrupt
 	}
 	return deadline, values, nil
+}
+
+// value reads the tag and value of key k into values.
+func (d *decoder) value(values map[string]any, k string, version byte) {
+	switch d.byte() {
+	case tagString:
+		values[k] = d.string()
+	case tagTrue:
+		values[k] = true
+	case tagFalse:
+		values[k] = false
+	case tagInt:
+		v := d.varint()
+		if v < math.MinInt || v > math.MaxInt {
+			d.err = ErrCorrupt
+		}
+		values[k] = int(v)
+	case tagTime:
+		values[k] = d.time()
+	case tagZero:
+		values[k] = time.Time{}
+	case tagRecord:
+		r := d.record(version)
+		values[k] = &r
+	default:
+		d.err = ErrCorrupt
+	}
 }
 
 // decoder reads the format; the first problem sticks in err.

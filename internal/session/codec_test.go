@@ -115,6 +115,10 @@ func FuzzCodecDecode(f *testing.F) {
 	good, _ := Codec{}.Encode(time.Unix(1e9, 0), map[string]any{"user_id": "u1", "remember": true, "auth_at": time.Unix(2e9, 5),
 		"session": &Record{UserID: "u1", Username: "ada", AuthAt: time.Unix(2e9, 5), Seen: time.Unix(2e9, 6)}})
 	f.Add(good)
+	compact, _ := Codec{}.Encode(time.Unix(2e9+86400, 0), map[string]any{"flash": "hi", RecordKey: &Record{UserID: "6b091785de5046d2494114b2",
+		Username: "ada", Role: "user", SID: "AAAAAAAAAAAAAAAAAAAAAA", MemberSince: time.Unix(1e9, 0), AuthAt: time.Unix(2e9, 0),
+		Seen: time.Unix(2e9+60, 0), Stamp: "q2wTQ0HkL8Yb7x5e0sZc1w", IP: "192.0.2.1", Device: "curl"}})
+	f.Add(compact)
 	f.Add([]byte{})
 	f.Add([]byte("G\x01"))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -135,31 +139,118 @@ func FuzzCodecDecode(f *testing.F) {
 }
 
 // TestCodecReadsVersion1Records: sessions stored before records had a
-// stamp still decode, with an empty stamp.
+// stamp, or an IP and device, still decode, with those empty.
 func TestCodecReadsVersion1Records(t *testing.T) {
 	t.Parallel()
 	rec := &Record{UserID: "u", Username: "ada", Role: "user", SID: "sid", AuthAt: time.Unix(1700000000, 0).UTC(), Seen: time.Unix(1700000060, 0).UTC()}
-	v2, err := Codec{}.Encode(time.Unix(1700086400, 0), map[string]any{"signed_in": rec})
+	v3, err := encodeGeneral(time.Unix(1700086400, 0), map[string]any{"signed_in": rec})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Version 1 is version 2 without the stamp, here an empty string
-	// (one zero byte) at the very end.
-	if v2[1] != 2 || v2[len(v2)-1] != 0 {
-		t.Fatalf("unexpected version 2 layout: % x", v2)
+	// Version 2 is version 3 without the IP and device, and version 1
+	// also without the stamp: here empty strings (a zero byte each) at
+	// the very end.
+	if v3[1] != 3 || !bytes.HasSuffix(v3, []byte{0, 0, 0}) {
+		t.Fatalf("unexpected version 3 layout: % x", v3)
 	}
-	v1 := append([]byte{v2[0], 1}, v2[2:len(v2)-1]...)
-	_, got, err := Codec{}.Decode(v1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g, _ := got["signed_in"].(*Record); g == nil || *g != *rec {
-		t.Fatalf("got %#v, want %#v", got["signed_in"], rec)
+	for version, cut := range map[byte]int{1: 3, 2: 2} {
+		old := append([]byte{v3[0], version}, v3[2:len(v3)-cut]...)
+		_, got, err := Codec{}.Decode(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, _ := got["signed_in"].(*Record); g == nil || *g != *rec {
+			t.Fatalf("version %d: got %#v, want %#v", version, got["signed_in"], rec)
+		}
 	}
 	stamped := *rec
-	stamped.Stamp = "s1"
+	stamped.Stamp, stamped.IP, stamped.Device = "s1", "192.0.2.1", "curl"
 	b, _ := Codec{}.Encode(time.Unix(1700086400, 0), map[string]any{"signed_in": &stamped})
 	if _, got, err := (Codec{}).Decode(b); err != nil || *got["signed_in"].(*Record) != stamped {
-		t.Fatalf("version 2 round trip: got %v, %v", got, err)
+		t.Fatalf("version 3 round trip: got %v, %v", got, err)
+	}
+}
+
+// TestCompactRecord: a signed-in session is stored in the compact format,
+// small enough for Redis's 80-byte size class (which holds up to 76 bytes
+// of value), and reads back to the second, with 64 bits of its stamp.
+func TestCompactRecord(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 29, 10, 11, 12, 345678901, time.UTC)
+	sid, _ := NewID()
+	stamp := "q2wTQ0HkL8Yb7x5e0sZc1w"
+	base := Record{UserID: "6b091785de5046d2494114b2", Username: "margaret_h", Role: "user", SID: sid,
+		MemberSince: now.AddDate(-1, 0, 0), LastLogin: now.Add(-26 * time.Hour), AuthAt: now, Seen: now.Add(90 * time.Second),
+		Stamp: stamp, IP: "203.0.113.42", Device: "Firefox on Linux"}
+	admin := base
+	admin.Role, admin.Remember, admin.ReauthAt, admin.IP, admin.Device = "admin", true, now.Add(time.Hour), "2001:db8::1", "Lynx on Plan 9"
+	odd := base
+	odd.UserID, odd.SID, odd.Stamp, odd.Role, odd.IP, odd.LastLogin = "u1", "sid", "", "auditor", "", time.Time{}
+	for name, tt := range map[string]struct {
+		rec    Record
+		values map[string]any
+		max    int
+	}{
+		"typical":      {base, nil, 76},
+		"admin, flash": {admin, map[string]any{"flash": "Welcome back.", "n": 3}, 0},
+		"odd ids":      {odd, nil, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			deadline := now.Add(24 * time.Hour)
+			values := map[string]any{RecordKey: &tt.rec}
+			for k, v := range tt.values {
+				values[k] = v
+			}
+			b, err := Codec{}.Encode(deadline, values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b[0] != compactMagic {
+				t.Fatalf("not the compact format: % x", b)
+			}
+			if tt.max > 0 && len(b) > tt.max {
+				t.Errorf("%d bytes, want at most %d", len(b), tt.max)
+			}
+			t.Logf("%d bytes", len(b))
+			gotDeadline, got, err := Codec{}.Decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !gotDeadline.Equal(deadline.Truncate(time.Second)) || len(got) != len(values) {
+				t.Fatalf("got %v %v", gotDeadline, got)
+			}
+			want := tt.rec
+			for _, p := range []*time.Time{&want.MemberSince, &want.LastLogin, &want.AuthAt, &want.ReauthAt, &want.Seen} {
+				if !p.IsZero() {
+					*p = p.Truncate(time.Second)
+				}
+			}
+			if s, ok := stampPrefix(want.Stamp); ok {
+				want.Stamp = s
+			}
+			r := got[RecordKey].(*Record)
+			if *r != want {
+				t.Fatalf("got  %+v\nwant %+v", *r, want)
+			}
+			if !r.SameStamp(tt.rec.Stamp) || (tt.rec.Stamp != "" && r.SameStamp("AAAAAAAAAAAAAAAAAAAAAA")) {
+				t.Errorf("SameStamp: stored %q, signed in with %q", r.Stamp, tt.rec.Stamp)
+			}
+			for k, v := range tt.values {
+				if got[k] != v {
+					t.Errorf("%s: got %v, want %v", k, got[k], v)
+				}
+			}
+			again, _ := Codec{}.Encode(gotDeadline, got)
+			if !bytes.Equal(again, b) {
+				t.Errorf("re-encoding what was read changed it:\n% x\n% x", b, again)
+			}
+		})
+	}
+	// A record the compact format cannot carry goes in the general one.
+	zero := base
+	zero.MemberSince = time.Time{}
+	b, err := Codec{}.Encode(now, map[string]any{RecordKey: &zero})
+	if err != nil || b[0] != codecMagic {
+		t.Fatalf("got % x, %v; want the general format", b, err)
 	}
 }

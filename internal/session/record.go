@@ -25,8 +25,26 @@ type Record struct {
 	// Stamp is the user's security stamp at sign-in (user.User's
 	// SecurityStamp). A role change, a disable, a password change or
 	// "sign out everywhere" replaces the user's, and the touch ends a
-	// session whose stamp no longer matches.
+	// session whose stamp no longer matches (SameStamp). A record read
+	// back from Redis may hold only the stamp's first 64 bits (Codec).
 	Stamp string
+	// IP and Device are where the session was signed in from, as the
+	// sessions page lists them: the client IP and session.Device's
+	// description of its User-Agent.
+	IP, Device string
+}
+
+// SameStamp reports whether stamp, the user's current security stamp, is
+// the one r was signed in with. Stored records keep the first 64 bits of a
+// stamp made by user.NewStamp: a new random stamp shares them with the old
+// one once in 2^64 changes, and what it guards (a session that outlived a
+// change, whose revocation in Redis also failed) needs no better.
+func (r *Record) SameStamp(stamp string) bool {
+	if r.Stamp == stamp {
+		return true
+	}
+	short, ok := stampPrefix(stamp)
+	return ok && short == r.Stamp
 }
 
 // SignedIn reports whether r names a user; the zero Record is an anonymous
@@ -54,9 +72,10 @@ func (r *Record) Reauthenticated(now time.Time) Record {
 	return t
 }
 
-// appendRecord writes r's fields in declaration order: the four strings,
-// the five times (zero times included), Remember as one byte, then the
-// stamp (codec version 2).
+// appendRecord writes r's fields in declaration order for the general
+// format: the four strings, the five times (zero times included), Remember
+// as one byte, then the stamp (version 2), the IP and the device (version
+// 3).
 func appendRecord(b []byte, r Record) []byte {
 	for _, s := range [...]string{r.UserID, r.Username, r.Role, r.SID} {
 		b = appendString(b, s)
@@ -69,11 +88,13 @@ func appendRecord(b []byte, r Record) []byte {
 	} else {
 		b = append(b, tagFalse)
 	}
-	return appendString(b, r.Stamp)
+	b = appendString(b, r.Stamp)
+	b = appendString(b, r.IP)
+	return appendString(b, r.Device)
 }
 
-// record reads a Record of the given codec version: version 1 records
-// have no stamp.
+// record reads a Record of the given version of the general format:
+// version 1 records have no stamp, versions 1 and 2 no IP or device.
 func (d *decoder) record(version byte) Record {
 	var r Record
 	for _, s := range [...]*string{&r.UserID, &r.Username, &r.Role, &r.SID} {
@@ -91,6 +112,10 @@ func (d *decoder) record(version byte) Record {
 	}
 	if version >= 2 {
 		r.Stamp = d.string()
+	}
+	if version >= 3 {
+		r.IP = d.string()
+		r.Device = d.string()
 	}
 	return r
 }
