@@ -236,8 +236,9 @@ func Load(getenv func(string) string) (Config, error) {
 		p.fail("REDIS_SENTINEL_PASSWORD", "", "is set but REDIS_SENTINEL_ADDRS is empty")
 	}
 	if c.MongoURI != "" {
-		if u, err := url.Parse(c.MongoURI); err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") || u.Host == "" {
-			p.fail("MONGO_URI", "(hidden)", "must be a mongodb:// or mongodb+srv:// connection string")
+		if _, _, _, err := mongoURIParts(c.MongoURI); err != nil {
+			p.fail("MONGO_URI", "(hidden)", "must be a mongodb:// or mongodb+srv:// connection string, "+
+				"such as mongodb://user:pass@host1:27017,host2:27017/?replicaSet=rs0 ("+err.Error()+")")
 		}
 	}
 	if !validDBName(c.MongoDB) {
@@ -277,7 +278,7 @@ func Load(getenv func(string) string) (Config, error) {
 func (c Config) String() string {
 	return fmt.Sprintf("env=%s addr=%s redis=%s mongo=%s db=%s lifetime=%s idle=%s cookie=%s secure=%t cors=%v "+
 		"login_limits=%d/account,%d/ip per %s trusted_proxies=%v",
-		c.Env, c.Addr(), c.redisString(), redactURL(c.MongoURI), c.MongoDB,
+		c.Env, c.Addr(), c.redisString(), redactMongoURI(c.MongoURI), c.MongoDB,
 		FormatDuration(c.SessionLifetime), FormatDuration(c.SessionIdleTimeout), c.CookieName, c.CookieSecure, c.CORSAllowedOrigins,
 		c.LoginMaxFailuresAccount, c.LoginMaxFailuresIP, FormatDuration(c.LoginFailureWindow), c.TrustedProxies)
 }

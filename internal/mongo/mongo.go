@@ -20,6 +20,8 @@ import (
 	"go.mongodb.org/mongo-driver/event"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
+	"go.mongodb.org/mongo-driver/mongo/readpref"
+	"go.mongodb.org/mongo-driver/mongo/writeconcern"
 
 	"github.com/gatehouse/gatehouse/internal/user"
 )
@@ -28,9 +30,16 @@ import (
 // timeout. The client's own server selection and socket timeouts are bounded
 // too, so that no operation waits forever on a lost server.
 //
+// On a replica set or a sharded cluster, reads go to the primary whatever
+// uri says: a user who has just signed up, or changed a password, must be
+// read back at once by every instance, and a secondary may lag. Writes
+// default to w:majority, so that an acknowledged sign-up or password change
+// survives a failover (MongoDB's own default since 5.0; uri may set w).
+//
 // A monitor, when given, observes every command (for latency metrics).
 func Connect(ctx context.Context, uri string, timeout time.Duration, monitor ...*event.CommandMonitor) (*mongo.Client, error) {
-	opts := options.Client().ApplyURI(uri).
+	opts := options.Client().SetWriteConcern(writeconcern.Majority()).ApplyURI(uri).
+		SetReadPreference(readpref.Primary()).
 		SetConnectTimeout(timeout).
 		SetServerSelectionTimeout(timeout).
 		SetTimeout(timeout).

@@ -12,6 +12,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 	mongodriver "go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/readpref"
 
 	"github.com/gatehouse/gatehouse/internal/mongo"
 	"github.com/gatehouse/gatehouse/internal/password"
@@ -544,4 +545,37 @@ func TestHashingIsBounded(t *testing.T) {
 		t.Fatalf("got %d served and %d busy; want both (24 hashes of ~50 ms cannot all queue 30 ms)", ok, busy)
 	}
 	t.Logf("24 concurrent logins, 2 slots, 30 ms queue: %d served, %d busy, peak %d", ok, busy, h.peak)
+}
+
+// TestConnectConcerns: reads go to the primary whatever the URI asks (a new
+// user must be readable at once), and writes default to w:majority unless
+// the URI sets w.
+func TestConnectConcerns(t *testing.T) {
+	t.Parallel()
+	uri, db := testenv.Mongo(t)
+	sep := "?"
+	if strings.Contains(uri, "?") {
+		sep = "&"
+	}
+	for _, tt := range []struct {
+		query string
+		wantW any
+	}{{"", "majority"}, {"readPreference=secondaryPreferred", "majority"}, {"w=1", 1}} {
+		u := uri
+		if tt.query != "" {
+			u += sep + tt.query
+		}
+		client, err := mongo.Connect(context.Background(), u, 5*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.query, err)
+		}
+		d := client.Database(db)
+		if got := d.ReadPreference().Mode(); got != readpref.PrimaryMode {
+			t.Errorf("%q: read preference %v, want primary", tt.query, got)
+		}
+		if wc := d.WriteConcern(); wc == nil || wc.W != tt.wantW {
+			t.Errorf("%q: write concern %+v, want w=%v", tt.query, wc, tt.wantW)
+		}
+		_ = client.Disconnect(context.Background())
+	}
 }
