@@ -75,7 +75,7 @@ func startEnv(ctx context.Context, s settings, dir string, logger *slog.Logger, 
 	if err != nil {
 		return e, err
 	}
-	e.app, err = startApp(ctx, bin, dir, e.redis.URL, e.mongo.URI)
+	e.app, err = startApp(ctx, bin, dir, e.redis.URL, e.mongo.URI, s.appEnv)
 	if err != nil {
 		return e, err
 	}
@@ -133,7 +133,9 @@ func appEnv(port int, redisURL, mongoURI, dataDir string) []string {
 	}
 }
 
-func startApp(ctx context.Context, bin, dir, redisURL, mongoURI string) (*appProcess, error) {
+// startApp starts the app on a free port, with extra (KEY=VALUE) after
+// appEnv's settings, so that they win.
+func startApp(ctx context.Context, bin, dir, redisURL, mongoURI string, extra []string) (*appProcess, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -145,7 +147,7 @@ func startApp(ctx context.Context, bin, dir, redisURL, mongoURI string) (*appPro
 	}
 	defer logFile.Close() // the child has its own copy
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = appEnv(port, redisURL, mongoURI, filepath.Join(dir, "appdata"))
+	cmd.Env = append(appEnv(port, redisURL, mongoURI, filepath.Join(dir, "appdata")), extra...)
 	cmd.Dir = dir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -52,12 +53,28 @@ type settings struct {
 	warmup, duration time.Duration // per load scenario
 	loginDuration    time.Duration // the POST /auth/login scenario
 	rounds           int           // rounds of the GET scenarios and the floor
+	starveRounds     int           // rounds of page views quiet and under a login flood
 	conns            int           // concurrent keep-alive connections
 	flood            int           // concurrent logins in the flood
 	out              string        // JSON file
 	appBin           string        // a prebuilt production binary; empty builds one
 	keep             bool          // keep the temporary folder (logs)
 	memoryOnly       bool          // measure bytes per session only
+	starveOnly       bool          // measure page views under a login flood only
+	appEnv           envList       // extra KEY=VALUE settings for the app
+}
+
+// envList is a repeated -env flag.
+type envList []string
+
+func (l *envList) String() string { return strings.Join(*l, " ") }
+
+func (l *envList) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, got %q", v)
+	}
+	*l = append(*l, v)
+	return nil
 }
 
 func parseFlags(args []string, stderr io.Writer) (settings, error) {
@@ -68,20 +85,23 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.DurationVar(&s.duration, "duration", 2*time.Second, "measured time of each round of each GET scenario and the floor")
 	fs.IntVar(&s.rounds, "rounds", 7, "rounds of the GET scenarios and the floor, run in turn")
 	fs.DurationVar(&s.loginDuration, "login-duration", 10*time.Second, "measured time of the POST /auth/login scenario")
+	fs.IntVar(&s.starveRounds, "starve-rounds", 3, "rounds of page views quiet and under a sustained login flood")
 	fs.IntVar(&s.conns, "conns", 64, "concurrent keep-alive connections")
 	fs.IntVar(&s.flood, "flood", 500, "concurrent logins in the login flood")
 	fs.StringVar(&s.out, "out", "bin/bench.json", "write the results as JSON to this file")
 	fs.StringVar(&s.appBin, "app", "", "use this production binary instead of building ./cmd/gatehouse")
 	fs.BoolVar(&s.keep, "keep", false, "keep the temporary folder with the app's and redis-server's logs")
 	fs.BoolVar(&s.memoryOnly, "memory-only", false, "measure Redis bytes per session only, without the load scenarios")
+	fs.BoolVar(&s.starveOnly, "starve-only", false, "measure page views quiet and under a login flood only")
+	fs.Var(&s.appEnv, "env", "a KEY=VALUE setting for the app, after the bench's own (repeat it for more)")
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
 	if fs.NArg() > 0 {
 		return s, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if s.conns < 1 || s.flood < 1 || s.rounds < 1 || s.duration <= 0 || s.loginDuration <= 0 || s.warmup < 0 {
-		return s, fmt.Errorf("-conns, -flood and -rounds must be positive, -duration and -login-duration too, -warmup not negative")
+	if s.conns < 1 || s.flood < 1 || s.rounds < 1 || s.starveRounds < 1 || s.duration <= 0 || s.loginDuration <= 0 || s.warmup < 0 {
+		return s, fmt.Errorf("-conns, -flood, -rounds and -starve-rounds must be positive, -duration and -login-duration too, -warmup not negative")
 	}
 	return s, nil
 }
@@ -118,6 +138,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			return err
 		}
+	}
+	if s.starveOnly {
+		res.Starvation.format(stdout)
+		return res.writeJSON(s.out)
 	}
 	if res.Memory, err = measureMemory(ctx, dir, logger, progress); err != nil {
 		return err

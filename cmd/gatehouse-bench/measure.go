@@ -15,9 +15,11 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 )
 
-// The bench's account.
+// The bench's accounts: the one whose session the page views use, and the
+// one the starvation scenario's flood signs in (both with benchPassword).
 const (
 	benchUser     = "bench"
+	floodUser     = "flood"
 	benchPassword = "correct horse battery staple 1"
 )
 
@@ -115,7 +117,11 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 	// from the page views'.
 	newPhase()
 	sums := make([]runningScenario, len(gets))
-	for round := range s.rounds {
+	rounds := s.rounds
+	if s.starveOnly {
+		rounds = 0
+	}
+	for round := range rounds {
 		for i, g := range gets {
 			getter, err := newRawGetter(g.url, g.cookie)
 			if err != nil {
@@ -131,6 +137,27 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 		res.Scenarios = append(res.Scenarios, sums[i].result(g.key, g.name))
 	}
 	res.RSS.PeakGetMiB = readRSS(pid, true)
+
+	// Page views quiet and under a sustained flood of logins of another
+	// account (the flood's sessions must not push the page views' out of
+	// the per-user cap).
+	if err := register(ctx, app, floodUser); err != nil {
+		return nil, err
+	}
+	floodBody, _ := json.Marshal(map[string]string{"username": floodUser, "password": benchPassword})
+	postFloodLogin := func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, app+"/auth/login", bytes.NewReader(floodBody))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		return req, err
+	}
+	if res.Starvation, err = measureStarvation(ctx, s, app+"/api/dashboard", cookie.String(), postFloodLogin, progress); err != nil {
+		return nil, err
+	}
+	if s.starveOnly {
+		return res, nil
+	}
 
 	progress("login flood: %d concurrent POST /auth/login", s.flood)
 	newPhase()
@@ -154,6 +181,27 @@ func measure(ctx context.Context, s settings, e *env, progress func(string, ...a
 
 	res.compare()
 	return res, nil
+}
+
+// register creates the account username with benchPassword through the
+// JSON API.
+func register(ctx context.Context, app, username string) error {
+	body, _ := json.Marshal(map[string]string{"username": username, "password": benchPassword})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, app+"/auth/register", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("POST /auth/register: %w", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("POST /auth/register %s: got %s, want 201: %s", username, resp.Status, b)
+	}
+	return nil
 }
 
 // signIn registers the bench user and signs in through the JSON API,

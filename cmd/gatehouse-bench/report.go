@@ -28,9 +28,11 @@ type results struct {
 	Settings  runSettings      `json:"settings"`
 	Scenarios []scenarioResult `json:"scenarios"`
 	Flood     scenarioResult   `json:"login_flood"`
-	Floor     floorRatio       `json:"gatehouse_vs_floor"`
-	Memory    memoryResult     `json:"redis_bytes_per_session"`
-	RSS       rssResult        `json:"app_rss"`
+	// Starvation compares page views quiet and under a login flood.
+	Starvation *starvationResult `json:"page_views_under_login_flood,omitempty"`
+	Floor      floorRatio        `json:"gatehouse_vs_floor"`
+	Memory     memoryResult      `json:"redis_bytes_per_session"`
+	RSS        rssResult         `json:"app_rss"`
 }
 
 type runSettings struct {
@@ -244,6 +246,7 @@ func (r *results) format(w io.Writer) {
 		}
 	}
 	_ = tw.Flush()
+	r.Starvation.format(w)
 	r.Memory.format(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fl := r.Flood
