@@ -41,7 +41,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		logger.Warn("a setting uses its old name; rename it", "variable", d)
 	}
 
-	if (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0) || cfg.MongoURI == "" {
+	if (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0 && len(cfg.RedisClusterAddrs) == 0) || cfg.MongoURI == "" {
 		if embeddedServices == nil {
 			return errors.New("REDIS_URL (or REDIS_SENTINEL_ADDRS) and MONGO_URI must be set in this build; " +
 				"`make run` (go run -tags dev) starts embedded services when they are empty")

@@ -212,7 +212,7 @@ func readPassword(stdin io.Reader, stdout io.Writer) (string, error) {
 // development, on those of a running `make run`, or on embedded ones for
 // the command's duration), runs fn and closes everything.
 func withApp(ctx context.Context, cfg config.Config, logger *slog.Logger, fn func(*app.App) error) error {
-	if (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0) || cfg.MongoURI == "" {
+	if (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0 && len(cfg.RedisClusterAddrs) == 0) || cfg.MongoURI == "" {
 		stop, err := devServices(ctx, &cfg, logger)
 		if err != nil {
 			return err
