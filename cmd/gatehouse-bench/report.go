@@ -312,7 +312,7 @@ func (m memoryResult) format(w io.Writer) {
 	if len(m.Populations) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nRedis bytes per session, index included (used_memory over the population; target <= %d for %s: %s):\n",
+	fmt.Fprintf(w, "\nRedis bytes per session, index included (allocated memory over each population, less client buffers; target <= %d for %s: %s):\n",
 		m.Target, m.Populations[0].Name, met(m.TargetMet))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "population\tbare token key\tlayout before\tnow\tnow / bare\t")

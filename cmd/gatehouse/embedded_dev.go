@@ -22,7 +22,7 @@ func startEmbedded(ctx context.Context, cfg *config.Config, logger *slog.Logger)
 			stops[i]()
 		}
 	}
-	if cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0 {
+	if cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0 && len(cfg.RedisClusterAddrs) == 0 {
 		r, err := embedded.StartRedis(ctx, filepath.Join(cfg.DataDir, "redis"), logger)
 		if err != nil {
 			return nil, err

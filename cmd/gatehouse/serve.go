@@ -23,6 +23,12 @@ import (
 // production binary links neither FerretDB nor miniredis.
 var embeddedServices func(ctx context.Context, cfg *config.Config, logger *slog.Logger) (stop func(), err error)
 
+// needsEmbedded reports whether cfg leaves Redis or MongoDB to the
+// embedded development servers: no Redis of any kind, or no MONGO_URI.
+func needsEmbedded(cfg config.Config) bool {
+	return (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0 && len(cfg.RedisClusterAddrs) == 0) || cfg.MongoURI == ""
+}
+
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.Production() {
@@ -38,11 +44,11 @@ func serve(ctx context.Context, prog string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	embedded := (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0) || cfg.MongoURI == ""
+	embedded := needsEmbedded(cfg)
 	var lock *datalock.Lock
 	if embedded {
 		if embeddedServices == nil {
-			return errors.New("REDIS_URL (or REDIS_SENTINEL_ADDRS) and MONGO_URI must be set in this build; " +
+			return errors.New("REDIS_URL (or REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS) and MONGO_URI must be set in this build; " +
 				"`make run` (a build with -tags dev) starts embedded services when they are empty")
 		}
 		// Before anything else: a second server on the same folder would

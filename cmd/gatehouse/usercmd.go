@@ -280,7 +280,7 @@ func readPassword(stdin io.Reader, prompt io.Writer) (string, error) {
 // the command's duration), runs fn and closes everything. command names
 // the command to a `make run` that the data folder's lock turns away.
 func withApp(ctx context.Context, cfg config.Config, logger *slog.Logger, command string, fn func(*app.App) error) error {
-	if (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0) || cfg.MongoURI == "" {
+	if needsEmbedded(cfg) {
 		stop, err := devServices(ctx, &cfg, logger, command)
 		if err != nil {
 			return err

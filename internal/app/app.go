@@ -1,5 +1,5 @@
 // Package app builds Gatehouse from a config.Config: the Redis pool
-// (through Sentinel when configured), MongoDB and the user service (with
+// (through Sentinel when configured, or a Redis Cluster client), MongoDB and the user service (with
 // the Pwned Passwords check when configured), the
 // session store, index and limiters, the metrics, and the web handler.
 // The server and the user commands (cmd/gatehouse), the web tests and the
@@ -59,14 +59,17 @@ type Options struct {
 // http.Handler. The other fields are its parts, for commands and tests
 // that work beside it. Close releases them.
 type App struct {
-	Config  config.Config
-	Logger  *slog.Logger
-	Redis   *redigo.Pool
-	Mongo   *mongodriver.Client
-	Users   *user.Service // hashing bounded by PASSWORD_HASH_CONCURRENCY
-	Index   *session.Index
-	Metrics *metrics.Metrics
-	Handler http.Handler
+	Config config.Config
+	Logger *slog.Logger
+	// Redis is the pool of a single Redis or of the master Sentinel
+	// names; nil on a Redis Cluster. RedisConns serves keys either way.
+	Redis      *redigo.Pool
+	RedisConns redis.Conns
+	Mongo      *mongodriver.Client
+	Users      *user.Service // hashing bounded by PASSWORD_HASH_CONCURRENCY
+	Index      *session.Index
+	Metrics    *metrics.Metrics
+	Handler    http.Handler
 
 	draining atomic.Bool
 	closers  []func()
@@ -96,13 +99,23 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 		}
 	}()
 
-	if a.Redis, err = newRedisPool(cfg); err != nil {
-		return nil, err
+	if len(cfg.RedisClusterAddrs) > 0 {
+		cluster, err := redis.NewCluster(cfg.RedisClusterAddrs, cfg.RedisURL, redis.Options{Timeout: cfg.RedisTimeout, MaxActive: cfg.RedisMaxActive})
+		if err != nil {
+			return nil, err
+		}
+		a.RedisConns = cluster
+		a.closers = append(a.closers, func() { _ = cluster.Close() })
+	} else {
+		if a.Redis, err = newRedisPool(cfg); err != nil {
+			return nil, err
+		}
+		a.RedisConns = redis.PoolConns(a.Redis)
+		a.closers = append(a.closers, func() { _ = a.Redis.Close() })
+		a.Metrics.RedisPool(a.Redis)
 	}
-	a.closers = append(a.closers, func() { _ = a.Redis.Close() })
-	a.Metrics.RedisPool(a.Redis)
 
-	warnIfEvicting(ctx, a.Redis, cfg.RedisTimeout, o.Logger)
+	warnIfEvicting(ctx, a.RedisConns, cfg.RedisTimeout, o.Logger)
 	warnIfNoTLSProxy(cfg, o.Logger)
 
 	if a.Mongo, err = mongo.Connect(ctx, cfg.MongoURI, cfg.MongoTimeout, a.Metrics.MongoMonitor()); err != nil {
@@ -126,7 +139,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 	if cfg.PwnedPasswordsURL != "" {
 		a.Users.CheckBreaches(pwned.New(cfg.PwnedPasswordsURL, pwned.DefaultTimeout), o.Logger)
 	}
-	a.Index = session.NewIndex(a.Redis, o.Now)
+	a.Index = session.NewIndexOn(a.RedisConns, o.Now)
 
 	var users web.Users = a.Users
 	if o.WrapUsers != nil {
@@ -134,7 +147,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 	}
 	a.Handler, err = web.NewServer(web.Deps{
 		Logger:       o.Logger,
-		SessionStore: session.NewStore(a.Redis, cfg.RedisMaxActive),
+		SessionStore: session.NewStoreOn(a.RedisConns, cfg.RedisMaxActive),
 		Cookie:       web.Cookie{Name: cfg.CookieName, Secure: cfg.CookieSecure},
 		SessionIndex: a.Index,
 		Policy: session.Policy{
@@ -152,22 +165,22 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		Now:                o.Now,
 		Metrics:            a.Metrics,
-		Secret:             secretKey(cfg, a.Redis),
-		LoginLimiter: redis.NewLoginLimiter(a.Redis, redis.LoginLimits{
+		Secret:             secretKey(cfg, a.RedisConns),
+		LoginLimiter: redis.NewLoginLimiter(a.RedisConns, redis.LoginLimits{
 			MaxPerAccount: cfg.LoginMaxFailuresAccount,
 			MaxPerIP:      cfg.LoginMaxFailuresIP,
 			Window:        cfg.LoginFailureWindow,
 		}, o.Now),
-		TokenGuesses:       redis.NewWindowCounter(a.Redis, "gatehouse:guess:", cfg.TokenGuessWindow),
+		TokenGuesses:       redis.NewWindowCounter(a.RedisConns, "gatehouse:guess:", cfg.TokenGuessWindow),
 		TokenGuessLimit:    cfg.TokenGuessLimit,
-		Signups:            redis.NewWindowCounter(a.Redis, "gatehouse:signup:", cfg.SignupWindow),
+		Signups:            redis.NewWindowCounter(a.RedisConns, "gatehouse:signup:", cfg.SignupWindow),
 		SignupLimit:        cfg.SignupMaxPerIP,
 		TrustedProxies:     cfg.TrustedProxies,
 		IPv6Prefix:         cfg.LoginIPv6Prefix,
 		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
 		ClientIPHeader:     cfg.ClientIPHeader,
 		Checks: []web.Check{
-			{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ready(ctx, a.Redis, cfg.RedisTimeout) }},
+			{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ready(ctx, a.RedisConns, cfg.RedisTimeout) }},
 			{Name: "mongodb", Ping: func(ctx context.Context) error { return mongo.Ping(ctx, a.Mongo, cfg.MongoTimeout) }},
 			{Name: "shutdown", Ping: func(context.Context) error {
 				if a.draining.Load() {
@@ -202,8 +215,8 @@ func (a *App) Close() {
 // then disappear silently, signing people out. noeviction makes a full
 // Redis refuse writes instead, which the app answers with 503. Redis being
 // unreachable at start-up, or refusing CONFIG, is only noted.
-func warnIfEvicting(ctx context.Context, pool *redigo.Pool, timeout time.Duration, logger *slog.Logger) {
-	policy, err := redis.EvictionPolicy(ctx, pool, timeout)
+func warnIfEvicting(ctx context.Context, conns redis.Conns, timeout time.Duration, logger *slog.Logger) {
+	policy, err := redis.EvictionPolicy(ctx, conns, timeout)
 	switch {
 	case err != nil:
 		logger.Info("could not read Redis's maxmemory-policy", "err", err)
@@ -231,7 +244,7 @@ func warnIfNoTLSProxy(cfg config.Config, logger *slog.Logger) {
 // SECRET_KEY when it is set, else a random key kept in Redis under
 // gatehouse:secret and shared by every instance, fetched when first needed
 // and then remembered (a failure is retried on the next call).
-func secretKey(cfg config.Config, pool *redigo.Pool) func(context.Context) ([]byte, error) {
+func secretKey(cfg config.Config, conns redis.Conns) func(context.Context) ([]byte, error) {
 	if cfg.SecretKey != "" {
 		sum := sha256.Sum256([]byte("gatehouse secret v1\x00" + cfg.SecretKey))
 		return func(context.Context) ([]byte, error) { return sum[:], nil }
@@ -246,7 +259,7 @@ func secretKey(cfg config.Config, pool *redigo.Pool) func(context.Context) ([]by
 		if key != nil {
 			return key, nil
 		}
-		k, err := redis.SharedSecret(ctx, pool, "gatehouse:secret", cfg.RedisTimeout)
+		k, err := redis.SharedSecret(ctx, conns, "gatehouse:secret", cfg.RedisTimeout)
 		if err != nil {
 			return nil, err
 		}

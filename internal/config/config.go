@@ -41,6 +41,10 @@ type Config struct {
 	RedisSentinelAddrs    []string // REDIS_SENTINEL_ADDRS: host:port of each sentinel
 	RedisSentinelMaster   string   // REDIS_SENTINEL_MASTER: the monitored master's name
 	RedisSentinelPassword string   // REDIS_SENTINEL_PASSWORD: the sentinels' own password
+	// With RedisClusterAddrs set, the app is on a Redis Cluster, found
+	// through these seed nodes; REDIS_URL (optional then) only supplies
+	// the nodes' password and TLS.
+	RedisClusterAddrs []string // REDIS_CLUSTER_ADDRS: host:port of seed nodes
 
 	MongoURI     string        // MONGO_URI: empty in development starts an embedded FerretDB
 	MongoDB      string        // MONGO_DB
@@ -154,6 +158,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RedisSentinelAddrs = p.list("REDIS_SENTINEL_ADDRS")
 	c.RedisSentinelMaster = p.str("REDIS_SENTINEL_MASTER", "mymaster")
 	c.RedisSentinelPassword = p.str("REDIS_SENTINEL_PASSWORD", "")
+	c.RedisClusterAddrs = p.list("REDIS_CLUSTER_ADDRS")
 	c.RedisTimeout = p.duration("REDIS_TIMEOUT", time.Second, 10*time.Millisecond, 30*time.Second)
 	c.RedisMaxActive = p.integer("REDIS_MAX_ACTIVE", 64, 1, 10000)
 	c.MongoURI = p.str("MONGO_URI", "")
@@ -212,8 +217,8 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.ShutdownDrain = p.duration("SHUTDOWN_DRAIN", defDrain, 0, 10*time.Minute)
 
-	if prod && c.RedisURL == "" && len(c.RedisSentinelAddrs) == 0 {
-		p.fail("REDIS_URL", "", "(or REDIS_SENTINEL_ADDRS) is required in production")
+	if prod && c.RedisURL == "" && len(c.RedisSentinelAddrs) == 0 && len(c.RedisClusterAddrs) == 0 {
+		p.fail("REDIS_URL", "", "(or REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS) is required in production")
 	}
 	if prod && c.MongoURI == "" {
 		p.fail("MONGO_URI", "", "is required in production")
@@ -227,6 +232,20 @@ func Load(getenv func(string) string) (Config, error) {
 		host, port, err := net.SplitHostPort(a)
 		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
 			p.fail("REDIS_SENTINEL_ADDRS", a, "each address must look like host:port")
+		}
+	}
+	for _, a := range c.RedisClusterAddrs {
+		host, port, err := net.SplitHostPort(a)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			p.fail("REDIS_CLUSTER_ADDRS", a, "each address must look like host:port")
+		}
+	}
+	if len(c.RedisClusterAddrs) > 0 && len(c.RedisSentinelAddrs) > 0 {
+		p.fail("REDIS_CLUSTER_ADDRS", "", "and REDIS_SENTINEL_ADDRS cannot both be set: a Redis Cluster fails over by itself")
+	}
+	if len(c.RedisClusterAddrs) > 0 && c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err == nil && strings.Trim(u.Path, "/") != "" && strings.Trim(u.Path, "/") != "0" {
+			p.fail("REDIS_URL", "(hidden)", "names a database, but a Redis Cluster has only database 0")
 		}
 	}
 	if !validSentinelName(c.RedisSentinelMaster) {
@@ -285,6 +304,13 @@ func (c Config) String() string {
 
 // redisString describes where Redis is, without passwords.
 func (c Config) redisString() string {
+	if len(c.RedisClusterAddrs) > 0 {
+		s := fmt.Sprintf("cluster(addrs=%v", c.RedisClusterAddrs)
+		if c.RedisURL != "" {
+			s += " url=" + redactURL(c.RedisURL)
+		}
+		return s + ")"
+	}
 	if len(c.RedisSentinelAddrs) == 0 {
 		return redactURL(c.RedisURL)
 	}

@@ -97,6 +97,9 @@ func TestInvalid(t *testing.T) {
 		{map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES"},
 		{map[string]string{"TRUSTED_PROXIES": "proxy.local"}, "TRUSTED_PROXIES"},
 		{map[string]string{"CLIENT_IP_HEADER": "True-Client-IP"}, "CLIENT_IP_HEADER"},
+		{map[string]string{"REDIS_CLUSTER_ADDRS": "r1:7000,r2"}, "REDIS_CLUSTER_ADDRS"},
+		{map[string]string{"REDIS_CLUSTER_ADDRS": "r1:7000", "REDIS_SENTINEL_ADDRS": "s1:26379"}, "REDIS_CLUSTER_ADDRS"},
+		{map[string]string{"REDIS_CLUSTER_ADDRS": "r1:7000", "REDIS_URL": "redis://:pw@x/2"}, "REDIS_URL"},
 	}
 	for _, tt := range tests {
 		_, err := Load(env(tt.env))
@@ -111,6 +114,23 @@ func TestAllErrorsReported(t *testing.T) {
 	_, err := Load(env(map[string]string{"PORT": "x", "SESSION_LIFETIME": "y"}))
 	if err == nil || !strings.Contains(err.Error(), "PORT") || !strings.Contains(err.Error(), "SESSION_LIFETIME") {
 		t.Fatalf("got %v, want both variables named", err)
+	}
+}
+
+// TestRedisCluster: REDIS_CLUSTER_ADDRS alone is enough Redis for
+// production, and REDIS_URL may add the nodes' password.
+func TestRedisCluster(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"APP_ENV": "production", "MONGO_URI": "mongodb://m:27017",
+		"REDIS_CLUSTER_ADDRS": "r1:7000, r2:7001", "REDIS_URL": "redis://:hunter2@ignored/0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.RedisClusterAddrs) != 2 || c.RedisClusterAddrs[1] != "r2:7001" {
+		t.Fatalf("got %q", c.RedisClusterAddrs)
+	}
+	if s := c.String(); !strings.Contains(s, "cluster(addrs=[r1:7000 r2:7001]") || strings.Contains(s, "hunter2") {
+		t.Fatalf("String: %s", s)
 	}
 }
 

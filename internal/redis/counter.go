@@ -12,14 +12,14 @@ import (
 // instance, one round trip per event. Gatehouse counts requests carrying
 // unknown session cookies per IP with it, to slow down token guessing.
 type WindowCounter struct {
-	pool   *redis.Pool
+	conns  Conns
 	prefix string
 	window time.Duration
 }
 
 // NewWindowCounter returns a counter whose keys start with prefix.
-func NewWindowCounter(pool *redis.Pool, prefix string, window time.Duration) *WindowCounter {
-	return &WindowCounter{pool: pool, prefix: prefix, window: window}
+func NewWindowCounter(conns Conns, prefix string, window time.Duration) *WindowCounter {
+	return &WindowCounter{conns: conns, prefix: prefix, window: window}
 }
 
 // Window is the length of a counting window.
@@ -28,12 +28,12 @@ func (w *WindowCounter) Window() time.Duration { return w.window }
 // Incr adds one event for key and returns the count in the current window.
 // The window starts with the first event (INCR, then PEXPIRE NX).
 func (w *WindowCounter) Incr(ctx context.Context, key string) (int64, error) {
-	c, err := w.pool.GetContext(ctx)
+	k := w.prefix + key
+	c, err := w.conns.Conn(ctx, k)
 	if err != nil {
 		return 0, Unavailable("counter", err)
 	}
 	defer c.Close()
-	k := w.prefix + key
 	_ = c.Send("MULTI")
 	_ = c.Send("INCR", k)
 	_ = c.Send("PEXPIRE", k, w.window.Milliseconds(), "NX")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/mna/redisc"
 )
 
 // LoginLimits configure LoginLimiter.
@@ -61,20 +62,20 @@ func (b Block) String() string {
 // as a failure in advance. A successful login then clears the account's
 // counters and withdraws the attempt from the IP's.
 type LoginLimiter struct {
-	pool   *redis.Pool
+	conns  Conns
 	limits LoginLimits
 	now    func() time.Time
 }
 
-// NewLoginLimiter returns a limiter on pool. now is the clock.
-func NewLoginLimiter(pool *redis.Pool, l LoginLimits, now func() time.Time) *LoginLimiter {
+// NewLoginLimiter returns a limiter on conns. now is the clock.
+func NewLoginLimiter(conns Conns, l LoginLimits, now func() time.Time) *LoginLimiter {
 	if l.BackoffBase <= 0 {
 		l.BackoffBase = time.Second
 	}
 	if l.BackoffMax <= 0 {
 		l.BackoffMax = 5 * time.Minute
 	}
-	return &LoginLimiter{pool: pool, limits: l, now: now}
+	return &LoginLimiter{conns: conns, limits: l, now: now}
 }
 
 // Attempt is a login attempt admitted by Begin or BeginDevice.
@@ -90,10 +91,18 @@ type Decision struct {
 	Attempt    Attempt       // when not Blocked: pass to Succeeded on success
 }
 
-// keys are the three sliding windows of an attempt. The script touches all
-// three at once, so this needs a single Redis (or one behind Sentinel), not
-// a Cluster.
-func keys(account, ip string) []any {
+// keys are the three sliding windows of an attempt: the pair, the account
+// and the IP. On a Redis Cluster the pair and the account share the
+// account's {hash tag}, and the IP's window is in a slot of its own
+// (beginSplit).
+func keys(account, ip string, cluster bool) []any {
+	if cluster {
+		return []any{
+			"gatehouse:lf:pair:{" + account + "}:" + ip,
+			"gatehouse:lf:acct:{" + account + "}",
+			"gatehouse:lf:ip:" + ip,
+		}
+	}
 	return []any{
 		"gatehouse:lf:pair:" + account + ":" + ip,
 		"gatehouse:lf:acct:" + account,
@@ -137,7 +146,11 @@ return {0, 0}
 // otherwise. An error means Redis could not be asked: callers must refuse
 // the login (fail closed).
 func (l *LoginLimiter) Begin(ctx context.Context, account, ip string) (Decision, error) {
-	return l.begin(ctx, keys(account, ip))
+	ks := keys(account, ip, l.conns.Cluster())
+	if l.conns.Cluster() {
+		return l.beginSplit(ctx, ks)
+	}
+	return l.begin(ctx, ks)
 }
 
 // BeginDevice is Begin for an attempt that carries a valid device cookie
@@ -167,7 +180,7 @@ func (l *LoginLimiter) begin(ctx context.Context, ks []any) (Decision, error) {
 	member := fmt.Sprintf("%d-%s", now, hex.EncodeToString(buf[:]))
 	args := append(append([]any{}, ks...), now, l.limits.Window.Milliseconds(), l.limits.MaxPerAccount,
 		l.limits.MaxPerIP, member, l.limits.BackoffBase.Milliseconds(), l.limits.BackoffMax.Milliseconds())
-	c, err := l.pool.GetContext(ctx)
+	c, err := l.conns.Conn(ctx, ks[0].(string))
 	if err != nil {
 		return Decision{}, Unavailable("login limiter", err)
 	}
@@ -189,6 +202,52 @@ func (l *LoginLimiter) begin(ctx context.Context, ks []any) (Decision, error) {
 	return Decision{Attempt: Attempt{keys: ks, member: member}}, nil
 }
 
+// ipScript checks the IP's window alone, for beginSplit: as loginScript
+// does, without recording. KEYS[1] ip. ARGV: now_ms, window_ms, max_ip.
+// Returns {blocked, retry_ms}.
+var ipScript = redis.NewScript(1, `
+local now, win, max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
+local n = redis.call('ZCARD', KEYS[1])
+if n < max then return {0, 0} end
+local e = redis.call('ZRANGE', KEYS[1], n - max, n - max, 'WITHSCORES')
+return {1, tonumber(e[2]) + win - now}
+`)
+
+// beginSplit is begin on a Redis Cluster, where the IP's window is in
+// another slot than the account's: it checks the IP's window, runs
+// loginScript on the account's two (passing the pair's window as the IP's
+// too, which it then counts again at most), and records the attempt in
+// the IP's. Three round trips instead of one, and concurrent attempts from
+// one IP may pass its limit by how many run at once: a login costs an
+// argon2id hash, which bounds both.
+func (l *LoginLimiter) beginSplit(ctx context.Context, ks []any) (Decision, error) {
+	now := l.now().UnixMilli()
+	ipKey := ks[2].(string)
+	c, err := l.conns.Conn(ctx, ipKey)
+	if err != nil {
+		return Decision{}, Unavailable("login limiter", err)
+	}
+	res, err := redis.Int64s(ipScript.DoContext(ctx, c, ipKey, now, l.limits.Window.Milliseconds(), l.limits.MaxPerIP))
+	_ = c.Close()
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("%d values from the script, want 2", len(res))
+	}
+	if err != nil {
+		return Decision{}, Unavailable("login limiter", err)
+	}
+	if res[0] != 0 {
+		return Decision{Blocked: BlockedIP, RetryAfter: max(time.Duration(res[1])*time.Millisecond, time.Second)}, nil
+	}
+	d, err := l.begin(ctx, []any{ks[0], ks[1], ks[0]})
+	if err != nil || d.Blocked != BlockedNone {
+		return d, err
+	}
+	d.Attempt.keys = ks
+	err = l.exec(ctx, [][]any{{"ZADD", ipKey, now, d.Attempt.member}, {"PEXPIRE", ipKey, l.limits.Window.Milliseconds()}})
+	return d, err
+}
+
 // Succeeded clears the account's failures (from every IP) and withdraws the
 // attempt from the IP's count.
 func (l *LoginLimiter) Succeeded(ctx context.Context, a Attempt) error {
@@ -204,9 +263,29 @@ func (l *LoginLimiter) Abandon(ctx context.Context, a Attempt) error {
 	return l.exec(ctx, [][]any{{"ZREM", k[0], a.member}, {"ZREM", k[1], a.member}, {"ZREM", k[2], a.member}})
 }
 
-// exec runs cmds in one MULTI/EXEC round trip.
+// exec runs cmds, whose first argument is a key, in one MULTI/EXEC round
+// trip; on a Redis Cluster, one per run of commands whose keys share a
+// slot (every key of one command does).
 func (l *LoginLimiter) exec(ctx context.Context, cmds [][]any) error {
-	c, err := l.pool.GetContext(ctx)
+	for len(cmds) > 0 {
+		n := 1
+		if l.conns.Cluster() {
+			for n < len(cmds) && redisc.Slot(cmds[n][1].(string)) == redisc.Slot(cmds[0][1].(string)) {
+				n++
+			}
+		} else {
+			n = len(cmds)
+		}
+		if err := l.execOne(ctx, cmds[:n]); err != nil {
+			return err
+		}
+		cmds = cmds[n:]
+	}
+	return nil
+}
+
+func (l *LoginLimiter) execOne(ctx context.Context, cmds [][]any) error {
+	c, err := l.conns.Conn(ctx, cmds[0][1].(string))
 	if err != nil {
 		return Unavailable("login limiter", err)
 	}

@@ -33,7 +33,7 @@ func newLimiter(t *testing.T, l redis.LoginLimits) (*redis.LoginLimiter, *clock)
 	}
 	t.Cleanup(func() { _ = pool.Close() })
 	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	return redis.NewLoginLimiter(pool, l, c.now), c
+	return redis.NewLoginLimiter(redis.PoolConns(pool), l, c.now), c
 }
 
 var defaults = redis.LoginLimits{MaxPerAccount: 5, MaxPerIP: 50, Window: 15 * time.Minute, BackoffBase: time.Second, BackoffMax: 5 * time.Minute}
@@ -164,7 +164,7 @@ func TestLimiterFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	l := redis.NewLoginLimiter(pool, defaults, time.Now)
+	l := redis.NewLoginLimiter(redis.PoolConns(pool), defaults, time.Now)
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestOneRoundTripPerAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	l := redis.NewLoginLimiter(pool, defaults, time.Now)
+	l := redis.NewLoginLimiter(redis.PoolConns(pool), defaults, time.Now)
 	begin(t, l, "warm", "9.9.9.9") // loads the script (EVALSHA miss, then EVAL)
 	c := pool.Get()
 	defer c.Close()
@@ -204,7 +204,7 @@ func TestWindowCounter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	wc := redis.NewWindowCounter(pool, "test:", 300*time.Millisecond)
+	wc := redis.NewWindowCounter(redis.PoolConns(pool), "test:", 300*time.Millisecond)
 	ctx := context.Background()
 	for want := int64(1); want <= 3; want++ {
 		got, err := wc.Incr(ctx, "1.2.3.4")

@@ -1,6 +1,8 @@
 // Package redis builds the redigo connection pool Gatehouse keeps its
-// sessions in, from a REDIS_URL, with every wait bounded: dialling, each
-// read and write, and waiting for a free connection.
+// sessions in, from a REDIS_URL or through Redis Sentinel, or a Redis
+// Cluster client (redisc), with every wait bounded: dialling, each read
+// and write, and waiting for a free connection. Conns hands either to the
+// code that sends commands on keys.
 package redis
 
 import (
@@ -119,10 +121,12 @@ const readyKey = "gatehouse:ready"
 // Redis at maxmemory with noeviction, or a read-only replica, answers PING
 // and reads while every session write fails. It writes one key that
 // expires in ten seconds.
-func Ready(ctx context.Context, pool *redis.Pool, timeout time.Duration) error {
+//
+// On a Redis Cluster it checks the node that holds readyKey's slot.
+func Ready(ctx context.Context, conns Conns, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := pool.GetContext(ctx)
+	c, err := conns.Conn(ctx, readyKey)
 	if err != nil {
 		return Unavailable("ready", err)
 	}
@@ -134,10 +138,11 @@ func Ready(ctx context.Context, pool *redis.Pool, timeout time.Duration) error {
 // EvictionPolicy returns Redis's maxmemory-policy, within timeout. A
 // policy other than noeviction lets Redis drop keys, sessions among them,
 // when it is full. Managed services may refuse CONFIG: the error says so.
-func EvictionPolicy(ctx context.Context, pool *redis.Pool, timeout time.Duration) (string, error) {
+// On a Redis Cluster it asks one node.
+func EvictionPolicy(ctx context.Context, conns Conns, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := pool.GetContext(ctx)
+	c, err := conns.Conn(ctx, readyKey)
 	if err != nil {
 		return "", Unavailable("config get", err)
 	}
@@ -156,10 +161,10 @@ func EvictionPolicy(ctx context.Context, pool *redis.Pool, timeout time.Duration
 // when absent (SET NX, so that concurrent first calls agree), within
 // timeout. Every instance on this Redis then shares it without
 // configuration. Whoever can read Redis can read it.
-func SharedSecret(ctx context.Context, pool *redis.Pool, key string, timeout time.Duration) ([]byte, error) {
+func SharedSecret(ctx context.Context, conns Conns, key string, timeout time.Duration) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := pool.GetContext(ctx)
+	c, err := conns.Conn(ctx, key)
 	if err != nil {
 		return nil, Unavailable("shared secret", err)
 	}

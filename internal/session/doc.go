@@ -5,8 +5,9 @@
 //
 // Glossary, followed by every name in the code:
 //   - token: the cookie's value, 32 random bytes in unpadded base64url
-//     (OWASP's "session ID"). It is never stored raw: Redis keys hold its
-//     SHA-256 (StoreKey), so a copy of the Redis data holds no usable cookie.
+//     (OWASP's "session ID"). It is never stored raw: Redis keys hold 216
+//     bits of its SHA-256 (DataKey), so a copy of the Redis data holds no
+//     usable cookie.
 //   - public session id: a second random value, 16 bytes (NewID), that
 //     names a session to people and in URLs, logs and the Index: the
 //     sessions page shows it, and revoking takes it. Knowing it grants
