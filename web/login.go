@@ -155,6 +155,9 @@ type passwordLimits struct {
 	limiter    LoginLimiter
 	devices    deviceCookies
 	ipv6Prefix int // clientKey's
+	// admit, when set, reserves the check's place in the hashing queue
+	// (Deps.AdmitPasswordCheck).
+	admit func(ctx context.Context) (release func(), err error)
 }
 
 // check runs check, one verification of account's password, through the
@@ -170,6 +173,19 @@ type passwordLimits struct {
 // is withdrawn. Failures and refusals write an audit line. When Redis
 // cannot be asked it fails closed: check does not run.
 func (l passwordLimits) check(r *http.Request, audit *auditLog, where passwordCheck, account, userID string, check func() error) error {
+	// First a place in the hashing queue: a flood's attempts that could
+	// not be hashed in time are refused before they cost a Redis script
+	// and a MongoDB lookup.
+	if l.admit != nil {
+		release, err := l.admit(r.Context())
+		if err != nil {
+			if where == signIn {
+				audit.loginUnanswered(errors.Is(err, user.ErrBusy))
+			}
+			return err
+		}
+		defer release()
+	}
 	var d redis.Decision
 	var err error
 	if device, ok := l.devices.device(r, account); ok {

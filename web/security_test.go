@@ -24,6 +24,7 @@ package web_test
 //	look-alike usernames         TestAttackConfusableUsername
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
@@ -33,10 +34,13 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/internal/user"
+	"github.com/gatehouse/gatehouse/web"
 )
 
 // TestAttackSessionFixation: an attacker plants a session cookie of their
@@ -554,6 +558,57 @@ func TestAttackLoginFlood(t *testing.T) {
 	if busy == 0 {
 		t.Fatal("no login was turned away with 1 slot and a 1 ms queue")
 	}
+}
+
+// TestAttackLoginFloodRefusedEarly: attempts beyond what the hashing
+// slots can finish within the queueing time are refused before they cost
+// anything else, a Redis script or a MongoDB lookup, so that a flood takes
+// no more CPU from page views than its hashes do.
+func TestAttackLoginFloodRefusedEarly(t *testing.T) {
+	t.Parallel()
+	owasp := password.OWASP
+	var reached atomic.Int64
+	a := newApp(t, newBackends(t), options{hashSlots: 1, hashWait: 200 * time.Millisecond, maxPerIP: 1000, maxPerAccount: 1000,
+		hashParams: &owasp, wrapUsers: func(u web.Users) web.Users {
+			return countedUsers{Users: u, authenticate: &reached}
+		}})
+	wantRedirect(t, newBrowser(t, a.URL).signup("popular", "password-1"), "/dashboard")
+	// One sign-in times a hash, so that the queue knows its speed.
+	wantRedirect(t, newBrowser(t, a.URL).login("popular", "password-1"), "/dashboard")
+	reached.Store(0)
+	const n = 40
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { codes <- newBrowser(t, a.URL).login("popular", "password-1").StatusCode })
+	}
+	wg.Wait()
+	close(codes)
+	busy := 0
+	for c := range codes {
+		if c == http.StatusServiceUnavailable {
+			busy++
+		} else if c != http.StatusSeeOther {
+			t.Errorf("got %d", c)
+		}
+	}
+	// One slot, a queue of 200 ms and hashes of tens of milliseconds
+	// admit a handful; before, all 40 were looked up in MongoDB.
+	if got := reached.Load(); got >= n || busy == 0 {
+		t.Fatalf("%d of %d attempts reached the user store, %d got 503: the flood was not refused early", got, n, busy)
+	}
+	t.Logf("%d of %d attempts reached the user store; %d got 503", reached.Load(), n, busy)
+}
+
+// countedUsers counts the calls to Authenticate.
+type countedUsers struct {
+	web.Users
+	authenticate *atomic.Int64
+}
+
+func (c countedUsers) Authenticate(ctx context.Context, username, password string) (*user.User, error) {
+	c.authenticate.Add(1)
+	return c.Users.Authenticate(ctx, username, password)
 }
 
 // TestAttackCommonPassword: the passwords attackers try first (Django's

@@ -108,6 +108,11 @@ type Deps struct {
 
 	// LoginLimiter throttles failed logins.
 	LoginLimiter LoginLimiter
+	// AdmitPasswordCheck reserves a place in the password-hashing queue
+	// before a password check does any work, or fails with
+	// user.ErrBusy when the queue cannot take it (user.Service.Admit).
+	// Optional: every check is admitted.
+	AdmitPasswordCheck func(ctx context.Context) (release func(), err error)
 	// Secret returns the key that signs device cookies (SECRET_KEY, or a
 	// key shared through Redis).
 	Secret func(context.Context) ([]byte, error)
@@ -159,7 +164,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	sess := newSessions(newSessionManager(d.SessionStore, d.Cookie, d.Policy), d.SessionIndex, d.Policy, d.MaxSessionsPerUser, d.Now, d.Logger, d.Metrics)
 	audit := &auditLog{logger: d.Logger, metrics: d.Metrics}
 	guard := newTokenGuessGuard(d.TokenGuesses, d.TokenGuessLimit, d.IPv6Prefix, d.Logger, d.Metrics)
-	limits := passwordLimits{limiter: d.LoginLimiter, devices: newDeviceCookies(d.Cookie, d.Secret, d.Now), ipv6Prefix: d.IPv6Prefix}
+	limits := passwordLimits{limiter: d.LoginLimiter, devices: newDeviceCookies(d.Cookie, d.Secret, d.Now), ipv6Prefix: d.IPv6Prefix, admit: d.AdmitPasswordCheck}
 	signups := signupLimit{counter: d.Signups, max: int64(d.SignupLimit), ipv6Prefix: d.IPv6Prefix}
 	return routes(d, rd, sess, audit, guard, signups, limits)
 }

@@ -166,6 +166,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 		Now:                o.Now,
 		Metrics:            a.Metrics,
 		Secret:             secretKey(cfg, a.RedisConns),
+		AdmitPasswordCheck: a.Users.Admit,
 		LoginLimiter: redis.NewLoginLimiter(a.RedisConns, redis.LoginLimits{
 			MaxPerAccount: cfg.LoginMaxFailuresAccount,
 			MaxPerIP:      cfg.LoginMaxFailuresIP,

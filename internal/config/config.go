@@ -176,7 +176,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.CookieName = p.str("SESSION_COOKIE_NAME", defName)
 	c.CORSAllowedOrigins = p.list("CORS_ALLOWED_ORIGINS")
-	c.PasswordHashConcurrency = p.integer("PASSWORD_HASH_CONCURRENCY", runtime.NumCPU(), 1, 1024)
+	// Half the Go scheduler's processors: argon2id takes a whole one per
+	// hash, and page views must keep the rest under a login flood.
+	c.PasswordHashConcurrency = p.integer("PASSWORD_HASH_CONCURRENCY", max(1, runtime.GOMAXPROCS(0)/2), 1, 1024)
 	c.LoginQueueTimeout = p.duration("LOGIN_QUEUE_TIMEOUT", 2*time.Second, time.Millisecond, time.Minute)
 	c.LoginMaxFailuresAccount = p.integer("LOGIN_MAX_FAILURES_ACCOUNT", 5, 1, 1000)
 	c.LoginMaxFailuresIP = p.integer("LOGIN_MAX_FAILURES_IP", 50, 1, 100000)

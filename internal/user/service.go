@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -36,6 +37,11 @@ type Service struct {
 	slots       chan struct{}
 	signupSlots chan struct{}
 	wait        time.Duration
+	// admitted counts the password checks Admit let in and that have
+	// not finished; hashTime is the moving average of the time a slot is
+	// held, in nanoseconds (admit.go).
+	admitted atomic.Int64
+	hashTime atomic.Int64
 	// breaches, when set, vets new passwords; logger hears when it fails.
 	breaches BreachChecker
 	logger   *slog.Logger
@@ -95,7 +101,11 @@ func (s *Service) checkBreached(ctx context.Context, pw string) error {
 
 // slot takes a hashing slot; call the returned function to give it back.
 func (s *Service) slot(ctx context.Context) (func(), error) {
-	return take(ctx, s.slots, s.wait)
+	release, err := take(ctx, s.slots, s.wait)
+	if err != nil {
+		return nil, err
+	}
+	return s.timed(release), nil
 }
 
 // signupSlot takes a sign-up's hashing slot: one of signupSlots, then one
@@ -110,6 +120,7 @@ func (s *Service) signupSlot(ctx context.Context) (func(), error) {
 		releaseSignup()
 		return nil, err
 	}
+	release = s.timed(release)
 	return func() { release(); releaseSignup() }, nil
 }
 
