@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/go-chi/chi/v5"
 )
 
@@ -51,12 +52,13 @@ func revokeSession(r *http.Request, sess *sessions, index SessionIndex, audit *a
 }
 
 // revokeAll ends every session of userID but keep ("" for none) in Redis
-// at once, with an audit line each (attrs say by whom and why). It is the
+// at once, for the reason why (which their next request tells the person),
+// with an audit line each (attrs say by whom and why). It is the
 // fast path: the caller has replaced the user's security stamp, which ends
 // those sessions at their next touch anyway. A failure is logged, and now
 // is false.
-func revokeAll(r *http.Request, index SessionIndex, audit *auditLog, userID, keep string, attrs ...slog.Attr) (now bool) {
-	ids, err := index.RevokeAll(r.Context(), userID, keep)
+func revokeAll(r *http.Request, index SessionIndex, audit *auditLog, userID, keep string, why session.EndReason, attrs ...slog.Attr) (now bool) {
+	ids, err := index.RevokeAll(r.Context(), userID, keep, why)
 	if err != nil {
 		audit.warn(r, "could not revoke sessions now; they end at their next touch", err)
 		return false
@@ -177,7 +179,7 @@ func handleSessionsRevokeOthersPost(rd *renderer, sess *sessions, users Users, l
 			return err
 		}
 		sess.restamp(r, fresh.SecurityStamp)
-		now := revokeAll(r, index, audit, u.UserID, u.SID, slog.String("by_session_id", u.SID))
+		now := revokeAll(r, index, audit, u.UserID, u.SID, session.EndedElsewhere, slog.String("by_session_id", u.SID))
 		switch {
 		case !now:
 			sess.flash(r, "Your other sessions will be signed out within "+sess.touchWithin()+".")

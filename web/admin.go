@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
@@ -190,7 +191,7 @@ func handleAdminUserPost(rd *renderer, sess *sessions, users Users, limits passw
 			// The change replaced the user's security stamp, which ends
 			// their sessions at the next touch; revoking them in Redis
 			// ends them now.
-			now := revokeAll(r, index, audit, target.ID, "", slog.String("by_user_id", me.UserID), slog.String("reason", action))
+			now := revokeAll(r, index, audit, target.ID, "", session.EndedForSecurity, slog.String("by_user_id", me.UserID), slog.String("reason", action))
 			if target.ID == me.UserID {
 				// The admin changed their own account: this session is
 				// gone too. Do not write it back.

@@ -127,8 +127,8 @@ func TestAdminActions(t *testing.T) {
 
 	// Disabling signs the worker out everywhere at once.
 	wantRedirect(t, admin.postForm("/admin/users/"+id+"/disable", nil), "/admin/users")
-	wantRedirect(t, workerThere.get("/dashboard"), "/login")
-	wantRedirect(t, worker.get("/dashboard"), "/login")
+	wantRedirect(t, workerThere.get("/dashboard"), "/login?why=security")
+	wantRedirect(t, worker.get("/dashboard"), "/login?why=security")
 	wantStatus(t, newBrowser(t, a.URL).login("worker", "password-1"), http.StatusUnprocessableEntity)
 	if _, status, sessions, _ := adminRow(t, admin, "worker", "worker"); status != "Disabled" || sessions != "0" {
 		t.Fatalf("after disable: %s, %s sessions", status, sessions)
@@ -138,16 +138,16 @@ func TestAdminActions(t *testing.T) {
 
 	// Promotion also ends the worker's sessions: the role in them is stale.
 	wantRedirect(t, admin.postForm("/admin/users/"+id+"/promote", nil), "/admin/users")
-	wantRedirect(t, worker.get("/dashboard"), "/login")
+	wantRedirect(t, worker.get("/dashboard"), "/login?why=security")
 	wantRedirect(t, worker.login("worker", "password-1"), "/dashboard")
 	wantStatus(t, worker.get("/admin/users"), http.StatusOK)
 	wantRedirect(t, admin.postForm("/admin/users/"+id+"/demote", nil), "/admin/users")
-	wantRedirect(t, worker.get("/admin/users"), "/login?next=%2Fadmin%2Fusers")
+	wantRedirect(t, worker.get("/admin/users"), "/login?next=%2Fadmin%2Fusers&why=security")
 
 	// Sign out everywhere.
 	wantRedirect(t, worker.login("worker", "password-1"), "/dashboard")
 	wantRedirect(t, admin.postForm("/admin/users/"+id+"/revoke-sessions", nil), "/admin/users")
-	wantRedirect(t, worker.get("/dashboard"), "/login")
+	wantRedirect(t, worker.get("/dashboard"), "/login?why=security")
 
 	// The last admin can neither be demoted nor disabled, even by themself.
 	_, _, _, bossID := adminRow(t, admin, "boss", "boss")

@@ -93,10 +93,12 @@ func (noIndex) Add(context.Context, session.Info, string) error { return nil }
 func (noIndex) Touch(context.Context, string, *session.Record, time.Time, time.Time) (session.TouchResult, error) {
 	return session.TouchDone, nil
 }
-func (noIndex) SetToken(context.Context, string, string, string) error      { return nil }
-func (noIndex) List(context.Context, string) ([]session.Info, error)        { return nil, nil }
-func (noIndex) Revoke(context.Context, string, string) (bool, error)        { return false, nil }
-func (noIndex) RevokeAll(context.Context, string, string) ([]string, error) { return nil, nil }
+func (noIndex) SetToken(context.Context, string, string, string) error { return nil }
+func (noIndex) List(context.Context, string) ([]session.Info, error)   { return nil, nil }
+func (noIndex) Revoke(context.Context, string, string) (bool, error)   { return false, nil }
+func (noIndex) RevokeAll(context.Context, string, string, session.EndReason) ([]string, error) {
+	return nil, nil
+}
 func (noIndex) Remove(context.Context, string, string) error                { return nil }
 func (noIndex) Trim(context.Context, string, string, int) ([]string, error) { return nil, nil }
 func (noIndex) Counts(_ context.Context, ids []string) ([]int, error) {

@@ -19,8 +19,9 @@ const msgSignedOut = "You have been signed out."
 // whyText says why a session ended (?why=), without revealing anything:
 // only the session's own request is sent here with it.
 var whyText = map[string]string{
-	whyExpired:  "You were signed out because your session expired. Sign in again to go on.",
-	whySecurity: "You were signed out for your security, because your password or role changed. Sign in again to go on.",
+	whyExpired:   "You were signed out because your session expired. Sign in again to go on.",
+	whySecurity:  "You were signed out for your security, because your password or role changed. Sign in again to go on.",
+	whyElsewhere: "You were signed out because your session was signed out from another device. Sign in again to go on.",
 }
 
 func handleLoginGet(rd *renderer, sess *sessions) http.Handler {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
@@ -120,7 +121,7 @@ func changePassword(r *http.Request, sess *sessions, users Users, limits passwor
 	sess.confirmPassword(r)
 	// The new stamp ends the other sessions at their next touch; revoking
 	// them in Redis ends them now.
-	if !revokeAll(r, index, audit, u.UserID, u.SID, slog.String("by_session_id", u.SID), slog.String("reason", "password changed")) {
+	if !revokeAll(r, index, audit, u.UserID, u.SID, session.EndedForSecurity, slog.String("by_session_id", u.SID), slog.String("reason", "password changed")) {
 		return errRevokeLater
 	}
 	return nil

@@ -59,7 +59,7 @@ type SessionIndex interface {
 	SetToken(ctx context.Context, userID, sid, token string) error
 	List(ctx context.Context, userID string) ([]session.Info, error)
 	Revoke(ctx context.Context, userID, sid string) (bool, error)
-	RevokeAll(ctx context.Context, userID, keep string) ([]string, error)
+	RevokeAll(ctx context.Context, userID, keep string, why session.EndReason) ([]string, error)
 	Remove(ctx context.Context, userID, sid string) error
 	// Counts returns each user's number of live sessions.
 	Counts(ctx context.Context, userIDs []string) ([]int, error)

@@ -61,9 +61,18 @@ type loaded struct {
 
 // Why a session ended, as ?why= tells the login page.
 const (
-	whyExpired  = "expired"  // the idle or absolute timeout
-	whySecurity = "security" // the user's password, role or status changed
+	whyExpired   = "expired"   // the idle or absolute timeout
+	whySecurity  = "security"  // the user's password, role or status changed
+	whyElsewhere = "elsewhere" // signed out from another of the user's sessions
 )
+
+// whyFor is the ?why= of a session ended from elsewhere for reason r.
+func whyFor(r session.EndReason) string {
+	if r == session.EndedForSecurity {
+		return whySecurity
+	}
+	return whyElsewhere
+}
 
 type loadedKey struct{}
 

@@ -65,13 +65,20 @@ func loadSession(sess *sessions, users Users, guard *tokenGuessGuard, rd *render
 				rd.logger.Warn("several session cookies in one request; using the one that names a live session",
 					"count", len(cookies), "request_id", requestID(r))
 			}
-			ctx, err := loadFirstLive(r, sm, cookies, rd)
+			// The store notes a session ended from elsewhere (its
+			// tombstone), so that the person hears why.
+			noteCtx, note := session.WithEndNote(r.Context())
+			ctx, err := loadFirstLive(r.WithContext(noteCtx), sm, cookies, rd)
 			if err != nil {
 				return err
 			}
 			l := &loaded{token: sm.Token(ctx)}
 			stale := len(cookies) > 0 && l.token == ""
-			if stale && guard != nil {
+			if stale && note.Reason != 0 {
+				l.ended = whyFor(note.Reason)
+			}
+			// A revoked session's cookie is no guess.
+			if stale && note.Reason == 0 && guard != nil {
 				if err := guard.miss(r); err != nil && !slices.Contains(signInPaths, r.URL.Path) {
 					if !several {
 						sm.WriteSessionCookie(ctx, w, "", time.Time{})

@@ -315,8 +315,8 @@ func TestSessionsPageAndRevocation(t *testing.T) {
 		t.Fatalf("API list: %+v", list)
 	}
 	wantRedirect(t, laptop.postForm("/account/sessions/"+phoneID+"/revoke", nil), "/account/sessions")
-	wantRedirect(t, phoneThere.get("/dashboard"), "/login") // the very next request, elsewhere
-	wantRedirect(t, phone.get("/dashboard"), "/login")
+	wantRedirect(t, phoneThere.get("/dashboard"), "/login?why=elsewhere") // the very next request, elsewhere
+	wantRedirect(t, phone.get("/dashboard"), "/login?why=elsewhere")
 	if got := len(listSessions(t, laptop)); got != 3 {
 		t.Fatalf("after revoking one: %d sessions, want 3", got)
 	}
@@ -387,7 +387,7 @@ func TestSignOutOthersNeedsRecentPassword(t *testing.T) {
 	wantStatus(t, r, http.StatusUnprocessableEntity)
 	wantStatus(t, other.get("/dashboard"), http.StatusOK)
 	wantRedirect(t, me.postForm("/account/sessions/revoke-others", url.Values{"password": {"password-1"}}), "/account/sessions")
-	wantRedirect(t, other.get("/dashboard"), "/login")
+	wantRedirect(t, other.get("/dashboard"), "/login?why=elsewhere")
 	wantStatus(t, me.get("/dashboard"), http.StatusOK)
 	if got := len(listSessions(t, me)); got != 1 {
 		t.Fatalf("%d sessions left, want 1", got)
@@ -440,7 +440,7 @@ func TestPasswordChange(t *testing.T) {
 		t.Fatal("the token did not change")
 	}
 	wantStatus(t, me.get("/dashboard"), http.StatusOK)
-	wantRedirect(t, other.get("/dashboard"), "/login")
+	wantRedirect(t, other.get("/dashboard"), "/login?why=security")
 	wantStatus(t, newBrowser(t, a.URL).login("changer", "password-1"), http.StatusUnprocessableEntity)
 	wantRedirect(t, newBrowser(t, a.URL).login("changer", "password-2"), "/dashboard")
 
@@ -611,9 +611,10 @@ func TestListAndRevokeRoundTrips(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodDelete, a.URL+"/api/sessions/"+victimID, nil)
 		wantStatus(t, me.do(req), http.StatusNoContent)
 	})
-	want = map[string]int{"get": 1, "hgetall": 1, "exists": 1, "del": 1, "evalsha": 1}
+	// The data becomes a tombstone (SET), so the victim hears why.
+	want = map[string]int{"get": 1, "hgetall": 1, "exists": 1, "set": 1, "evalsha": 1}
 	if !maps.Equal(calls, want) {
 		t.Fatalf("revoking: got %v, want %v", calls, want)
 	}
-	wantRedirect(t, victim.get("/dashboard"), "/login")
+	wantRedirect(t, victim.get("/dashboard"), "/login?why=elsewhere")
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
@@ -141,7 +142,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			// The change replaced the user's security stamp: their
 			// sessions end at their next touch whatever happens here.
 			// Revoking them in Redis ends them now.
-			ids, err := a.Index.RevokeAll(ctx, u.ID, "")
+			ids, err := a.Index.RevokeAll(ctx, u.ID, "", session.EndedForSecurity)
 			if err != nil {
 				logger.Warn("could not sign the user's sessions out at once", "user_id", u.ID, "err", err)
 				fmt.Fprintf(stdout, "%s: role %s, %s; their sessions could not be signed out at once (Redis: %v), and end within %s (SESSION_TOUCH_INTERVAL)\n",

@@ -66,7 +66,7 @@ func TestOnRedisCluster(t *testing.T) {
 	if _, found, err := s.FindCtx(ctx, session.StoreKey("cluster-token-2")); err != nil || found {
 		t.Fatalf("revoked session: found %v, %v", found, err)
 	}
-	if ids, err := x.RevokeAll(ctx, uid, recs[3].SID); err != nil || len(ids) != 1 {
+	if ids, err := x.RevokeAll(ctx, uid, recs[3].SID, session.EndedElsewhere); err != nil || len(ids) != 1 {
 		t.Fatalf("RevokeAll: %v, %v", ids, err)
 	}
 	if list, err := x.List(ctx, uid); err != nil || len(list) != 1 || list[0].ID != recs[3].SID || !list[0].LastSeen.Equal(now) {

@@ -384,17 +384,19 @@ func (x *Index) remove(ctx context.Context, userID string, es []entry) ([]entry,
 	return out, nil
 }
 
-// end deletes the data of es, then their entries, and returns the public
-// ids of those it ended. An entry renewed meanwhile is read again and
+// end replaces the data of es by tombstones saying why, then removes their
+// entries, and returns the public ids of those it ended. An entry renewed meanwhile is read again and
 // ended too. Deleting the data first means a failure never leaves a live
 // session out of the list.
-func (x *Index) end(ctx context.Context, userID string, es []entry) ([]string, error) {
+func (x *Index) end(ctx context.Context, userID string, es []entry, why EndReason) ([]string, error) {
 	var ids []string
 	for attempt := 0; len(es) > 0; attempt++ {
 		var cmds []command
 		for _, e := range es {
 			for _, k := range e.keys {
-				cmds = append(cmds, command{key: k, name: "DEL", args: []any{k}})
+				// The data becomes a tombstone (tombstone.go); XX leaves
+				// alone a key that is gone, KEEPTTL keeps its expiry.
+				cmds = append(cmds, command{key: k, name: "SET", args: []any{k, why.tombstone(), "XX", "KEEPTTL"}})
 			}
 		}
 		if _, err := x.batch(ctx, cmds); err != nil {
@@ -498,19 +500,19 @@ func (x *Index) Revoke(ctx context.Context, userID, sid string) (bool, error) {
 	if i < 0 {
 		return false, nil
 	}
-	ids, err := x.end(ctx, userID, es[i:i+1])
+	ids, err := x.end(ctx, userID, es[i:i+1], EndedElsewhere)
 	return len(ids) > 0, err
 }
 
-// RevokeAll ends every session of the user except keep ("" for none) and
-// returns the ids it ended.
-func (x *Index) RevokeAll(ctx context.Context, userID, keep string) ([]string, error) {
+// RevokeAll ends every session of the user except keep ("" for none), for
+// the reason why, and returns the ids it ended.
+func (x *Index) RevokeAll(ctx context.Context, userID, keep string, why EndReason) ([]string, error) {
 	es, err := x.entries(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
 	es = slices.DeleteFunc(es, func(e entry) bool { return e.sid == keep })
-	return x.end(ctx, userID, es)
+	return x.end(ctx, userID, es, why)
 }
 
 // Remove forgets sid after its session was destroyed (logout).
@@ -555,7 +557,8 @@ func (x *Index) alive(ctx context.Context, es []entry) (live, dead []entry, err 
 	var cmds []command
 	for _, e := range es {
 		for _, k := range e.keys {
-			cmds = append(cmds, command{key: k, name: "EXISTS", args: []any{k}})
+			// A tombstone is not a session (tombstone.go).
+			cmds = append(cmds, command{key: k, name: "STRLEN", args: []any{k}})
 		}
 	}
 	replies, err := x.batch(ctx, cmds)
@@ -566,7 +569,7 @@ func (x *Index) alive(ctx context.Context, es []entry) (live, dead []entry, err 
 	for _, e := range es {
 		found := false
 		for range e.keys {
-			if n, _ := redigo.Int(replies[i], nil); n == 1 {
+			if n, _ := redigo.Int(replies[i], nil); n > tombstoneLen {
 				found = true
 			}
 			i++
@@ -616,7 +619,7 @@ func (x *Index) Trim(ctx context.Context, userID, keep string, max int) ([]strin
 		switch {
 		case e.sid == keep:
 			live = append(live, seen{e, time.Unix(1<<40, 0)})
-		case data == nil:
+		case data == nil || len(data) == tombstoneLen:
 			dead = append(dead, e)
 		default:
 			s := seen{e: e}
@@ -639,7 +642,7 @@ func (x *Index) Trim(ctx context.Context, userID, keep string, max int) ([]strin
 	for _, s := range live[:len(live)-max] {
 		victims = append(victims, s.e)
 	}
-	return x.end(ctx, userID, victims)
+	return x.end(ctx, userID, victims, EndedElsewhere)
 }
 
 // TouchResult is what Touch did.
@@ -668,7 +671,7 @@ const (
 // compact format, 3 done.
 var touchScript = redigo.NewScript(1, fmt.Sprintf(`
 local head = redis.call('GETRANGE', KEYS[1], 0, %d)
-if head == '' then return 0 end
+if head == '' or string.byte(head, 1) == 0 then return 0 end
 if string.byte(head, 1) ~= %d or #head < %d then return 2 end
 if string.sub(head, %d) ~= ARGV[1] then return 1 end
 redis.call('SETRANGE', KEYS[1], %d, ARGV[2])

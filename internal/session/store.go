@@ -165,6 +165,12 @@ func (s *Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error)
 	if err != nil {
 		return nil, false, unavailable(err)
 	}
+	if why, ok := tombstoneReason(b); ok {
+		if n, _ := ctx.Value(endNoteKey{}).(*EndNote); n != nil {
+			n.Reason = why
+		}
+		return nil, false, nil
+	}
 	return b, true, nil
 }
 
@@ -191,12 +197,16 @@ func WithCommitHints(ctx context.Context, h CommitHints) context.Context {
 	return context.WithValue(ctx, hintsKey{}, h)
 }
 
-// updateScript writes a session only if it still exists, at its new key,
-// moving it there from the old one. KEYS[1] the key, KEYS[2] (optional)
-// the old key. ARGV: data, expiry ms.
+// updateScript writes a session only if it still exists (a tombstone is
+// not a session), at its new key, moving it there from the old one.
+// KEYS[1] the key, KEYS[2] (optional) the old key. ARGV: data, expiry ms.
 var updateScript = redigo.NewScript(-1, `
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  if #KEYS < 2 or redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+local function live(k)
+  local n = redis.call('STRLEN', k)
+  return n > 0 and not (n == 2 and redis.call('GETRANGE', k, 0, 0) == '\0')
+end
+if not live(KEYS[1]) then
+  if #KEYS < 2 or not live(KEYS[2]) then return 0 end
   redis.call('DEL', KEYS[2])
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
