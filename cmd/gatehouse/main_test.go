@@ -81,7 +81,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	mongoURI, db := testenv.Mongo(t)
 	base, out, stop := startRun(t, map[string]string{
 		"APP_ENV": "production", "REDIS_URL": redisURL, "MONGO_URI": mongoURI, "MONGO_DB": db,
-		"COOKIE_SECURE": "false", "SHUTDOWN_DRAIN": "0s",
+		"COOKIE_SECURE": "false", "SHUTDOWN_DRAIN": "0s", "MAIL_ENABLED": "false",
 	})
 
 	resp, err := http.Get(base + "/readyz")
