@@ -242,5 +242,7 @@ func readPart(rec *Received, contentType, encoding string, body io.Reader) error
 
 type smtpLogger struct{ l *slog.Logger }
 
-func (l smtpLogger) Printf(format string, v ...any) { l.l.Debug("embedded smtp: " + fmt.Sprintf(format, v...)) }
-func (l smtpLogger) Println(v ...any)               { l.l.Debug("embedded smtp: " + fmt.Sprint(v...)) }
+func (l smtpLogger) Printf(format string, v ...any) {
+	l.l.Debug("embedded smtp: " + fmt.Sprintf(format, v...))
+}
+func (l smtpLogger) Println(v ...any) { l.l.Debug("embedded smtp: " + fmt.Sprint(v...)) }
