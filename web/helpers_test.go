@@ -151,7 +151,7 @@ func newApp(t *testing.T, b backends, o options) *app {
 	}
 	a, err := gatehouse.New(context.Background(), cfg, gatehouse.Options{
 		Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: o.now, Hashing: &params, WrapUsers: o.wrapUsers,
-		Mail: mail.Options{Block: 100 * time.Millisecond, RetryBase: 50 * time.Millisecond},
+		Mail: mail.Options{Name: "gatehouse:mail:" + t.Name(), Block: 100 * time.Millisecond, RetryBase: 50 * time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -164,7 +164,7 @@ func TestQueueDelivers(t *testing.T) {
 	redisURL, _ := testenv.Redis(t)
 	srv := testenv.SMTP(t, 0)
 	var c counts
-	q := mail.NewQueue(newPool(t, redisURL), mail.Options{Block: 200 * time.Millisecond, Observe: c.observe, Logger: testLogger(t)})
+	q := mail.NewQueue(newPool(t, redisURL), mail.Options{Name: qname(t), Block: 200 * time.Millisecond, Observe: c.observe, Logger: testLogger(t)})
 	runQueue(t, q, sendJobs(newSender(t, srv.URL)))
 	for i := range 3 {
 		if err := q.Enqueue(t.Context(), "test", map[string]string{"to": "pat@example.com", "n": fmt.Sprint(i)}); err != nil {
@@ -200,7 +200,7 @@ func TestQueueSMTPDown(t *testing.T) {
 	if outage > 0 {
 		base, most = time.Second, 30*time.Second
 	}
-	q := mail.NewQueue(newPool(t, redisURL), mail.Options{Block: 100 * time.Millisecond, Observe: c.observe,
+	q := mail.NewQueue(newPool(t, redisURL), mail.Options{Name: qname(t), Block: 100 * time.Millisecond, Observe: c.observe,
 		RetryBase: base, RetryMax: most, MaxAttempts: 10, Logger: testLogger(t)})
 	down := time.Now()
 	runQueue(t, q, sendJobs(newSender(t, smtpURL)))
@@ -247,7 +247,7 @@ func TestQueueSMTPRefusing(t *testing.T) {
 	srv := testenv.SMTP(t, 0)
 	srv.Reject(true)
 	var c counts
-	q := mail.NewQueue(newPool(t, redisURL), mail.Options{Block: 100 * time.Millisecond, Observe: c.observe,
+	q := mail.NewQueue(newPool(t, redisURL), mail.Options{Name: qname(t), Block: 100 * time.Millisecond, Observe: c.observe,
 		RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, Logger: testLogger(t)})
 	runQueue(t, q, sendJobs(newSender(t, srv.URL)))
 	if err := q.Enqueue(t.Context(), "test", map[string]string{"to": "pat@example.com", "n": "1"}); err != nil {
@@ -267,7 +267,7 @@ func TestQueueDeadLetter(t *testing.T) {
 	redisURL, _ := testenv.Redis(t)
 	var c counts
 	logs := &testenv.LogBuffer{}
-	q := mail.NewQueue(newPool(t, redisURL), mail.Options{Block: 100 * time.Millisecond, Observe: c.observe,
+	q := mail.NewQueue(newPool(t, redisURL), mail.Options{Name: qname(t), Block: 100 * time.Millisecond, Observe: c.observe,
 		RetryBase: 10 * time.Millisecond, MaxAttempts: 3, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	runQueue(t, q, func(_ context.Context, j mail.Job) error {
 		switch j.Kind {
@@ -299,6 +299,7 @@ func TestQueueDeadLetter(t *testing.T) {
 const (
 	childRedisEnv = "GATEHOUSE_MAIL_CHILD_REDIS"
 	childSMTPEnv  = "GATEHOUSE_MAIL_CHILD_SMTP"
+	childQueueEnv = "GATEHOUSE_MAIL_CHILD_QUEUE"
 )
 
 func TestKilledConsumerChild(t *testing.T) {
@@ -306,7 +307,7 @@ func TestKilledConsumerChild(t *testing.T) {
 	if redisURL == "" {
 		t.Skip("only runs as the child of TestQueueKilledConsumer")
 	}
-	q := mail.NewQueue(newPool(t, redisURL), mail.Options{Consumer: "doomed", Block: 100 * time.Millisecond,
+	q := mail.NewQueue(newPool(t, redisURL), mail.Options{Name: os.Getenv(childQueueEnv), Consumer: "doomed", Block: 100 * time.Millisecond,
 		SendTimeout: time.Minute, ClaimAfter: time.Hour})
 	s, err := mail.NewSender(os.Getenv(childSMTPEnv), "noreply@gatehouse.test", time.Minute)
 	if err != nil {
@@ -340,12 +341,12 @@ func TestQueueKilledConsumer(t *testing.T) {
 		}
 	}()
 
-	q0 := mail.NewQueue(pool, mail.Options{})
+	q0 := mail.NewQueue(pool, mail.Options{Name: qname(t)})
 	if err := q0.Enqueue(t.Context(), "test", map[string]string{"to": "pat@example.com", "n": "42"}); err != nil {
 		t.Fatal(err)
 	}
 	child := exec.Command(os.Args[0], "-test.run=^TestKilledConsumerChild$", "-test.count=1")
-	child.Env = append(os.Environ(), childRedisEnv+"="+redisURL,
+	child.Env = append(os.Environ(), childRedisEnv+"="+redisURL, childQueueEnv+"="+qname(t),
 		childSMTPEnv+"=smtp://"+hole.Addr().String()+"?starttls=opportunistic")
 	var out bytes.Buffer
 	child.Stdout, child.Stderr = &out, &out
@@ -372,7 +373,7 @@ func TestQueueKilledConsumer(t *testing.T) {
 
 	srv := testenv.SMTP(t, 0)
 	var c counts
-	q := mail.NewQueue(pool, mail.Options{Consumer: "survivor", Block: 100 * time.Millisecond, ClaimAfter: 500 * time.Millisecond,
+	q := mail.NewQueue(pool, mail.Options{Name: qname(t), Consumer: "survivor", Block: 100 * time.Millisecond, ClaimAfter: 500 * time.Millisecond,
 		Observe: c.observe, Logger: testLogger(t)})
 	start := time.Now()
 	runQueue(t, q, sendJobs(newSender(t, srv.URL)))
@@ -388,6 +389,10 @@ func TestQueueKilledConsumer(t *testing.T) {
 	waitStats(t, q, "empty", func(s mail.Stats) bool { return s == mail.Stats{} })
 	t.Logf("claimed and delivered by another consumer %v after the kill; outcomes %v", time.Since(start).Round(time.Millisecond), c.m)
 }
+
+// qname gives each test's queue its own keys, for tests that share a
+// Redis (REDIS_URL).
+func qname(t *testing.T) string { return "test:" + t.Name() }
 
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))

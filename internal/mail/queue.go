@@ -12,9 +12,9 @@
 // moves to a dead-letter stream, with an error in the log. A job held by
 // an instance that died is claimed by another after ClaimAfter (XAUTOCLAIM).
 //
-// All the queue's keys share the hash tag {gatehouse:mail}, so they live in
-// one hash slot and every command and script here works unchanged on a
-// Redis Cluster:
+// All the queue's keys share the hash tag {gatehouse:mail} (Options.Name),
+// so they live in one hash slot and every command and script here works
+// unchanged on a Redis Cluster:
 //
 //	{gatehouse:mail}:jobs   the stream, with the consumer group "senders"
 //	{gatehouse:mail}:retry  jobs waiting for their next attempt (sorted set, by due time)
@@ -38,12 +38,12 @@ import (
 	gredis "github.com/gatehouse/gatehouse/internal/redis"
 )
 
-// The queue's keys, in the one hash slot of {gatehouse:mail}.
 const (
-	StreamKey = "{gatehouse:mail}:jobs"
-	RetryKey  = "{gatehouse:mail}:retry"
-	DeadKey   = "{gatehouse:mail}:dead"
-	Group     = "senders"
+	// DefaultName is the queue's name: its keys are {NAME}:jobs,
+	// {NAME}:retry and {NAME}:dead, in the one hash slot of {NAME}.
+	DefaultName = "gatehouse:mail"
+	// Group is the consumer group every instance's worker reads in.
+	Group = "senders"
 	// deadMax is about how many dead jobs the dead-letter stream keeps.
 	deadMax = 10000
 )
@@ -80,6 +80,9 @@ func Permanent(err error) error { return permanent{err} }
 
 // Options tune the queue. Zero fields take the defaults.
 type Options struct {
+	// Name names the queue's keys (DefaultName). Tests that share a
+	// Redis give each queue its own.
+	Name string
 	// MaxAttempts failed attempts move a job to the dead-letter stream
 	// (MAIL_MAX_ATTEMPTS). Default 10.
 	MaxAttempts int
@@ -109,6 +112,9 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
+	if o.Name == "" {
+		o.Name = DefaultName
+	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 10
 	}
@@ -145,15 +151,21 @@ func (o Options) withDefaults() Options {
 
 // Queue is the mail queue on one Redis.
 type Queue struct {
-	pool *redis.Pool
-	o    Options
+	pool                      *redis.Pool
+	o                         Options
+	stream, retryKey, deadKey string // {Name}:jobs, :retry, :dead: one hash slot
 }
 
 // NewQueue returns the queue on pool. Every call is bounded by the pool's
 // timeouts and its context.
 func NewQueue(pool *redis.Pool, o Options) *Queue {
-	return &Queue{pool: pool, o: o.withDefaults()}
+	o = o.withDefaults()
+	tag := "{" + o.Name + "}"
+	return &Queue{pool: pool, o: o, stream: tag + ":jobs", retryKey: tag + ":retry", deadKey: tag + ":dead"}
 }
+
+// Keys returns the queue's stream, retry set and dead-letter stream.
+func (q *Queue) Keys() (stream, retry, dead string) { return q.stream, q.retryKey, q.deadKey }
 
 func randomID(n int) string {
 	b := make([]byte, n)
@@ -182,7 +194,7 @@ func (q *Queue) Enqueue(ctx context.Context, kind string, data map[string]string
 		return gredis.Unavailable("queue mail", err)
 	}
 	defer c.Close()
-	if _, err := redis.DoContext(c, ctx, "XADD", StreamKey, "*", "job", b); err != nil {
+	if _, err := redis.DoContext(c, ctx, "XADD", q.stream, "*", "job", b); err != nil {
 		return gredis.Unavailable("queue mail", err)
 	}
 	q.o.Observe("queued")
@@ -290,7 +302,7 @@ func (q *Queue) ensureGroup(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
-	_, err = redis.DoContext(c, ctx, "XGROUP", "CREATE", StreamKey, Group, "0", "MKSTREAM")
+	_, err = redis.DoContext(c, ctx, "XGROUP", "CREATE", q.stream, Group, "0", "MKSTREAM")
 	var re redis.Error
 	if errors.As(err, &re) && len(re) >= 9 && string(re[:9]) == "BUSYGROUP" {
 		return nil
@@ -305,7 +317,7 @@ func (q *Queue) promote(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
-	_, err = promoteScript.DoContext(ctx, c, RetryKey, StreamKey, q.o.Now().UnixMilli(), batch)
+	_, err = promoteScript.DoContext(ctx, c, q.retryKey, q.stream, q.o.Now().UnixMilli(), batch)
 	return err
 }
 
@@ -316,7 +328,7 @@ func (q *Queue) claim(ctx context.Context, h Handler) error {
 	if err != nil {
 		return err
 	}
-	res, err := redis.Values(redis.DoContext(c, ctx, "XAUTOCLAIM", StreamKey, Group, q.o.Consumer,
+	res, err := redis.Values(redis.DoContext(c, ctx, "XAUTOCLAIM", q.stream, Group, q.o.Consumer,
 		q.o.ClaimAfter.Milliseconds(), "0-0", "COUNT", batch))
 	c.Close()
 	if err != nil {
@@ -345,7 +357,7 @@ func (q *Queue) read(ctx context.Context, h Handler) error {
 	// The read may block for Block; the pool's read timeout may be
 	// shorter, so give this one read its own.
 	res, err := redis.DoWithTimeout(c, q.o.Block+5*time.Second, "XREADGROUP", "GROUP", Group, q.o.Consumer,
-		"COUNT", batch, "BLOCK", q.o.Block.Milliseconds(), "STREAMS", StreamKey, ">")
+		"COUNT", batch, "BLOCK", q.o.Block.Milliseconds(), "STREAMS", q.stream, ">")
 	c.Close()
 	if err != nil || res == nil {
 		return err
@@ -451,7 +463,7 @@ func (q *Queue) process(ctx context.Context, h Handler, e entry) {
 	c, cerr := q.pool.GetContext(ctx)
 	if cerr == nil {
 		var held int
-		held, cerr = redis.Int(failScript.DoContext(ctx, c, StreamKey, RetryKey, DeadKey,
+		held, cerr = redis.Int(failScript.DoContext(ctx, c, q.stream, q.retryKey, q.deadKey,
 			Group, q.o.Consumer, e.id, b, due, deadMax, msg))
 		c.Close()
 		if cerr == nil && held == 0 {
@@ -467,7 +479,7 @@ func (q *Queue) process(ctx context.Context, h Handler, e entry) {
 	if dead {
 		q.o.Observe("dead")
 		q.o.Logger.Error("mail queue: job moved to the dead-letter stream", "job_id", j.ID, "kind", j.Kind,
-			"attempts", j.Attempts, "stream", DeadKey, "err", msg)
+			"attempts", j.Attempts, "stream", q.deadKey, "err", msg)
 		return
 	}
 	q.o.Logger.Warn("mail not sent; will try again", "job_id", j.ID, "kind", j.Kind, "attempt", j.Attempts,
@@ -482,7 +494,7 @@ func (q *Queue) ack(ctx context.Context, e entry) bool {
 	c, err := q.pool.GetContext(ctx)
 	if err == nil {
 		var held int
-		held, err = redis.Int(ackScript.DoContext(ctx, c, StreamKey, Group, q.o.Consumer, e.id))
+		held, err = redis.Int(ackScript.DoContext(ctx, c, q.stream, Group, q.o.Consumer, e.id))
 		c.Close()
 		if err == nil {
 			return held == 1
@@ -518,10 +530,10 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 		return Stats{}, gredis.Unavailable("mail stats", err)
 	}
 	defer c.Close()
-	_ = c.Send("XLEN", StreamKey)
-	_ = c.Send("ZCARD", RetryKey)
-	_ = c.Send("XLEN", DeadKey)
-	_ = c.Send("XPENDING", StreamKey, Group)
+	_ = c.Send("XLEN", q.stream)
+	_ = c.Send("ZCARD", q.retryKey)
+	_ = c.Send("XLEN", q.deadKey)
+	_ = c.Send("XPENDING", q.stream, Group)
 	if err := c.Flush(); err != nil {
 		return Stats{}, gredis.Unavailable("mail stats", err)
 	}

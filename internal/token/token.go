@@ -23,6 +23,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,12 +54,34 @@ const maxSubject = 64
 
 // Store issues and checks tokens in Redis. Every call is bounded by the
 // pool's dial, read and write timeouts and by ctx.
+//
+// A stored value is "DIGEST\nEXPIRES\nPAYLOAD": the token's digest, its
+// expiry in Unix milliseconds, and the payload. The expiry is checked
+// here as well as set as the key's TTL, so that a token expires on time
+// even where keys do not (the in-memory Redis of development builds only
+// expires keys when told).
 type Store struct {
 	pool *redis.Pool
+	now  func() time.Time
 }
 
 // NewStore returns a store on pool.
-func NewStore(pool *redis.Pool) *Store { return &Store{pool: pool} }
+func NewStore(pool *redis.Pool) *Store { return &Store{pool: pool, now: time.Now} }
+
+// encodeValue and decodeValue read and write a stored value.
+func encodeValue(tok string, expires time.Time, payload []byte) []byte {
+	return append([]byte(digest(tok)+"\n"+strconv.FormatInt(expires.UnixMilli(), 10)+"\n"), payload...)
+}
+
+func decodeValue(v []byte) (dig string, expires time.Time, payload []byte, ok bool) {
+	dig, rest, ok1 := strings.Cut(string(v), "\n")
+	exp, p, ok2 := strings.Cut(rest, "\n")
+	ms, err := strconv.ParseInt(exp, 10, 64)
+	if !ok1 || !ok2 || err != nil {
+		return "", time.Time{}, nil, false
+	}
+	return dig, time.UnixMilli(ms), []byte(p), true
+}
 
 // key is where the token of (purpose, subject) lives: one key per pair,
 // in the hash slot of {subject}.
@@ -114,7 +137,7 @@ func (s *Store) Issue(ctx context.Context, purpose, subject string, payload []by
 		return "", err
 	}
 	tok := subject + "." + base64.RawURLEncoding.EncodeToString(b)
-	value := append([]byte(digest(tok)+"\n"), payload...)
+	value := encodeValue(tok, s.now().Add(ttl), payload)
 	c, err := s.pool.GetContext(ctx)
 	if err != nil {
 		return "", gredis.Unavailable("issue token", err)
@@ -146,15 +169,15 @@ func (s *Store) Peek(ctx context.Context, purpose, tok string) ([]byte, error) {
 	if err != nil {
 		return nil, gredis.Unavailable("peek token", err)
 	}
-	stored, payload, ok := strings.Cut(string(v), "\n")
-	if !ok || subtle.ConstantTimeCompare([]byte(stored), []byte(digest(tok))) != 1 {
+	stored, expires, payload, ok := decodeValue(v)
+	if !ok || subtle.ConstantTimeCompare([]byte(stored), []byte(digest(tok))) != 1 || !s.now().Before(expires) {
 		return nil, ErrInvalid
 	}
-	return []byte(payload), nil
+	return payload, nil
 }
 
 // useScript deletes the token's key when it holds the token's digest, and
-// returns the stored value and the milliseconds it had left; else nil.
+// returns the stored value and the milliseconds its key had left; else nil.
 // KEYS: the token's key. ARGV: the digest. One key: one hash slot.
 var useScript = redis.NewScript(1, `
 local v = redis.call('GET', KEYS[1])
@@ -189,9 +212,12 @@ func (s *Store) Use(ctx context.Context, purpose, tok string) (payload []byte, l
 		return nil, 0, gredis.Unavailable("use token", err)
 	}
 	v, _ := redis.Bytes(res[0], nil)
-	ms, _ := redis.Int64(res[1], nil)
-	_, p, _ := strings.Cut(string(v), "\n")
-	return []byte(p), time.Duration(ms) * time.Millisecond, nil
+	_, expires, p, ok := decodeValue(v)
+	left = expires.Sub(s.now())
+	if !ok || left <= 0 {
+		return nil, 0, ErrInvalid // expired; deleting it was right
+	}
+	return p, left, nil
 }
 
 // Restore gives back a token that Use took, for what it had left, when
@@ -208,7 +234,7 @@ func (s *Store) Restore(ctx context.Context, purpose, tok string, payload []byte
 		return gredis.Unavailable("restore token", err)
 	}
 	defer c.Close()
-	value := append([]byte(digest(tok)+"\n"), payload...)
+	value := encodeValue(tok, s.now().Add(left), payload)
 	_, err = redis.DoContext(c, ctx, "SET", key(purpose, subject), value, "PX", left.Milliseconds(), "NX")
 	return gredis.Unavailable("restore token", err)
 }
