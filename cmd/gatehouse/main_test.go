@@ -242,7 +242,7 @@ func TestProductionBinaryHasNoEmbeddedServers(t *testing.T) {
 	if !strings.Contains(deps, "github.com/gomodule/redigo/redis") {
 		t.Fatal("go list output does not look like a dependency list")
 	}
-	for _, banned := range []string{"github.com/FerretDB/FerretDB", "github.com/alicebob/miniredis", "internal/embedded", "internal/testenv"} {
+	for _, banned := range []string{"github.com/FerretDB/FerretDB", "github.com/alicebob/miniredis", "github.com/emersion/go-smtp", "internal/embedded", "internal/testenv"} {
 		if strings.Contains(deps, banned) {
 			t.Errorf("the production binary links %s", banned)
 		}
