@@ -163,7 +163,7 @@ func requestReset(r *http.Request, accounts Accounts, limits passwordLimits, aud
 	} else if norm, err := user.NormalizeUsername(login); err == nil {
 		key = norm
 	}
-	if err := limits.admit(r, audit, "~reset:"+key); err != nil {
+	if err := limits.admit(r, audit, "~reset:"+key, auditResetThrottled, "reset a password"); err != nil {
 		return err
 	}
 	if err := accounts.RequestReset(r.Context(), login); err != nil {
@@ -300,7 +300,19 @@ func handleEmailPost(rd *renderer, sess *sessions, users Users, accounts Account
 			return err
 		}
 		ev := &emailView{Verified: u.Email, Pending: u.EmailPending}
+		// Each change or resend mails an address the person typed, which
+		// may be anyone's: it is throttled per account and per IP, as
+		// reset requests are, so that nobody is mail-bombed through here.
+		mailsSomeone := func(v view) (bool, error) {
+			if err := limits.admit(r, audit, "~verify:"+me.UserID, auditVerifyThrottled, "send a confirmation link"); err != nil {
+				return false, rd.showForm(w, r, "email", v, err, nil)
+			}
+			return true, nil
+		}
 		if r.PostForm.Get("resend") != "" && u.EmailPending != "" {
+			if ok, err := mailsSomeone(view{User: me, Form: newForm("email"), NeedCurrent: !sess.recentlyAuthenticated(r), Email: ev}); !ok {
+				return err
+			}
 			if err := accounts.ResendVerification(r.Context(), u); err != nil {
 				return err
 			}
@@ -338,6 +350,9 @@ func handleEmailPost(rd *renderer, sess *sessions, users Users, accounts Account
 			}
 			sess.confirmPassword(r)
 			audit.event(r, auditReauth, me.UserID, me.SID)
+		}
+		if ok, err := mailsSomeone(v); !ok {
+			return err
 		}
 		a, err := accounts.ChangeEmail(r.Context(), me.UserID, addr, clientIP(r))
 		if err != nil {

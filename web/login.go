@@ -222,12 +222,13 @@ func (l passwordLimits) check(r *http.Request, audit *auditLog, where passwordCh
 }
 
 // admit counts one request of a kind that is throttled like a login
-// attempt but is never a success, such as a password reset request: key
-// is its account key (namespaced apart from sign-in's own), and the IP's
-// count is the one sign-in uses. Past a limit it returns a
-// *throttledError (429 with Retry-After); when Redis cannot be asked it
-// fails closed.
-func (l passwordLimits) admit(r *http.Request, audit *auditLog, key string) error {
+// attempt but is never a success, such as a request that mails someone (a
+// reset link, a verification link): key is its account key (namespaced
+// apart from sign-in's own), and the IP's count is the one sign-in uses.
+// Past a limit it writes the audit event and returns a *throttledError
+// (429 with Retry-After) whose message says "Too many requests to what";
+// when Redis cannot be asked it fails closed.
+func (l passwordLimits) admit(r *http.Request, audit *auditLog, key, event, what string) error {
 	d, err := l.limiter.Begin(r.Context(), key, clientKey(r, l.ipv6Prefix))
 	if err != nil {
 		return err
@@ -235,8 +236,8 @@ func (l passwordLimits) admit(r *http.Request, audit *auditLog, key string) erro
 	if d.Blocked == redis.BlockedNone {
 		return nil
 	}
-	audit.event(r, auditResetThrottled, "", "", slog.String("reason", d.Blocked.String()), slog.Duration("retry_after", d.RetryAfter))
-	return &throttledError{retryAfter: d.RetryAfter, message: "Too many requests to reset a password: wait " + waitWords(d.RetryAfter) + ", then try again"}
+	audit.event(r, event, "", "", slog.String("reason", d.Blocked.String()), slog.Duration("retry_after", d.RetryAfter))
+	return &throttledError{retryAfter: d.RetryAfter, message: "Too many requests to " + what + ": wait " + waitWords(d.RetryAfter) + ", then try again"}
 }
 
 // accountOf is the limiter's account key of the signed-in user: the same
