@@ -231,3 +231,28 @@ func TestAPIPasswordReset(t *testing.T) {
 		t.Errorf("got %s", r.body)
 	}
 }
+
+// TestEmailLinksThrottled: the address page mails whatever address was
+// typed, so its links are throttled per account like reset requests:
+// nobody can mail-bomb an address through it.
+func TestEmailLinksThrottled(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{mail: true, maxPerAccount: 3})
+	m := newMailbox(t, a)
+	b := newBrowser(t, a.URL)
+	wantRedirect(t, b.signup("ula", "correct horse 1"), "/dashboard")
+	wantRedirect(t, b.postForm("/account/email", url.Values{"email": {"victim@example.com"}}), "/account/email")
+	for range 2 {
+		wantRedirect(t, b.postForm("/account/email", url.Values{"resend": {"1"}}), "/account/email")
+	}
+	r := b.postForm("/account/email", url.Values{"resend": {"1"}})
+	wantStatus(t, r, http.StatusTooManyRequests)
+	if got := text(doc(t, r), "#form-error"); !strings.HasPrefix(got, "Too many requests to send a confirmation link: wait") {
+		t.Errorf("got %q", got)
+	}
+	wantStatus(t, b.postForm("/account/email", url.Values{"email": {"victim2@example.com"}}), http.StatusTooManyRequests)
+	for range 3 {
+		m.next()
+	}
+	m.none()
+}
