@@ -4,8 +4,9 @@ package templates
 
 import "embed"
 
-// FS holds layouts/, partials/ and pages/. The .go file itself is not
+// FS holds layouts/, partials/ and pages/ (web pages) and mail/ (the
+// mails, internal/account). The .go file itself is not
 // embedded.
 //
-//go:embed layouts partials pages
+//go:embed layouts partials pages mail
 var FS embed.FS

@@ -6,8 +6,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/go-chi/chi/v5"
+
+	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
 // The signed-in user's sessions: the sessions page and GET /api/sessions
@@ -164,7 +166,7 @@ func handleSessionsRevokeOthersGet(rd *renderer, sess *sessions, index SessionIn
 // user: a new security stamp, kept by this session only, and revocation in
 // Redis at once. It needs a recent password, asked on its confirmation
 // page when it is older.
-func handleSessionsRevokeOthersPost(rd *renderer, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog) http.Handler {
+func handleSessionsRevokeOthersPost(rd *renderer, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog, mail *mailer) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if err := parseForm(r); err != nil {
 			return err
@@ -180,6 +182,7 @@ func handleSessionsRevokeOthersPost(rd *renderer, sess *sessions, users Users, l
 		}
 		sess.restamp(r, fresh.SecurityStamp)
 		now := revokeAll(r, index, audit, u.UserID, u.SID, session.EndedElsewhere, slog.String("by_session_id", u.SID))
+		mail.notify(r, account.KindSessionsRevoked, u.UserID, map[string]string{"device": session.Device(r.UserAgent())})
 		switch {
 		case !now:
 			sess.flash(r, "Your other sessions will be signed out within "+sess.touchWithin()+".")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
@@ -126,7 +127,7 @@ func handleAdminUserGet(rd *renderer, sess *sessions, users Users) http.Handler 
 // the user out everywhere at once. Every action needs a recent password:
 // when it is older, the action's confirmation page asks for it, and then
 // runs the action.
-func handleAdminUserPost(rd *renderer, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog) http.Handler {
+func handleAdminUserPost(rd *renderer, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog, mail *mailer) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
 		me := currentUser(r)
@@ -192,6 +193,9 @@ func handleAdminUserPost(rd *renderer, sess *sessions, users Users, limits passw
 			// their sessions at the next touch; revoking them in Redis
 			// ends them now.
 			now := revokeAll(r, index, audit, target.ID, "", session.EndedForSecurity, slog.String("by_user_id", me.UserID), slog.String("reason", action))
+			if action == "revoke-sessions" {
+				mail.notify(r, account.KindSessionsRevoked, target.ID, nil)
+			}
 			if target.ID == me.UserID {
 				// The admin changed their own account: this session is
 				// gone too. Do not write it back.

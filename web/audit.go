@@ -34,6 +34,15 @@ const (
 	auditUserDisabled           = "user_disabled"
 	auditUserEnabled            = "user_enabled"
 	auditReauth                 = "reauthenticated"
+	// E-mail (email.go). A reset request names no account: whether one
+	// matches is the mail worker's business, later.
+	auditResetRequested  = "password_reset_requested"
+	auditResetThrottled  = "password_reset_throttled"
+	auditVerifyThrottled = "email_link_throttled"
+	auditPasswordReset   = "password_reset"
+	auditEmailRequested  = "email_change_requested"
+	auditEmailVerified   = "email_verified"
+	auditNotMe           = "not_me"
 )
 
 // event logs name for the user userID and public session id sid; attrs add

@@ -21,6 +21,9 @@ type confirmView struct {
 	Button  string // "Disable victim"
 	Action  string // where the form posts
 	Cancel  string // where Cancel leads
+	// Token, when set, is posted back with the form: the token of the
+	// mailed link that opened the page ("this wasn't me").
+	Token string
 	// Danger styles the button as destructive.
 	Danger bool
 	// NeedPassword asks for the password on the form: the last one is

@@ -58,6 +58,7 @@ type dashboardPage struct {
 	Flash     string
 	Year      int
 	Limits    limitsView
+	Mail      bool // e-mail is on: the navigation links the address page
 	Dashboard dashboardView
 }
 
@@ -78,7 +79,7 @@ func handleDashboard(rd *renderer, sess *sessions, policy session.Policy) http.H
 		u := currentUser(r)
 		now := rd.now()
 		p := dashboardPage{Page: "dashboard", Today: day(now), User: *u, Flash: sess.popFlash(r), Year: now.Year(),
-			Limits: rd.limits, Dashboard: dashboardFor(u, policy, idle)}
+			Limits: rd.limits, Mail: rd.mail, Dashboard: dashboardFor(u, policy, idle)}
 		cache := p.Flash == "" && !rd.reload
 		if cache {
 			if body, ok := rd.dashboards.get(p); ok {

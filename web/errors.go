@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/redis"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
@@ -75,6 +76,7 @@ type problem struct {
 const (
 	msgBadCredentials = "Check your username and password: they do not match an account"
 	msgBusy           = "Gatehouse is handling a great many sign-ins right now. Please try again in a few seconds"
+	msgLinkInvalid    = "That link has expired or has already been used: ask for a new one"
 )
 
 // problems maps each sentinel error, as errors.Is finds it, to its
@@ -97,6 +99,9 @@ var problems = []struct {
 	{errMethodNotAllowed, problem{status: http.StatusMethodNotAllowed}},
 	{user.ErrUsernameTaken, problem{status: http.StatusConflict, message: "Choose another username: that one is taken"}},
 	{user.ErrLastAdmin, problem{status: http.StatusConflict, message: "Gatehouse needs at least one enabled admin: promote someone else first"}},
+	{user.ErrEmailTaken, problem{status: http.StatusConflict, message: "Use a different email address: that one belongs to another account"}},
+	{user.ErrEmailLookalike, problem{status: http.StatusConflict, message: "Use a different email address: that one looks too much like another account's"}},
+	{account.ErrLinkInvalid, problem{status: http.StatusBadRequest, message: msgLinkInvalid, code: "link_invalid"}},
 	{errThrottled, problem{status: http.StatusTooManyRequests}},
 	{redis.ErrUnavailable, problem{status: http.StatusServiceUnavailable, retryAfter: 5 * time.Second,
 		level: slog.LevelError, logMsg: "dependency unavailable", dependency: "redis"}},

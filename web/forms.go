@@ -63,8 +63,11 @@ func decodeJSON(r *http.Request, dst any) error {
 		return mbe
 	}
 	msg := "Request body must be a JSON object with the documented fields"
-	if _, ok := dst.(*credentials); ok {
+	switch dst.(type) {
+	case *credentials:
 		msg = "Request body must be a JSON object with string fields username and password"
+	case *registration:
+		msg = "Request body must be a JSON object with string fields username, password and, optionally, email"
 	}
 	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
 		msg = "Field " + te.Field + " must be a string"
@@ -128,6 +131,14 @@ type credentials struct {
 	Remember bool   `json:"remember"` // login only: a persistent cookie
 }
 
+// registration is the JSON body of /auth/register: credentials with an
+// optional e-mail address.
+type registration struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Email    string `json:"email"`
+}
+
 // check answers a missing field with a *badRequest.
 func (c credentials) check() error {
 	switch {
@@ -144,6 +155,8 @@ func (c credentials) check() error {
 // listed at the top with a link to its field, and shown at the field).
 type formView struct {
 	Username string            // echoed back so that people need not retype it
+	Email    string            // echoed back: the address fields
+	Login    string            // echoed back: the forgot-password form's username or address
 	Remember bool              // the login form's "remember me"
 	Errors   map[string]string // field name to message
 	General  string            // a message about the whole form

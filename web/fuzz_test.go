@@ -157,7 +157,7 @@ func FuzzAPILogin(f *testing.F) {
 	}
 	f.Add(`{"username":"known","password":"password-1"}`, "text/plain")
 	a := fuzzSetup(f)
-	h := handleAPILogin(a.rd, a.sess, fuzzUsers{}, a.limits, a.audit)
+	h := handleAPILogin(a.rd, a.sess, fuzzUsers{}, a.limits, a.audit, nil)
 	f.Fuzz(func(t *testing.T, body, ctype string) {
 		req := httptest.NewRequest(http.MethodPost, "/auth/login", strings.NewReader(body))
 		req.Header.Set("Content-Type", ctype)
@@ -189,7 +189,7 @@ func FuzzSignupForm(f *testing.F) {
 		f.Add(s)
 	}
 	a := fuzzSetup(f)
-	h := handleSignupPost(a.rd, a.sess, fuzzUsers{}, signupLimit{counter: zeroCounter{}, max: 1}, a.limits.devices, a.audit)
+	h := handleSignupPost(a.rd, a.sess, fuzzUsers{}, nil, signupLimit{counter: zeroCounter{}, max: 1}, a.limits.devices, a.audit)
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/signup", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -266,9 +266,9 @@ func FuzzForms(f *testing.F) {
 		path string
 		h    http.Handler
 	}{
-		{"/login", handleLoginPost(a.rd, a.sess, fuzzUsers{}, a.limits, a.audit)},
-		{"/account/password", handlePasswordPost(a.rd, a.sess, fuzzUsers{}, a.limits, noIndex{}, a.audit)},
-		{"/account/sessions/revoke-others", handleSessionsRevokeOthersPost(a.rd, a.sess, fuzzUsers{}, a.limits, noIndex{}, a.audit)},
+		{"/login", handleLoginPost(a.rd, a.sess, fuzzUsers{}, a.limits, a.audit, nil)},
+		{"/account/password", handlePasswordPost(a.rd, a.sess, fuzzUsers{}, a.limits, noIndex{}, a.audit, nil)},
+		{"/account/sessions/revoke-others", handleSessionsRevokeOthersPost(a.rd, a.sess, fuzzUsers{}, a.limits, noIndex{}, a.audit, nil)},
 	}
 	f.Fuzz(func(t *testing.T, form uint8, body string) {
 		target := forms[int(form)%len(forms)]

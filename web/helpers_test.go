@@ -19,6 +19,8 @@ import (
 
 	gatehouse "github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/embedded"
+	"github.com/gatehouse/gatehouse/internal/mail"
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/testenv"
@@ -62,6 +64,10 @@ type options struct {
 	pwnedURL                string           // PWNED_PASSWORDS_URL; "" is off
 	// wrapUsers, when set, wraps the user service the router gets.
 	wrapUsers func(web.Users) web.Users
+	// mail turns e-mail on, with a real SMTP server in the test (app.smtp)
+	// and the mail worker running; resetTTL shortens PASSWORD_RESET_TTL.
+	mail     bool
+	resetTTL time.Duration
 }
 
 // app is one running instance of the real router on real backends, built
@@ -73,6 +79,9 @@ type app struct {
 	users   *user.Service
 	index   *session.Index
 	logs    *testenv.LogBuffer // the app's log, Info and up
+	// With options.mail: the SMTP server the app sends to, and its queue.
+	smtp  *embedded.SMTP
+	queue *mail.Queue
 }
 
 func newApp(t *testing.T, b backends, o options) *app {
@@ -128,16 +137,30 @@ func newApp(t *testing.T, b backends, o options) *app {
 			t.Logf("app log:\n%s", logs.String())
 		}
 	})
+	// The listener first: links in mails lead to its address.
+	srv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(srv.Close)
+	cfg.PublicURL = "http://" + srv.Listener.Addr().String()
+	var smtp *embedded.SMTP
+	if o.mail {
+		smtp = testenv.SMTP(t, 0)
+		cfg.SMTPURL = smtp.URL
+	}
+	if o.resetTTL != 0 {
+		cfg.PasswordResetTTL = o.resetTTL
+	}
 	a, err := gatehouse.New(context.Background(), cfg, gatehouse.Options{
 		Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: o.now, Hashing: &params, WrapUsers: o.wrapUsers,
+		Mail: mail.Options{Name: "gatehouse:mail:" + t.Name(), Block: 100 * time.Millisecond, RetryBase: 50 * time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
-	srv := httptest.NewServer(a.Handler)
-	t.Cleanup(srv.Close)
-	return &app{Server: srv, handler: a.Handler, pool: a.Redis, users: a.Users, index: a.Index, logs: logs}
+	t.Cleanup(a.StartMail())
+	srv.Config.Handler = a.Handler
+	srv.Start()
+	return &app{Server: srv, handler: a.Handler, pool: a.Redis, users: a.Users, index: a.Index, logs: logs, smtp: smtp, queue: a.MailQueue}
 }
 
 // browser is an HTTP client with a cookie jar that does not follow

@@ -53,7 +53,7 @@ func afterSignIn(next string) string {
 	return next
 }
 
-func handleLoginPost(rd *renderer, sess *sessions, users Users, limits passwordLimits, audit *auditLog) http.Handler {
+func handleLoginPost(rd *renderer, sess *sessions, users Users, limits passwordLimits, audit *auditLog, mail *mailer) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if err := parseForm(r); err != nil {
 			return err
@@ -72,7 +72,7 @@ func handleLoginPost(rd *renderer, sess *sessions, users Users, limits passwordL
 			return nil
 		}
 		next := localPath(r.PostForm.Get("next"))
-		if err := logIn(w, r, sess, users, limits, audit, username, password, form.Remember); err != nil {
+		if err := logIn(w, r, sess, users, limits, audit, mail, username, password, form.Remember); err != nil {
 			return rd.showForm(w, r, "login", view{Form: form, Next: next}, err, nil)
 		}
 		http.Redirect(w, r, sess.afterSignInVia(r, afterSignIn(next)), http.StatusSeeOther)
@@ -80,7 +80,7 @@ func handleLoginPost(rd *renderer, sess *sessions, users Users, limits passwordL
 	})
 }
 
-func handleAPILogin(rd *renderer, sess *sessions, users Users, limits passwordLimits, audit *auditLog) http.Handler {
+func handleAPILogin(rd *renderer, sess *sessions, users Users, limits passwordLimits, audit *auditLog, mail *mailer) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var c credentials
 		if err := decodeJSON(r, &c); err != nil {
@@ -89,7 +89,7 @@ func handleAPILogin(rd *renderer, sess *sessions, users Users, limits passwordLi
 		if err := c.check(); err != nil {
 			return err
 		}
-		if err := logIn(w, r, sess, users, limits, audit, c.Username, c.Password, c.Remember); err != nil {
+		if err := logIn(w, r, sess, users, limits, audit, mail, c.Username, c.Password, c.Remember); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"message": "Welcome, " + currentUser(r).Username + "!"})
@@ -99,19 +99,23 @@ func handleAPILogin(rd *renderer, sess *sessions, users Users, limits passwordLi
 
 // logIn checks a password login through the limits (authenticate) and,
 // when it is right, signs the request's session in and marks the browser
-// with a device cookie for the account.
-func logIn(w http.ResponseWriter, r *http.Request, sess *sessions, users Users, limits passwordLimits, audit *auditLog, username, password string, remember bool) error {
+// with a device cookie for the account. A browser without one gets the
+// account a "new device" notice by mail.
+func logIn(w http.ResponseWriter, r *http.Request, sess *sessions, users Users, limits passwordLimits, audit *auditLog, mail *mailer, username, password string, remember bool) error {
 	u, err := authenticate(r, users, limits, audit, username, password)
 	if err != nil {
 		return err
 	}
-	return startSession(w, r, sess, limits.devices, audit, u, remember)
+	return startSession(w, r, sess, limits.devices, audit, mail, u, remember)
 }
 
 // startSession signs the request's session in as u, after a sign-in or a
 // sign-up: the session, its audit lines (and those of the sessions the cap
-// ended), and the browser's device cookie for the account.
-func startSession(w http.ResponseWriter, r *http.Request, sess *sessions, devices deviceCookies, audit *auditLog, u *user.User, remember bool) error {
+// ended), and the browser's device cookie for the account. With mail (nil
+// for none), a browser that had no device cookie for the account is a new
+// device: the account gets a notice.
+func startSession(w http.ResponseWriter, r *http.Request, sess *sessions, devices deviceCookies, audit *auditLog, mail *mailer, u *user.User, remember bool) error {
+	_, known := devices.device(r, u.UsernameNorm)
 	evicted, err := sess.signIn(r, u, remember)
 	if err != nil {
 		return err
@@ -122,6 +126,9 @@ func startSession(w http.ResponseWriter, r *http.Request, sess *sessions, device
 	}
 	devices.issue(w, r, u.UsernameNorm)
 	audit.event(r, auditLoginSuccess, u.ID, sid)
+	if !known && mail.on() {
+		newDevice(r, mail, u, currentUser(r))
+	}
 	return nil
 }
 
@@ -156,9 +163,9 @@ type passwordLimits struct {
 	limiter    LoginLimiter
 	devices    deviceCookies
 	ipv6Prefix int // clientKey's
-	// admit, when set, reserves the check's place in the hashing queue
-	// (Deps.AdmitPasswordCheck).
-	admit func(ctx context.Context) (release func(), err error)
+	// hashQueue, when set, reserves the check's place in the hashing
+	// queue (Deps.AdmitPasswordCheck).
+	hashQueue func(ctx context.Context) (release func(), err error)
 }
 
 // check runs check, one verification of account's password, through the
@@ -177,8 +184,8 @@ func (l passwordLimits) check(r *http.Request, audit *auditLog, where passwordCh
 	// First a place in the hashing queue: a flood's attempts that could
 	// not be hashed in time are refused before they cost a Redis script
 	// and a MongoDB lookup.
-	if l.admit != nil {
-		release, err := l.admit(r.Context())
+	if l.hashQueue != nil {
+		release, err := l.hashQueue(r.Context())
 		if err != nil {
 			if where == signIn {
 				audit.loginUnanswered(errors.Is(err, user.ErrBusy))
@@ -229,6 +236,25 @@ func (l passwordLimits) check(r *http.Request, audit *auditLog, where passwordCh
 		audit.warn(r, "could not clear password failures", err)
 	}
 	return nil
+}
+
+// admit counts one request of a kind that is throttled like a login
+// attempt but is never a success, such as a request that mails someone (a
+// reset link, a verification link): key is its account key (namespaced
+// apart from sign-in's own), and the IP's count is the one sign-in uses.
+// Past a limit it writes the audit event and returns a *throttledError
+// (429 with Retry-After) whose message says "Too many requests to what";
+// when Redis cannot be asked it fails closed.
+func (l passwordLimits) admit(r *http.Request, audit *auditLog, key, event, what string) error {
+	d, err := l.limiter.Begin(r.Context(), key, clientKey(r, l.ipv6Prefix))
+	if err != nil {
+		return err
+	}
+	if d.Blocked == redis.BlockedNone {
+		return nil
+	}
+	audit.event(r, event, "", "", slog.String("reason", d.Blocked.String()), slog.Duration("retry_after", d.RetryAfter))
+	return &throttledError{retryAfter: d.RetryAfter, message: "Too many requests to " + what + ": wait " + waitWords(d.RetryAfter) + ", then try again"}
 }
 
 // accountOf is the limiter's account key of the signed-in user: the same

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
@@ -21,7 +22,7 @@ func handlePasswordGet(rd *renderer, sess *sessions) http.Handler {
 	})
 }
 
-func handlePasswordPost(rd *renderer, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog) http.Handler {
+func handlePasswordPost(rd *renderer, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog, mail *mailer) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if err := parseForm(r); err != nil {
 			return err
@@ -48,7 +49,7 @@ func handlePasswordPost(rd *renderer, sess *sessions, users Users, limits passwo
 		if !needCurrent {
 			current = "" // entered within the window: not asked again
 		}
-		err := changePassword(r, sess, users, limits, index, audit, current, next)
+		err := changePassword(r, sess, users, limits, index, audit, mail, current, next)
 		switch {
 		case errors.Is(err, errRevokeLater):
 			sess.flash(r, "Your password has been changed. Your other sessions will be signed out within "+sess.touchWithin()+".")
@@ -63,7 +64,7 @@ func handlePasswordPost(rd *renderer, sess *sessions, users Users, limits passwo
 	})
 }
 
-func handleAPIPassword(rd *renderer, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog) http.Handler {
+func handleAPIPassword(rd *renderer, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog, mail *mailer) http.Handler {
 	type body struct {
 		Current string `json:"current_password"`
 		New     string `json:"new_password"`
@@ -78,7 +79,7 @@ func handleAPIPassword(rd *renderer, sess *sessions, users Users, limits passwor
 		}
 		// The current password in the body is itself the recent
 		// authentication this action needs: the API has no confirm page.
-		err := changePassword(r, sess, users, limits, index, audit, b.Current, b.New)
+		err := changePassword(r, sess, users, limits, index, audit, mail, b.Current, b.New)
 		switch {
 		case errors.Is(err, errRevokeLater):
 			writeJSON(w, http.StatusOK, map[string]string{"message": "Password changed; your other sessions will be signed out within " + sess.touchWithin()})
@@ -95,8 +96,8 @@ func handleAPIPassword(rd *renderer, sess *sessions, users Users, limits passwor
 // session a new token and signs out every other session. current is
 // checked through the login limiter; "" means the session entered the
 // password within the reauthentication window, which the caller checked,
-// and none is asked.
-func changePassword(r *http.Request, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog, current, next string) error {
+// and none is asked. The account gets a "password changed" notice.
+func changePassword(r *http.Request, sess *sessions, users Users, limits passwordLimits, index SessionIndex, audit *auditLog, mail *mailer, current, next string) error {
 	u := currentUser(r)
 	var err error
 	if current == "" {
@@ -110,6 +111,7 @@ func changePassword(r *http.Request, sess *sessions, users Users, limits passwor
 		return err
 	}
 	audit.event(r, auditPasswordChange, u.UserID, u.SID)
+	mail.notify(r, account.KindPasswordChanged, u.UserID, nil)
 	fresh, err := users.ByID(r.Context(), u.UserID)
 	if err != nil {
 		return err

@@ -17,7 +17,8 @@ import (
 
 // pageNames are the pages in templates/pages, each parsed into its own set
 // with the layout and partials.
-var pageNames = []string{"login", "signup", "dashboard", "error", "sessions", "password", "confirm", "admin_users", "cookie_refused"}
+var pageNames = []string{"login", "signup", "dashboard", "error", "sessions", "password", "confirm", "admin_users", "cookie_refused",
+	"forgot", "forgot_sent", "reset", "link", "email", "email_verify"}
 
 // renderer turns page names and view data into HTML responses, and errors
 // into error pages (errors.go). Handlers call it rd.
@@ -27,8 +28,11 @@ type renderer struct {
 	logger *slog.Logger
 	now    func() time.Time
 	limits limitsView
-	pages  map[string]*template.Template
-	bufs   sync.Pool
+	// mail: e-mail is on (Deps.Accounts), so pages offer its links
+	// and fields.
+	mail  bool
+	pages map[string]*template.Template
+	bufs  sync.Pool
 	// dashboards keeps rendered dashboards (dashboard.go).
 	dashboards *pageCache[dashboardPage]
 }
@@ -58,6 +62,8 @@ var funcs = template.FuncMap{
 		return fieldView{Form: v.Form, Limits: v.Limits, Name: name, Label: label, Type: typ,
 			Autocomplete: autocomplete, Hint: hint, Autofocus: autofocus}
 	},
+	// optional marks a field as one that may stay empty.
+	"optional": func(f fieldView) fieldView { f.Optional = true; return f },
 }
 
 func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
@@ -93,6 +99,15 @@ type view struct {
 	// NeedCurrent: the password page asks for the current password (the
 	// last one entered is older than the reauthentication window).
 	NeedCurrent bool
+	// Mail: e-mail is on; pages show the address fields and the
+	// forgot-password link.
+	Mail bool
+	// Email is the address page's state; Link a page reached from a
+	// mailed link (email.go).
+	Email *emailView
+	Link  *linkView
+	// DevMail is /dev/mail's (dev builds only).
+	DevMail any
 }
 
 // limitsView gives templates the limits the code enforces, so that the
@@ -101,6 +116,7 @@ type limitsView struct {
 	UsernameMin, UsernameMax int
 	PasswordMin, PasswordMax int
 	RememberFor              string // "30 days"
+	ResetFor                 string // how long a reset link works: "30 minutes"
 }
 
 type fieldView struct {
@@ -108,6 +124,7 @@ type fieldView struct {
 	Limits                                limitsView
 	Name, Label, Type, Autocomplete, Hint string
 	Autofocus                             bool
+	Optional                              bool // no "required" attribute
 }
 
 type errorView struct {
@@ -120,6 +137,7 @@ type errorView struct {
 func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
 	v.Page = page
 	v.Limits = rd.limits
+	v.Mail = rd.mail
 	v.Today = day(rd.now())
 	if v.Year == 0 {
 		v.Year = rd.now().Year()

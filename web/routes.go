@@ -32,9 +32,18 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 	}
 	mux.Use(csrf)
 
+	// The e-mail flows, when e-mail is on; mail is nil-safe.
+	accounts := d.Accounts
+	var mail *mailer
+	if accounts != nil {
+		mail = &mailer{accounts: accounts, logger: d.Logger}
+	}
+
 	// Signing in and up is never refused for token guessing: their own
 	// limiter guards them, and a stale cookie must not keep its owner out.
-	session := loadSession(sess, users, guard, rd, "/login", "/signup", "/auth/login", "/auth/register")
+	// Nor is recovering a forgotten password.
+	session := loadSession(sess, users, guard, rd, "/login", "/signup", "/auth/login", "/auth/register",
+		"/password/forgot", "/password/reset", "/api/password/forgot", "/api/password/reset")
 
 	// Error pages load the session so that the navigation shows who is
 	// signed in. A 405 lists the route's methods in Allow (RFC 9110).
@@ -60,12 +69,29 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 		// HTML pages.
 		mux.Method(http.MethodGet, "/", handleHome())
 		mux.Method(http.MethodGet, "/login", handleLoginGet(rd, sess))
-		mux.Method(http.MethodPost, "/login", handleLoginPost(rd, sess, users, limits, audit))
+		mux.Method(http.MethodPost, "/login", handleLoginPost(rd, sess, users, limits, audit, mail))
 		mux.Method(http.MethodGet, cookieCheckPath, handleCookieCheck(rd, sess))
 		mux.Method(http.MethodGet, "/signup", handleSignupGet(rd))
-		mux.Method(http.MethodPost, "/signup", handleSignupPost(rd, sess, users, signups, limits.devices, audit))
+		mux.Method(http.MethodPost, "/signup", handleSignupPost(rd, sess, users, accounts, signups, limits.devices, audit))
 		mux.Method(http.MethodPost, "/logout", handleLogoutPost(rd, sess, audit))
 		mux.With(authed).Method(http.MethodGet, "/dashboard", handleDashboard(rd, sess, policy))
+
+		// E-mail: forgotten passwords and the pages mailed links open,
+		// signed in or not. Each link's page shows a form; only its POST
+		// uses the token.
+		if accounts != nil {
+			mux.Method(http.MethodGet, "/password/forgot", handleForgotGet(rd))
+			mux.Method(http.MethodPost, "/password/forgot", handleForgotPost(rd, accounts, limits, audit))
+			mux.Method(http.MethodGet, "/password/reset", handleResetGet(rd, accounts))
+			mux.Method(http.MethodPost, "/password/reset", handleResetPost(rd, sess, accounts, index, limits.devices, audit, mail))
+			mux.Method(http.MethodGet, "/email/verify", handleVerifyGet(rd, accounts))
+			mux.Method(http.MethodPost, "/email/verify", handleVerifyPost(rd, accounts, audit))
+			mux.Method(http.MethodGet, "/account/not-me", handleNotMeGet(rd, sess, accounts))
+			mux.Method(http.MethodPost, "/account/not-me", handleNotMePost(rd, sess, accounts, index, audit))
+		}
+		if d.DevMailbox != nil {
+			devMailRoutes(mux, rd, d.DevMailbox)
+		}
 
 		// The signed-in user's own account.
 		mux.Group(func(mux chi.Router) {
@@ -73,9 +99,13 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 			mux.Method(http.MethodGet, "/account/sessions", handleSessionsGet(rd, sess, index))
 			mux.Method(http.MethodPost, "/account/sessions/{id}/revoke", handleSessionRevokePost(rd, sess, users, limits, index, audit))
 			mux.Method(http.MethodGet, "/account/sessions/revoke-others", handleSessionsRevokeOthersGet(rd, sess, index))
-			mux.Method(http.MethodPost, "/account/sessions/revoke-others", handleSessionsRevokeOthersPost(rd, sess, users, limits, index, audit))
+			mux.Method(http.MethodPost, "/account/sessions/revoke-others", handleSessionsRevokeOthersPost(rd, sess, users, limits, index, audit, mail))
 			mux.Method(http.MethodGet, "/account/password", handlePasswordGet(rd, sess))
-			mux.Method(http.MethodPost, "/account/password", handlePasswordPost(rd, sess, users, limits, index, audit))
+			mux.Method(http.MethodPost, "/account/password", handlePasswordPost(rd, sess, users, limits, index, audit, mail))
+			if accounts != nil {
+				mux.Method(http.MethodGet, "/account/email", handleEmailGet(rd, sess, users))
+				mux.Method(http.MethodPost, "/account/email", handleEmailPost(rd, sess, users, accounts, limits, audit))
+			}
 		})
 
 		// Administration: admins only; every change needs a recent password,
@@ -84,7 +114,7 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 			mux.Use(authed, admin)
 			mux.Method(http.MethodGet, "/admin/users", handleAdminUsersGet(rd, sess, users, index))
 			mux.Method(http.MethodGet, "/admin/users/{id}/{action}", handleAdminUserGet(rd, sess, users))
-			mux.Method(http.MethodPost, "/admin/users/{id}/{action}", handleAdminUserPost(rd, sess, users, limits, index, audit))
+			mux.Method(http.MethodPost, "/admin/users/{id}/{action}", handleAdminUserPost(rd, sess, users, limits, index, audit, mail))
 		})
 
 		// The tutorial's JSON API, on the same session cookie. Each
@@ -93,13 +123,17 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 			if c := corsFor(d.CORSAllowedOrigins); c != nil {
 				mux.Use(c)
 			}
-			mux.Method(http.MethodPost, "/auth/register", handleAPIRegister(rd, users, signups))
-			mux.Method(http.MethodPost, "/auth/login", handleAPILogin(rd, sess, users, limits, audit))
+			mux.Method(http.MethodPost, "/auth/register", handleAPIRegister(rd, users, accounts, signups))
+			mux.Method(http.MethodPost, "/auth/login", handleAPILogin(rd, sess, users, limits, audit, mail))
+			if accounts != nil {
+				mux.Method(http.MethodPost, "/api/password/forgot", handleAPIForgot(rd, accounts, limits, audit))
+				mux.Method(http.MethodPost, "/api/password/reset", handleAPIReset(rd, sess, accounts, index, limits.devices, audit, mail))
+			}
 			mux.Method(http.MethodPost, "/auth/logout", handleAPILogout(rd, sess, audit))
 			mux.With(authed).Method(http.MethodGet, "/api/dashboard", handleAPIDashboard(policy))
 			mux.With(authed).Method(http.MethodGet, "/api/sessions", handleAPISessions(rd, index))
 			mux.With(authed).Method(http.MethodDelete, "/api/sessions/{id}", handleAPISessionDelete(rd, sess, index, audit))
-			mux.With(authed).Method(http.MethodPost, "/api/password", handleAPIPassword(rd, sess, users, limits, index, audit))
+			mux.With(authed).Method(http.MethodPost, "/api/password", handleAPIPassword(rd, sess, users, limits, index, audit, mail))
 			// Let CORS answer preflights on the API.
 			mux.Options("/auth/*", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 			mux.Options("/api/*", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })

@@ -50,6 +50,25 @@ type Users interface {
 	List(ctx context.Context, filter string, page, perPage int) ([]*user.User, int64, error)
 }
 
+// Accounts runs the e-mail flows (internal/account.Service): addresses
+// and their verification, forgotten passwords, "this wasn't me", and
+// security notices. Its methods queue mail; none sends it.
+type Accounts interface {
+	// Register creates an account, with an optional address (email "")
+	// waiting for verification.
+	Register(ctx context.Context, username, password, email string) (*user.User, error)
+	ChangeEmail(ctx context.Context, id, addr, ip string) (user.Address, error)
+	ResendVerification(ctx context.Context, u *user.User) error
+	CheckVerification(ctx context.Context, token string) (addr string, err error)
+	Verify(ctx context.Context, token string) (*user.User, error)
+	RequestReset(ctx context.Context, login string) error
+	CheckReset(ctx context.Context, token string) (*user.User, error)
+	Reset(ctx context.Context, token, next string) (*user.User, error)
+	CheckNotMe(ctx context.Context, token string) (userID, sid string, err error)
+	NotMe(ctx context.Context, token string) (userID, sid, resetToken string, err error)
+	Notify(ctx context.Context, kind, userID string, data map[string]string) error
+}
+
 // SessionIndex is the per-user session index (session.Index).
 type SessionIndex interface {
 	Add(ctx context.Context, info session.Info, token string) error
@@ -101,6 +120,16 @@ type Deps struct {
 	Production bool
 	// CORSAllowedOrigins may call the JSON API with credentials. Optional.
 	CORSAllowedOrigins []string
+	// Accounts runs the e-mail flows. Optional: nil turns e-mail off
+	// (MAIL_ENABLED=false): no address fields, no "forgot password", no
+	// notices.
+	Accounts Accounts
+	// PasswordResetTTL is how long a reset link works, for the pages that
+	// say so. Optional.
+	PasswordResetTTL time.Duration
+	// DevMailbox lists the mail of the development SMTP server, on
+	// /dev/mail. Optional; only dev builds serve it.
+	DevMailbox DevMailbox
 	// Now is the clock. Optional: time.Now.
 	Now func() time.Time
 	// Metrics records Prometheus metrics. Optional.
@@ -161,10 +190,12 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	rd.mail = d.Accounts != nil
+	rd.limits.ResetFor = humanDuration(d.PasswordResetTTL)
 	sess := newSessions(newSessionManager(d.SessionStore, d.Cookie, d.Policy), d.SessionIndex, d.Policy, d.MaxSessionsPerUser, d.Now, d.Logger, d.Metrics)
 	audit := &auditLog{logger: d.Logger, metrics: d.Metrics}
 	guard := newTokenGuessGuard(d.TokenGuesses, d.TokenGuessLimit, d.IPv6Prefix, d.Logger, d.Metrics)
-	limits := passwordLimits{limiter: d.LoginLimiter, devices: newDeviceCookies(d.Cookie, d.Secret, d.Now), ipv6Prefix: d.IPv6Prefix, admit: d.AdmitPasswordCheck}
+	limits := passwordLimits{limiter: d.LoginLimiter, devices: newDeviceCookies(d.Cookie, d.Secret, d.Now), ipv6Prefix: d.IPv6Prefix, hashQueue: d.AdmitPasswordCheck}
 	signups := signupLimit{counter: d.Signups, max: int64(d.SignupLimit), ipv6Prefix: d.IPv6Prefix}
 	return routes(d, rd, sess, audit, guard, signups, limits)
 }

@@ -25,7 +25,7 @@ func handleSignupGet(rd *renderer) http.Handler {
 	})
 }
 
-func handleSignupPost(rd *renderer, sess *sessions, users Users, signups signupLimit, devices deviceCookies, audit *auditLog) http.Handler {
+func handleSignupPost(rd *renderer, sess *sessions, users Users, accounts Accounts, signups signupLimit, devices deviceCookies, audit *auditLog) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if err := parseForm(r); err != nil {
 			return err
@@ -40,34 +40,47 @@ func handleSignupPost(rd *renderer, sess *sessions, users Users, signups signupL
 		if !user.SamePassword(password, confirm) {
 			form.invalid("password_confirm", msgConfirmPassword)
 		}
+		email := ""
+		if accounts != nil {
+			email = r.PostForm.Get("email")
+			form.Email = truncate(email, user.EmailMaxLen)
+			form.check("email", user.CheckEmail(email))
+		}
 		if !form.ok() {
 			rd.render(w, r, http.StatusUnprocessableEntity, "signup", view{Form: form})
 			return nil
 		}
-		u, err := register(r, users, signups, username, password)
+		u, err := register(r, users, accounts, signups, username, password, email)
 		if err != nil {
 			return rd.showForm(w, r, "signup", view{Form: form}, err, map[error]string{user.ErrUsernameTaken: "username"})
 		}
 		// Registration signs the new user in, as people expect.
-		if err := startSession(w, r, sess, devices, audit, u, false); err != nil {
+		if err := startSession(w, r, sess, devices, audit, nil, u, false); err != nil {
 			return err
 		}
-		sess.flash(r, msgWelcome)
+		if u.EmailPending != "" {
+			sess.flash(r, msgWelcome+" We sent a link to "+u.EmailPending+": open it to confirm your email address.")
+		} else {
+			sess.flash(r, msgWelcome)
+		}
 		http.Redirect(w, r, sess.afterSignInVia(r, "/dashboard"), http.StatusSeeOther)
 		return nil
 	})
 }
 
-func handleAPIRegister(rd *renderer, users Users, signups signupLimit) http.Handler {
+func handleAPIRegister(rd *renderer, users Users, accounts Accounts, signups signupLimit) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var c credentials
+		var c registration
 		if err := decodeJSON(r, &c); err != nil {
 			return err
 		}
-		if err := c.check(); err != nil {
+		if err := (credentials{Username: c.Username, Password: c.Password}).check(); err != nil {
 			return err
 		}
-		if _, err := register(r, users, signups, c.Username, c.Password); err != nil {
+		if c.Email != "" && accounts == nil {
+			return &badRequest{"Field email cannot be used: this server sends no email"}
+		}
+		if _, err := register(r, users, accounts, signups, c.Username, c.Password, c.Email); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusCreated, map[string]string{"message": "User registered successfully"})
@@ -76,10 +89,17 @@ func handleAPIRegister(rd *renderer, users Users, signups signupLimit) http.Hand
 }
 
 // register creates an account, within the sign-up limit of the request's
-// IP.
-func register(r *http.Request, users Users, signups signupLimit, username, password string) (*user.User, error) {
+// IP; with e-mail on, with an optional address (email), which gets a
+// verification link.
+func register(r *http.Request, users Users, accounts Accounts, signups signupLimit, username, password, email string) (*user.User, error) {
+	if err := user.CheckEmail(email); err != nil {
+		return nil, err
+	}
 	if err := signups.admit(r); err != nil {
 		return nil, err
+	}
+	if accounts != nil {
+		return accounts.Register(r.Context(), username, password, email)
 	}
 	return users.Register(r.Context(), username, password)
 }

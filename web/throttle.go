@@ -34,6 +34,12 @@ type WindowCounter interface {
 
 // throttledMessage tells people how long to wait, in words.
 func throttledMessage(d time.Duration) string {
+	return "Too many failed sign-in attempts: wait " + waitWords(d) + ", then try again"
+}
+
+// waitWords says a wait in words: "a moment", "5 seconds", "a minute",
+// "3 minutes".
+func waitWords(d time.Duration) string {
 	wait := "a moment"
 	switch s := int(math.Ceil(d.Seconds())); {
 	case s >= 120:
@@ -43,7 +49,7 @@ func throttledMessage(d time.Duration) string {
 	case s > 1:
 		wait = strconv.Itoa(s) + " seconds"
 	}
-	return "Too many failed sign-in attempts: wait " + wait + ", then try again"
+	return wait
 }
 
 // tokenGuessGuard counts, per IP and through Redis (so across instances),

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,6 +91,45 @@ func TestBrowserAccessibility(t *testing.T) {
 	b.wantText("h1", "Page not found")
 	check("not-found")
 
+	// The e-mail pages, with the mail read on /dev/mail (dev builds).
+	if devBuild {
+		resp, err := http.Post(base+"/auth/register", "application/json",
+			strings.NewReader(`{"username":"mae","password":"correct horse battery","email":"mae@example.com"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		b.openMail(base, "Confirm your email address for Gatehouse")
+		check("dev-mail-message")
+		b.open(base + "/dev/mail")
+		check("dev-mail")
+		b.openMail(base, "Confirm your email address for Gatehouse")
+		b.followMailLink("/email/verify")
+		check("email-verify")
+		b.submit()
+		b.wantText("h1", "Email address confirmed")
+		check("email-verified")
+		b.open(base + "/password/forgot")
+		check("forgot")
+		b.submit()
+		b.wantErr("login", "Enter your username or email address")
+		check("forgot-errors")
+		b.fill("login", "mae")
+		b.submit()
+		b.wantText("h1", "Check your email")
+		check("forgot-sent")
+		b.openMail(base, "Reset your Gatehouse password")
+		b.followMailLink("/password/reset")
+		check("reset")
+		b.fill("new_password", "short")
+		b.submit()
+		b.wantErr("new_password", "Enter a password of at least 8 characters")
+		check("reset-errors")
+		b.open(base + "/password/reset?token=nope")
+		b.wantText("h1", "This link cannot be used")
+		check("link-invalid")
+	}
+
 	b.logIn(base, "alan", "correct horse battery")
 	check("dashboard")
 
@@ -104,6 +144,15 @@ func TestBrowserAccessibility(t *testing.T) {
 	b.submit()
 	b.wantErr("new_password", "Enter a password of at least 8 characters")
 	check("password-errors")
+	if devBuild {
+		b.open(base + "/account/email")
+		b.wantText("h1", "Your email address")
+		check("email")
+		b.fill("email", "not an address")
+		b.submit()
+		b.wantErr("email", "Enter an email address in the correct format, like name@example.com")
+		check("email-errors")
+	}
 	b.open(base + "/account/sessions/revoke-others")
 	b.wantText("h1", "Sign out all your other sessions?")
 	check("confirm")

@@ -269,6 +269,7 @@ func newJar(t *testing.T) http.CookieJar {
 func TestBrowserPlainHTTPProduction(t *testing.T) {
 	env := appEnv(t)
 	env["APP_ENV"] = "production"
+	env["MAIL_ENABLED"] = "false"
 	local, _ := startInstance(t, env)
 	register(t, local, "ada", "correct horse battery")
 	// gatehouse.test is this machine, under a name that is not localhost.

@@ -87,7 +87,7 @@ func TestComposeServices(t *testing.T) {
 	p := composeLoad(t)
 	names := p.ServiceNames()
 	slices.Sort(names)
-	if want := []string{"app", "mongo", "redis"}; !slices.Equal(names, want) {
+	if want := []string{"app", "mailpit", "mongo", "redis"}; !slices.Equal(names, want) {
 		t.Errorf("services: got %v, want %v", names, want)
 	}
 }
@@ -199,6 +199,8 @@ func TestComposeAppEnvironment(t *testing.T) {
 		{"REDIS_URL", "redis://:dev-redis-password-change-me@redis:6379/0"},
 		{"MONGO_URI", "mongodb://gatehouse:dev-mongo-password-change-me@mongo:27017/?authSource=admin"},
 		{"MONGO_DB", "gatehouse"},
+		{"SMTP_URL", "smtp://mailpit:1025?starttls=opportunistic"},
+		{"PUBLIC_URL", "http://localhost:8080"},
 	}
 	for _, tt := range tests {
 		v, ok := env[tt.key]
@@ -615,5 +617,18 @@ func TestDockerignore(t *testing.T) {
 		if !slices.Contains(patterns, want) {
 			t.Errorf(".dockerignore: %q missing; have %q", want, patterns)
 		}
+	}
+}
+
+// TestComposeMailpit: Mailpit catches the app's mail, and shows it on port
+// 8025 of the host's loopback only (it shows every reset link).
+func TestComposeMailpit(t *testing.T) {
+	t.Parallel()
+	s := composeService(t, composeLoad(t), "mailpit")
+	if s.Image != "axllent/mailpit" {
+		t.Errorf("mailpit image: got %q", s.Image)
+	}
+	if len(s.Ports) != 1 || s.Ports[0].Target != 8025 || s.Ports[0].Published != "8025" || s.Ports[0].HostIP != "127.0.0.1" {
+		t.Errorf("mailpit ports: got %+v, want 127.0.0.1:8025:8025", s.Ports)
 	}
 }

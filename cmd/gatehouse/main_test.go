@@ -81,7 +81,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	mongoURI, db := testenv.Mongo(t)
 	base, out, stop := startRun(t, map[string]string{
 		"APP_ENV": "production", "REDIS_URL": redisURL, "MONGO_URI": mongoURI, "MONGO_DB": db,
-		"COOKIE_SECURE": "false", "SHUTDOWN_DRAIN": "0s",
+		"COOKIE_SECURE": "false", "SHUTDOWN_DRAIN": "0s", "MAIL_ENABLED": "false",
 	})
 
 	resp, err := http.Get(base + "/readyz")
@@ -201,6 +201,8 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{map[string]string{"APP_ENV": "production"}, "REDIS_URL"},
 		{map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://x"}, "MONGO_URI"},
 		{map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://x", "MONGO_URI": "mongodb://y", "PORT": "eighty"}, "PORT"},
+		// Production sends mail, or says it will not.
+		{map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://x", "MONGO_URI": "mongodb://y"}, "SMTP_URL is required in production, or set MAIL_ENABLED=false"},
 	}
 	for _, tt := range tests {
 		var out bytes.Buffer
@@ -242,7 +244,7 @@ func TestProductionBinaryHasNoEmbeddedServers(t *testing.T) {
 	if !strings.Contains(deps, "github.com/gomodule/redigo/redis") {
 		t.Fatal("go list output does not look like a dependency list")
 	}
-	for _, banned := range []string{"github.com/FerretDB/FerretDB", "github.com/alicebob/miniredis", "internal/embedded", "internal/testenv"} {
+	for _, banned := range []string{"github.com/FerretDB/FerretDB", "github.com/alicebob/miniredis", "github.com/emersion/go-smtp", "internal/embedded", "internal/testenv"} {
 		if strings.Contains(deps, banned) {
 			t.Errorf("the production binary links %s", banned)
 		}
@@ -273,5 +275,39 @@ func TestStartupSaysHowToCreateTheFirstAdmin(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "no admin yet") {
 		t.Errorf("an admin, and still the hint:\n%s", out)
+	}
+}
+
+// TestRunSendsMailInProduction: production mode, with SMTP_URL naming a
+// real SMTP server (one in the test) and PUBLIC_URL, queues and sends the
+// verification mail of a new account, with links to PUBLIC_URL.
+func TestRunSendsMailInProduction(t *testing.T) {
+	redisURL, _ := testenv.Redis(t)
+	mongoURI, db := testenv.Mongo(t)
+	smtp := testenv.SMTP(t, 0)
+	base, _, _ := startRun(t, map[string]string{
+		"APP_ENV": "production", "REDIS_URL": redisURL, "MONGO_URI": mongoURI, "MONGO_DB": db,
+		"COOKIE_SECURE": "false", "SHUTDOWN_DRAIN": "0s", "SMTP_URL": smtp.URL,
+		"MAIL_FROM": "Gatehouse <noreply@gatehouse.test>", "PUBLIC_URL": "https://login.gatehouse.test",
+	})
+	resp, err := http.Post(base+"/auth/register", "application/json",
+		strings.NewReader(`{"username":"pam","password":"correct horse 1","email":"pam@example.com"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register: got %d", resp.StatusCode)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	msgs, err := smtp.Wait(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := msgs[0]
+	if m.From != "noreply@gatehouse.test" || len(m.To) != 1 || m.To[0] != "pam@example.com" ||
+		!strings.Contains(m.Text, "https://login.gatehouse.test/email/verify?token=") {
+		t.Fatalf("got mail from %q to %v:\n%s", m.From, m.To, m.Text)
 	}
 }

@@ -88,7 +88,7 @@ func TestPprofOffByDefault(t *testing.T) {
 	mongoURI, db := testenv.Mongo(t)
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	startRun(t, map[string]string{
-		"APP_ENV": "production", "COOKIE_SECURE": "false", "SHUTDOWN_DRAIN": "0s",
+		"APP_ENV": "production", "COOKIE_SECURE": "false", "SHUTDOWN_DRAIN": "0s", "MAIL_ENABLED": "false",
 		"REDIS_URL": redisURL, "MONGO_URI": mongoURI, "MONGO_DB": db, "METRICS_ADDR": metricsAddr, "LOG_LEVEL": "warn",
 	})
 	for path, want := range map[string]int{"/metrics": http.StatusOK, "/debug/pprof/": http.StatusNotFound, "/debug/pprof/heap": http.StatusNotFound} {

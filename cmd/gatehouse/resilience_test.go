@@ -28,7 +28,7 @@ import (
 func prodEnv(redisURL, mongoURI, db string) map[string]string {
 	return map[string]string{
 		"APP_ENV": "production", "REDIS_URL": redisURL, "MONGO_URI": mongoURI, "MONGO_DB": db,
-		"COOKIE_SECURE": "false", "SHUTDOWN_DRAIN": "0s",
+		"COOKIE_SECURE": "false", "SHUTDOWN_DRAIN": "0s", "MAIL_ENABLED": "false",
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/datalock"
 	"github.com/gatehouse/gatehouse/templates"
+	"github.com/gatehouse/gatehouse/web"
 )
 
 // embeddedServices starts stand-ins for the services whose URL is empty, in
@@ -28,6 +29,11 @@ var embeddedServices func(ctx context.Context, cfg *config.Config, logger *slog.
 func needsEmbedded(cfg config.Config) bool {
 	return (cfg.RedisURL == "" && len(cfg.RedisSentinelAddrs) == 0 && len(cfg.RedisClusterAddrs) == 0) || cfg.MongoURI == ""
 }
+
+// embeddedMail starts an SMTP server inside the process that keeps what
+// it receives in memory, points cfg.SMTPURL at it, and returns its store
+// for /dev/mail. Like embeddedServices, only dev builds set it.
+var embeddedMail func(ctx context.Context, cfg *config.Config, logger *slog.Logger) (box web.DevMailbox, stop func(), err error)
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
@@ -80,12 +86,48 @@ func serve(ctx context.Context, prog string, getenv func(string) string, stdout 
 		defer remove()
 	}
 
+	// Development with no SMTP_URL: the mail goes to an SMTP server in
+	// this process, and /dev/mail shows it.
+	var devMailbox web.DevMailbox
+	if cfg.MailEnabled && cfg.SMTPURL == "" {
+		if embeddedMail == nil {
+			logger.Warn("SMTP_URL is empty and this build has no embedded SMTP server (make run has one): e-mail is off")
+			cfg.MailEnabled = false
+		} else {
+			box, stop, err := embeddedMail(ctx, &cfg, logger)
+			if err != nil {
+				return fmt.Errorf("start the embedded SMTP server: %w", err)
+			}
+			defer stop()
+			devMailbox = box
+		}
+	}
+
+	// Listen first: in development, links in mails lead to the address
+	// actually listened on (PORT=0 picks one).
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
+	}
+	defer ln.Close()
+	url := "http://" + browsable(ln.Addr())
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = url
+	}
+
 	tmpl, reload := templateFS(cfg)
-	a, err := app.New(ctx, cfg, app.Options{Logger: logger, Templates: tmpl, ReloadTemplates: reload})
+	a, err := app.New(ctx, cfg, app.Options{Logger: logger, Templates: tmpl, ReloadTemplates: reload, DevMailbox: devMailbox})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	// The worker stops after the server (deferred calls run last-in
+	// first-out), finishing the mail in hand.
+	stopMail := a.StartMail()
+	defer stopMail()
+	if devMailbox != nil {
+		logger.Info("mail goes to an SMTP server inside this process: read it at " + url + "/dev/mail")
+	}
 
 	stopMetricsListener := startMetricsListener(cfg.MetricsAddr, a.Metrics, cfg.PprofEnabled, logger)
 	defer func() {
@@ -94,10 +136,6 @@ func serve(ctx context.Context, prog string, getenv func(string) string, stdout 
 		stopMetricsListener(ctx)
 	}()
 
-	ln, err := net.Listen("tcp", cfg.Addr())
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
-	}
 	srv := &http.Server{
 		Handler:           closeWhileDraining(a),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -107,7 +145,6 @@ func serve(ctx context.Context, prog string, getenv func(string) string, stdout 
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	url := "http://" + browsable(ln.Addr())
 	logger.Info("listening", "addr", ln.Addr().String(), "url", url)
 	if lock != nil {
 		if err := lock.SetURL(url); err != nil {

@@ -23,13 +23,16 @@ import (
 	redigo "github.com/gomodule/redigo/redis"
 	mongodriver "go.mongodb.org/mongo-driver/mongo"
 
+	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/mail"
 	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/mongo"
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/pwned"
 	"github.com/gatehouse/gatehouse/internal/redis"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/internal/user"
 	"github.com/gatehouse/gatehouse/static"
 	"github.com/gatehouse/gatehouse/templates"
@@ -53,6 +56,12 @@ type Options struct {
 	// WrapUsers, when set, wraps the user service the web handler gets;
 	// tests inject faults with it.
 	WrapUsers func(web.Users) web.Users
+	// DevMailbox is the development SMTP server's store, which dev builds
+	// show on /dev/mail. Optional.
+	DevMailbox web.DevMailbox
+	// Mail tunes the mail queue (tests shorten its waits); MaxAttempts
+	// and RetryBase come from the Config unless set here. Optional.
+	Mail mail.Options
 }
 
 // App is one instance of Gatehouse, ready to serve: Handler is its root
@@ -70,6 +79,12 @@ type App struct {
 	Index      *session.Index
 	Metrics    *metrics.Metrics
 	Handler    http.Handler
+	// With e-mail on (MAIL_ENABLED and an SMTP_URL): the mail queue, the
+	// flows, and the worker's handler; StartMail runs the worker. Nil
+	// with e-mail off.
+	MailQueue *mail.Queue
+	Accounts  *account.Service
+	composer  *account.Composer
 
 	draining atomic.Bool
 	closers  []func()
@@ -145,6 +160,13 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 	if o.WrapUsers != nil {
 		users = o.WrapUsers(users)
 	}
+	var accounts web.Accounts
+	if cfg.MailEnabled && cfg.SMTPURL != "" {
+		if err := a.newMail(cfg, o); err != nil {
+			return nil, err
+		}
+		accounts = a.Accounts
+	}
 	a.Handler, err = web.NewServer(web.Deps{
 		Logger:       o.Logger,
 		SessionStore: session.NewStoreOn(a.RedisConns, cfg.RedisMaxActive),
@@ -158,6 +180,9 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 			ReauthWindow:     cfg.ReauthWindow,
 		},
 		Users:              users,
+		Accounts:           accounts,
+		PasswordResetTTL:   cfg.PasswordResetTTL,
+		DevMailbox:         o.DevMailbox,
 		Templates:          o.Templates,
 		ReloadTemplates:    o.ReloadTemplates,
 		Static:             static.FS,
@@ -195,6 +220,45 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 		return nil, err
 	}
 	return a, nil
+}
+
+// newMail builds the e-mail parts: the queue on Redis Streams, the
+// single-use tokens, the SMTP sender, the flows and the worker's handler.
+func (a *App) newMail(cfg config.Config, o Options) error {
+	sender, err := mail.NewSender(cfg.SMTPURL, cfg.MailFrom, 20*time.Second)
+	if err != nil {
+		return err
+	}
+	mo := o.Mail
+	if mo.MaxAttempts == 0 {
+		mo.MaxAttempts = cfg.MailMaxAttempts
+	}
+	if mo.RetryBase == 0 {
+		mo.RetryBase = cfg.MailRetryBase
+	}
+	mo.Logger, mo.Observe, mo.Now = o.Logger, a.Metrics.Mail, o.Now
+	a.MailQueue = mail.NewQueue(a.Redis, mo)
+	tokens := token.NewStore(a.Redis)
+	a.Accounts = account.NewService(a.Users, tokens, a.MailQueue, cfg.PasswordResetTTL, o.Now, o.Logger)
+	base := cfg.PublicURL
+	a.composer, err = account.NewComposer(o.Templates, a.Users, tokens, sender, func() string { return base }, cfg.PasswordResetTTL)
+	return err
+}
+
+// StartMail runs the mail worker until stop is called: it sends what any
+// instance queued, and claims what an instance that died left. stop waits
+// for the mail in hand. With e-mail off it does nothing.
+func (a *App) StartMail() (stop func()) {
+	if a.MailQueue == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.MailQueue.Run(ctx, a.composer.Handle)
+	}()
+	return sync.OnceFunc(func() { cancel(); <-done })
 }
 
 // Drain makes /readyz answer 503 "draining", so that load balancers stop

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"runtime"
@@ -102,6 +103,20 @@ type Config struct {
 	// PwnedPasswordsURL, when set, is a Pwned Passwords range API that new
 	// passwords are checked against; empty: no check.
 	PwnedPasswordsURL string // PWNED_PASSWORDS_URL
+
+	// E-mail (verified addresses, forgot password, security notices).
+	// MailEnabled false turns it all off: no address fields, no "forgot
+	// password". SMTPURL empty in development starts an in-process SMTP
+	// server whose messages /dev/mail shows (dev builds).
+	MailEnabled bool   // MAIL_ENABLED
+	SMTPURL     string // SMTP_URL: smtp://user:pass@host:587 (STARTTLS required), smtps://..., ?starttls=opportunistic
+	MailFrom    string // MAIL_FROM: the sender, an RFC 5322 mailbox
+	// PublicURL is the external base URL of links in mails; empty in
+	// development: the listen address.
+	PublicURL        string        // PUBLIC_URL
+	MailMaxAttempts  int           // MAIL_MAX_ATTEMPTS: failed sends before the dead-letter stream
+	MailRetryBase    time.Duration // MAIL_RETRY_BASE: the wait after a first failure, doubling up to 15m
+	PasswordResetTTL time.Duration // PASSWORD_RESET_TTL: how long a reset link works
 
 	// MetricsAddr serves /metrics and /debug/pprof/; empty disables.
 	MetricsAddr string // METRICS_ADDR
@@ -200,6 +215,13 @@ func Load(getenv func(string) string) (Config, error) {
 		p.fail("CLIENT_IP_HEADER", c.ClientIPHeader, "must be X-Forwarded-For or X-Real-IP")
 	}
 	c.PwnedPasswordsURL = strings.TrimSuffix(p.str("PWNED_PASSWORDS_URL", ""), "/")
+	c.MailEnabled = p.boolean("MAIL_ENABLED", true)
+	c.SMTPURL = p.str("SMTP_URL", "")
+	c.MailFrom = p.str("MAIL_FROM", "")
+	c.PublicURL = strings.TrimSuffix(p.str("PUBLIC_URL", ""), "/")
+	c.MailMaxAttempts = p.integer("MAIL_MAX_ATTEMPTS", 10, 1, 100)
+	c.MailRetryBase = p.duration("MAIL_RETRY_BASE", 10*time.Second, 10*time.Millisecond, time.Hour)
+	c.PasswordResetTTL = p.duration("PASSWORD_RESET_TTL", 30*time.Minute, time.Minute, 24*time.Hour)
 	c.MetricsAddr = p.str("METRICS_ADDR", "127.0.0.1:9090")
 	switch strings.ToLower(c.MetricsAddr) {
 	case "off", "none", "-":
@@ -256,6 +278,36 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.RedisSentinelPassword != "" && len(c.RedisSentinelAddrs) == 0 {
 		p.fail("REDIS_SENTINEL_PASSWORD", "", "is set but REDIS_SENTINEL_ADDRS is empty")
 	}
+	if c.MailEnabled {
+		switch {
+		case prod && c.SMTPURL == "":
+			p.fail("SMTP_URL", "", "is required in production, or set MAIL_ENABLED=false to run without e-mail (no password reset by e-mail, no notices)")
+		case c.SMTPURL != "":
+			if msg := checkSMTPURL(c.SMTPURL); msg != "" {
+				p.fail("SMTP_URL", "(hidden)", msg)
+			}
+		}
+		if prod && c.MailFrom == "" {
+			p.fail("MAIL_FROM", "", "is required in production: the sender of Gatehouse's mail, such as Gatehouse <noreply@example.com>")
+		}
+		if prod && c.PublicURL == "" {
+			p.fail("PUBLIC_URL", "", "is required in production: the external base URL that links in mails use, such as https://login.example.com")
+		}
+	}
+	if c.MailFrom == "" {
+		c.MailFrom = "Gatehouse <noreply@localhost>"
+	}
+	if c.MailFrom != "" {
+		if a, err := mail.ParseAddress(c.MailFrom); err != nil || !strings.Contains(a.Address, "@") {
+			p.fail("MAIL_FROM", c.MailFrom, "must be an address such as Gatehouse <noreply@example.com>")
+		}
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+			p.fail("PUBLIC_URL", c.PublicURL, "must look like https://login.example.com (http or https, a host, an optional path)")
+		}
+	}
 	if c.MongoURI != "" {
 		if _, _, _, err := mongoURIParts(c.MongoURI); err != nil {
 			p.fail("MONGO_URI", "(hidden)", "must be a mongodb:// or mongodb+srv:// connection string, "+
@@ -298,10 +350,31 @@ func Load(getenv func(string) string) (Config, error) {
 // (passwords inside REDIS_URL and MONGO_URI) masked.
 func (c Config) String() string {
 	return fmt.Sprintf("env=%s addr=%s redis=%s mongo=%s db=%s lifetime=%s idle=%s cookie=%s secure=%t cors=%v "+
-		"login_limits=%d/account,%d/ip per %s trusted_proxies=%v",
+		"login_limits=%d/account,%d/ip per %s trusted_proxies=%v mail=%s",
 		c.Env, c.Addr(), c.redisString(), redactMongoURI(c.MongoURI), c.MongoDB,
 		FormatDuration(c.SessionLifetime), FormatDuration(c.SessionIdleTimeout), c.CookieName, c.CookieSecure, c.CORSAllowedOrigins,
-		c.LoginMaxFailuresAccount, c.LoginMaxFailuresIP, FormatDuration(c.LoginFailureWindow), c.TrustedProxies)
+		c.LoginMaxFailuresAccount, c.LoginMaxFailuresIP, FormatDuration(c.LoginFailureWindow), c.TrustedProxies, c.mailString())
+}
+
+// checkSMTPURL says what is wrong with an SMTP_URL, or "". It never quotes
+// the URL, which may hold a password. internal/mail.ParseURL applies the
+// same rules when it builds the client.
+func checkSMTPURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.Fragment != "" {
+		return "must look like smtp://user:pass@host:587 (STARTTLS required) or smtps://user:pass@host:465"
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "must have a port from 1 to 65535"
+		}
+	}
+	for k, v := range u.Query() {
+		if k != "starttls" || len(v) != 1 || (v[0] != "required" && v[0] != "opportunistic") || (u.Scheme == "smtps" && v[0] == "opportunistic") {
+			return "accepts only ?starttls=required or, on smtp://, ?starttls=opportunistic"
+		}
+	}
+	return ""
 }
 
 // redisString describes where Redis is, without passwords.
@@ -321,6 +394,17 @@ func (c Config) redisString() string {
 		s += " url=" + redactURL(c.RedisURL)
 	}
 	return s + ")"
+}
+
+// mailString describes where mail goes, without passwords.
+func (c Config) mailString() string {
+	if !c.MailEnabled {
+		return "off"
+	}
+	if c.SMTPURL == "" {
+		return "(embedded)"
+	}
+	return redactURL(c.SMTPURL)
 }
 
 // redactURL hides the password of a connection string.

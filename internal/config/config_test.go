@@ -48,14 +48,14 @@ func TestDefaults(t *testing.T) {
 
 func TestProductionDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := Load(env(map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://r:6379/0", "MONGO_URI": "mongodb://m:27017"}))
+	c, err := Load(env(map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://r:6379/0", "MONGO_URI": "mongodb://m:27017", "MAIL_ENABLED": "false"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !c.CookieSecure || c.CookieName != "__Host-gatehouse_session" || !c.Production() {
 		t.Fatalf("got secure=%v name=%q, want secure __Host- cookie", c.CookieSecure, c.CookieName)
 	}
-	c, err = Load(env(map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://r:6379/0", "MONGO_URI": "mongodb://m:27017", "COOKIE_SECURE": "false"}))
+	c, err = Load(env(map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://r:6379/0", "MONGO_URI": "mongodb://m:27017", "MAIL_ENABLED": "false", "COOKIE_SECURE": "false"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestAllErrorsReported(t *testing.T) {
 func TestRedisCluster(t *testing.T) {
 	t.Parallel()
 	c, err := Load(env(map[string]string{"APP_ENV": "production", "MONGO_URI": "mongodb://m:27017",
-		"REDIS_CLUSTER_ADDRS": "r1:7000, r2:7001", "REDIS_URL": "redis://:hunter2@ignored/0"}))
+		"REDIS_CLUSTER_ADDRS": "r1:7000, r2:7001", "REDIS_URL": "redis://:hunter2@ignored/0", "MAIL_ENABLED": "false"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,5 +255,59 @@ func TestRenamedVariables(t *testing.T) {
 	}
 	if c.TokenGuessLimit != 9 || len(c.Deprecated) != 0 {
 		t.Errorf("both names: got limit %d, deprecated %q; want 9 and none", c.TokenGuessLimit, c.Deprecated)
+	}
+}
+
+func TestMailSettings(t *testing.T) {
+	t.Parallel()
+	prod := map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://r:6379/0", "MONGO_URI": "mongodb://m:27017"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range prod {
+			m[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	c, err := Load(env(nil))
+	if err != nil || !c.MailEnabled || c.SMTPURL != "" || c.PublicURL != "" || c.MailMaxAttempts != 10 ||
+		c.PasswordResetTTL != 30*time.Minute || c.MailFrom == "" {
+		t.Fatalf("development defaults: got %+v, %v", c, err)
+	}
+	c, err = Load(env(with("SMTP_URL", "smtp://u:s3cret@mail.example.com:587", "MAIL_FROM", "Gatehouse <noreply@example.com>",
+		"PUBLIC_URL", "https://login.example.com/")))
+	if err != nil || c.PublicURL != "https://login.example.com" {
+		t.Fatalf("production with mail: got %q, %v", c.PublicURL, err)
+	}
+	if s := c.String(); strings.Contains(s, "s3cret") || !strings.Contains(s, "mail=smtp://u:xxxxx@mail.example.com:587") {
+		t.Errorf("String: got %s", s)
+	}
+	if _, err := Load(env(with("MAIL_ENABLED", "false"))); err != nil {
+		t.Errorf("production without mail: %v", err)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{with(), "SMTP_URL is required in production"},
+		{with(), "MAIL_FROM is required"},
+		{with(), "PUBLIC_URL is required"},
+		{map[string]string{"SMTP_URL": "http://u:s3cret@x"}, "SMTP_URL"},
+		{map[string]string{"SMTP_URL": "smtps://x?starttls=opportunistic"}, "SMTP_URL"},
+		{map[string]string{"SMTP_URL": "smtp://x?tls=no"}, "SMTP_URL"},
+		{map[string]string{"MAIL_FROM": "not an address"}, "MAIL_FROM"},
+		{map[string]string{"PUBLIC_URL": "login.example.com"}, "PUBLIC_URL"},
+		{map[string]string{"PUBLIC_URL": "https://u:p@login.example.com"}, "PUBLIC_URL"},
+		{map[string]string{"MAIL_MAX_ATTEMPTS": "0"}, "MAIL_MAX_ATTEMPTS"},
+		{map[string]string{"PASSWORD_RESET_TTL": "10s"}, "PASSWORD_RESET_TTL"},
+	} {
+		_, err := Load(env(tc.env))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Load(%v): got %v, want an error about %s", tc.env, err, tc.want)
+		} else if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Load(%v): the error quotes a password: %v", tc.env, err)
+		}
 	}
 }

@@ -20,7 +20,7 @@ func TestMongoURIReplicaSets(t *testing.T) {
 		"mongodb://[::1]:27017,[::1]:27018/?replicaSet=rs0",
 		"mongodb://mongos1:27017,mongos2:27017/",
 	} {
-		c, err := Load(env(map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://r:6379/0", "MONGO_URI": uri}))
+		c, err := Load(env(map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://r:6379/0", "MONGO_URI": uri, "MAIL_ENABLED": "false"}))
 		if err != nil {
 			t.Errorf("%s: %v", uri, err)
 			continue

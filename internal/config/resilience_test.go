@@ -11,6 +11,7 @@ func TestRedisSentinel(t *testing.T) {
 	t.Parallel()
 	c, err := Load(env(map[string]string{
 		"APP_ENV":                 "production",
+		"MAIL_ENABLED":            "false",
 		"MONGO_URI":               "mongodb://m:27017",
 		"REDIS_SENTINEL_ADDRS":    "10.0.0.1:26379, 10.0.0.2:26379,[::1]:26380",
 		"REDIS_SENTINEL_PASSWORD": "hunter2",
@@ -80,7 +81,7 @@ func TestShutdownDrainDefaults(t *testing.T) {
 		want time.Duration
 	}{
 		{nil, 0},
-		{map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://r", "MONGO_URI": "mongodb://m"}, 5 * time.Second},
+		{map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://r", "MONGO_URI": "mongodb://m", "MAIL_ENABLED": "false"}, 5 * time.Second},
 		{map[string]string{"SHUTDOWN_DRAIN": "2s"}, 2 * time.Second},
 	}
 	for _, tt := range tests {

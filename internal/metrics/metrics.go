@@ -25,6 +25,7 @@ type Metrics struct {
 	sessionsEnded *prometheus.CounterVec
 	unknownTokens *prometheus.CounterVec
 	mongoLatency  *prometheus.HistogramVec
+	mail          *prometheus.CounterVec
 }
 
 // New returns the metrics, registered with the Go runtime and process
@@ -62,11 +63,15 @@ func New() *Metrics {
 			Help:    "MongoDB command latency by command and result.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"command", "result"}),
+		mail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_mail_jobs_total",
+			Help: "Mail queue events by outcome: queued, sent, failed (one failed attempt), dead (moved to the dead-letter stream), dropped (nothing to send after all).",
+		}, []string{"outcome"}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.latency, m.logins, m.sessionsNew, m.sessionsEnded, m.unknownTokens, m.mongoLatency,
+		m.requests, m.latency, m.logins, m.sessionsNew, m.sessionsEnded, m.unknownTokens, m.mongoLatency, m.mail,
 	)
 	return m
 }
@@ -99,6 +104,13 @@ func methodLabel(method string) string {
 func (m *Metrics) Login(outcome string) {
 	if m != nil {
 		m.logins.WithLabelValues(outcome).Inc()
+	}
+}
+
+// Mail records a mail queue event (internal/mail's outcomes).
+func (m *Metrics) Mail(outcome string) {
+	if m != nil {
+		m.mail.WithLabelValues(outcome).Inc()
 	}
 }
 

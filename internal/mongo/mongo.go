@@ -109,6 +109,17 @@ func (r *Users) EnsureIndexes(ctx context.Context) error {
 			Keys:    bson.D{{Key: "username_skeleton", Value: 1}},
 			Options: options.Index().SetName("username_skeleton_unique").SetUnique(true).SetSparse(true),
 		},
+		// Verified addresses, unique in their normalised form and in their
+		// confusable skeleton. Optional fields, stored only when set, under
+		// sparse indexes, as username_skeleton.
+		{
+			Keys:    bson.D{{Key: "email_norm", Value: 1}},
+			Options: options.Index().SetName("email_norm_unique").SetUnique(true).SetSparse(true),
+		},
+		{
+			Keys:    bson.D{{Key: "email_skeleton", Value: 1}},
+			Options: options.Index().SetName("email_skeleton_unique").SetUnique(true).SetSparse(true),
+		},
 	} {
 		ictx, cancel := context.WithTimeout(ctx, r.timeout)
 		_, err := r.coll.Indexes().CreateOne(ictx, m)
@@ -245,6 +256,14 @@ type document struct {
 	LastLoginAt      *time.Time `bson:"last_login_at"`
 	Disabled         bool       `bson:"disabled"`
 	Stamp            string     `bson:"security_stamp,omitempty"`
+	// The verified address and its unique forms, absent when there is
+	// none (the sparse unique indexes skip documents without them).
+	Email           string     `bson:"email,omitempty"`
+	EmailNorm       string     `bson:"email_norm,omitempty"`
+	EmailSkeleton   string     `bson:"email_skeleton,omitempty"`
+	EmailVerifiedAt *time.Time `bson:"email_verified_at,omitempty"`
+	// An address waiting for verification; not unique.
+	EmailPending string `bson:"email_pending,omitempty"`
 }
 
 func toDocument(u *user.User) document {
@@ -258,6 +277,14 @@ func toDocument(u *user.User) document {
 		UpdatedAt:        u.UpdatedAt,
 		Disabled:         u.Disabled,
 		Stamp:            u.SecurityStamp,
+		Email:            u.Email,
+		EmailNorm:        u.EmailNorm,
+		EmailSkeleton:    u.EmailSkeleton,
+		EmailPending:     u.EmailPending,
+	}
+	if !u.EmailVerifiedAt.IsZero() {
+		t := u.EmailVerifiedAt
+		d.EmailVerifiedAt = &t
 	}
 	if !u.LastLoginAt.IsZero() {
 		t := u.LastLoginAt
@@ -278,6 +305,13 @@ func (d document) user() *user.User {
 		UpdatedAt:        d.UpdatedAt.UTC(),
 		Disabled:         d.Disabled,
 		SecurityStamp:    d.Stamp,
+		Email:            d.Email,
+		EmailNorm:        d.EmailNorm,
+		EmailSkeleton:    d.EmailSkeleton,
+		EmailPending:     d.EmailPending,
+	}
+	if d.EmailVerifiedAt != nil {
+		u.EmailVerifiedAt = d.EmailVerifiedAt.UTC()
 	}
 	if d.LastLoginAt != nil {
 		u.LastLoginAt = d.LastLoginAt.UTC()
@@ -312,6 +346,62 @@ func (r *Users) Create(ctx context.Context, u *user.User) (err error) {
 // ByUsernameNorm finds the user with the normalised name norm.
 func (r *Users) ByUsernameNorm(ctx context.Context, norm string) (*user.User, error) {
 	return r.findOne(ctx, bson.D{{Key: "username_norm", Value: norm}})
+}
+
+// ByEmailNorm finds the user whose verified address has the normalised
+// form norm.
+func (r *Users) ByEmailNorm(ctx context.Context, norm string) (*user.User, error) {
+	if norm == "" {
+		return nil, user.ErrNotFound
+	}
+	return r.findOne(ctx, bson.D{{Key: "email_norm", Value: norm}})
+}
+
+// SetPendingEmail records addr as the address of user id that waits for
+// verification.
+func (r *Users) SetPendingEmail(ctx context.Context, id, addr string, at time.Time) error {
+	return r.update(ctx, id, bson.D{{Key: "email_pending", Value: addr}, {Key: "updated_at", Value: at}})
+}
+
+// VerifyEmail makes a the verified address of user id if its pending
+// address is still a.Address, in one update. A duplicate of another
+// user's address (or skeleton) is user.ErrEmailTaken; a pending address
+// that changed meanwhile is user.ErrEmailChanged.
+func (r *Users) VerifyEmail(ctx context.Context, id string, a user.Address, at time.Time) (err error) {
+	oid, err := primitive.ObjectIDFromHex(id)
+	if err != nil {
+		return user.ErrNotFound
+	}
+	done, err := r.guard.allow("verify email")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if errors.Is(err, user.ErrEmailTaken) || errors.Is(err, user.ErrEmailChanged) {
+			done(nil) // MongoDB answered
+			return
+		}
+		done(err)
+	}()
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	res, err := r.coll.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: oid}, {Key: "email_pending", Value: a.Address}},
+		bson.D{
+			{Key: "$set", Value: bson.D{{Key: "email", Value: a.Address}, {Key: "email_norm", Value: a.Norm},
+				{Key: "email_skeleton", Value: a.Skeleton}, {Key: "email_verified_at", Value: at}, {Key: "updated_at", Value: at}}},
+			{Key: "$unset", Value: bson.D{{Key: "email_pending", Value: ""}}},
+		})
+	if isDuplicate(err) {
+		return user.ErrEmailTaken
+	}
+	if err != nil {
+		return unavailable("verify email", err)
+	}
+	if res.MatchedCount == 0 {
+		return user.ErrEmailChanged
+	}
+	return nil
 }
 
 // ByID finds the user with id; a malformed id is simply not found.

@@ -150,6 +150,24 @@ func (s *Service) Register(ctx context.Context, username, password string) (*Use
 // Create creates an account with role. The command line uses it to add
 // the first admin.
 func (s *Service) Create(ctx context.Context, username, password string, role Role) (*User, error) {
+	return s.create(ctx, username, password, role, "")
+}
+
+// RegisterWithEmail creates an account with role user and, when email is
+// not empty, that address waiting for verification (EmailPending).
+func (s *Service) RegisterWithEmail(ctx context.Context, username, password, email string) (*User, error) {
+	return s.create(ctx, username, password, RoleUser, email)
+}
+
+func (s *Service) create(ctx context.Context, username, password string, role Role, email string) (*User, error) {
+	var pending Address
+	if strings.TrimSpace(email) != "" {
+		a, err := NormalizeEmail(email)
+		if err != nil {
+			return nil, err
+		}
+		pending = a
+	}
 	if !role.Valid() {
 		return nil, &ValidationError{"role", "Role must be user or admin"}
 	}
@@ -196,6 +214,7 @@ func (s *Service) Create(ctx context.Context, username, password string, role Ro
 		CreatedAt:        now,
 		UpdatedAt:        now,
 		SecurityStamp:    NewStamp(),
+		EmailPending:     pending.Address,
 	}
 	if err := s.repo.Create(ctx, u); err != nil {
 		return nil, fmt.Errorf("create user %q: %w", norm, err)
@@ -310,6 +329,78 @@ func (s *Service) ByUsername(ctx context.Context, name string) (*User, error) {
 		return nil, ErrNotFound
 	}
 	return s.repo.ByUsernameNorm(ctx, norm)
+}
+
+// ByEmail returns the user whose verified address is addr, in any
+// spelling NormalizeEmail maps to the same address.
+func (s *Service) ByEmail(ctx context.Context, addr string) (*User, error) {
+	a, err := NormalizeEmail(addr)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	return s.repo.ByEmailNorm(ctx, a.Norm)
+}
+
+// ByLogin returns the user that login names: a verified e-mail address
+// when it has an @, else a username.
+func (s *Service) ByLogin(ctx context.Context, login string) (*User, error) {
+	if strings.Contains(login, "@") {
+		return s.ByEmail(ctx, login)
+	}
+	return s.ByUsername(ctx, login)
+}
+
+// RequestEmailChange records addr as user id's address waiting for
+// verification, and returns its forms and the user as they were before
+// (with the old verified address, which the caller notifies). An address
+// the account already has verified is a *ValidationError. Whether another
+// account has it is not checked here: that would tell anyone which
+// addresses have accounts, and reserve addresses nobody proved to hold.
+// VerifyEmail refuses it, once the link proved the mailbox.
+func (s *Service) RequestEmailChange(ctx context.Context, id, addr string) (Address, *User, error) {
+	a, err := NormalizeEmail(addr)
+	if err != nil {
+		return Address{}, nil, err
+	}
+	u, err := s.repo.ByID(ctx, id)
+	if err != nil {
+		return Address{}, nil, err
+	}
+	if u.EmailNorm == a.Norm {
+		return Address{}, nil, &ValidationError{"email", "Enter a different email address: that one is already yours"}
+	}
+	if err := s.repo.SetPendingEmail(ctx, id, a.Address, s.now().UTC()); err != nil {
+		return Address{}, nil, err
+	}
+	return a, u, nil
+}
+
+// VerifyEmail makes the pending address of user id its verified one, if
+// the pending address still has the normalised form norm (the one the
+// link was sent to), and returns the user as it was before. It returns
+// ErrEmailChanged when the pending address changed since, ErrEmailTaken
+// or ErrEmailLookalike when another account's verified address is the
+// same or looks the same.
+func (s *Service) VerifyEmail(ctx context.Context, id, norm string) (*User, error) {
+	u, err := s.repo.ByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	a, err := NormalizeEmail(u.EmailPending)
+	if err != nil || a.Norm != norm {
+		return nil, ErrEmailChanged
+	}
+	err = s.repo.VerifyEmail(ctx, id, a, s.now().UTC())
+	if errors.Is(err, ErrEmailTaken) {
+		if other, ferr := s.repo.ByEmailNorm(ctx, a.Norm); ferr == nil && other.ID != id {
+			return nil, ErrEmailTaken
+		}
+		return nil, ErrEmailLookalike
+	}
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // CheckPassword verifies the password of user id without recording a

@@ -45,6 +45,15 @@ type User struct {
 	// whose copy differs ends at its next touch, even if revoking it in
 	// Redis failed. Empty for accounts made before stamps existed.
 	SecurityStamp string
+	// Email is the verified address: the one that receives reset links
+	// and security notices (Address.Address). Empty when there is none.
+	// EmailNorm and EmailSkeleton are its unique forms.
+	Email, EmailNorm, EmailSkeleton string
+	// EmailVerifiedAt is when Email was verified.
+	EmailVerifiedAt time.Time
+	// EmailPending is an address waiting for its verification link to be
+	// used (Address.Address); Email stays in use until then.
+	EmailPending string
 }
 
 // NewStamp returns a new security stamp: 16 random bytes, base64url.
@@ -97,6 +106,17 @@ type Repository interface {
 	// WithAdminLock runs fn holding a lock that serialises every change
 	// that could remove an enabled admin, across all instances.
 	WithAdminLock(ctx context.Context, fn func() error) error
+	// ByEmailNorm finds the user whose verified address has the
+	// normalised form norm (Address.Norm).
+	ByEmailNorm(ctx context.Context, norm string) (*User, error)
+	// SetPendingEmail records addr (an Address.Address) as waiting for
+	// verification.
+	SetPendingEmail(ctx context.Context, id, addr string, at time.Time) error
+	// VerifyEmail makes a the verified address of user id, if its
+	// pending address is still a.Address (else ErrEmailChanged), and
+	// clears the pending one. Another account's verified address with
+	// the same Norm or Skeleton is ErrEmailTaken.
+	VerifyEmail(ctx context.Context, id string, a Address, at time.Time) error
 	// List returns users whose normalised name starts with prefix, sorted
 	// by it, skipping skip and at most limit, and the number matching.
 	List(ctx context.Context, prefix string, skip, limit int64) ([]*User, int64, error)
