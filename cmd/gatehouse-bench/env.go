@@ -118,6 +118,7 @@ func (a *appProcess) pid() int { return a.cmd.Process.Pid }
 func appEnv(port int, redisURL, mongoURI, dataDir string) []string {
 	return []string{
 		"APP_ENV=production",
+		"MAIL_ENABLED=false", // the bench measures sign-in and page views, not mail
 		"HOST=127.0.0.1",
 		"PORT=" + strconv.Itoa(port),
 		"REDIS_URL=" + redisURL,
