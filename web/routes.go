@@ -165,5 +165,6 @@ func setAllow(w http.ResponseWriter, r *http.Request) {
 // wantsJSON tells API requests, answered in JSON, from page requests.
 func wantsJSON(r *http.Request) bool {
 	p := r.URL.Path
-	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/auth/") || p == "/api" || p == "/auth"
+	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/auth/") || p == "/api" || p == "/auth" ||
+		strings.HasPrefix(p, "/webauthn/")
 }

@@ -127,10 +127,22 @@
     }
   };
 
+  document.querySelectorAll("[data-passkey-fallback]").forEach(function (el) {
+    el.hidden = true;
+  });
+
   document.querySelectorAll("[data-passkey]").forEach(function (button) {
     var act = actions[button.getAttribute("data-passkey")];
     if (!act) { return; }
     button.hidden = false;
+    // Enter in the add form's name field runs the ceremony too.
+    var form = button.closest("form");
+    if (form && button.getAttribute("data-passkey") === "register") {
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        button.click();
+      });
+    }
     button.addEventListener("click", function (ev) {
       ev.preventDefault();
       if (button.disabled) { return; }
