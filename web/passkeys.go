@@ -164,7 +164,7 @@ func handlePasskeyRemovePost(rd *renderer, sess *sessions, users Users, limits p
 			return err
 		}
 		audit.event(r, auditPasskeyRemoved, u.UserID, u.SID, slog.String("passkey", c.Name))
-		passkeyNotice(r, mail, u.UserID, u.Username, "removed")
+		passkeyNotice(r, mail, u.UserID, "removed")
 		sess.flash(r, "The passkey "+c.Name+" has been removed.")
 		http.Redirect(w, r, "/account/passkeys", http.StatusSeeOther)
 		return nil
@@ -172,11 +172,10 @@ func handlePasskeyRemovePost(rd *renderer, sess *sessions, users Users, limits p
 }
 
 // passkeyNotice mails the account that a passkey was added or removed
-// (change), when e-mail is on.
-func passkeyNotice(r *http.Request, mail *mailer, userID, username, change string) {
-	mail.notify(r, account.KindSecondFactor, userID, map[string]string{
-		"user": username, "change": change, "method": "passkey", "at": time.Now().UTC().Format(time.RFC3339),
-	})
+// (change), when e-mail is on; Notify adds the user and the time, and
+// notify the IP address.
+func passkeyNotice(r *http.Request, mail *mailer, userID, change string) {
+	mail.notify(r, account.KindSecondFactor, userID, map[string]string{"change": change, "method": "passkey"})
 }
 
 // --- The ceremonies' JSON endpoints ------------------------------------
@@ -216,9 +215,17 @@ func readPasskeyAnswer(r *http.Request) (*passkeyAnswer, error) {
 
 // readBegin decodes a begin endpoint's body: empty, or a JSON object.
 func readBegin(r *http.Request, dst any) error {
-	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return mbe
+		}
+		return &badRequest{"Request body could not be read"}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	return decodeJSON(r, dst)
 }
 
@@ -257,7 +264,7 @@ func handlePasskeyRegisterFinish(rd *renderer, sess *sessions, pk Passkeys, audi
 			return err
 		}
 		audit.event(r, auditPasskeyAdded, u.UserID, u.SID, slog.String("passkey", c.Name))
-		passkeyNotice(r, mail, u.UserID, u.Username, "added")
+		passkeyNotice(r, mail, u.UserID, "added")
 		sess.flash(r, "The passkey "+c.Name+" has been added.")
 		writeJSON(w, http.StatusCreated, map[string]string{"message": "Passkey added", "redirect": "/account/passkeys"})
 		return nil

@@ -108,6 +108,20 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 			}
 		})
 
+		// Passkeys: the page, and the WebAuthn ceremonies' JSON (passkeys.go).
+		if pk := d.Passkeys; pk != nil {
+			mux.Group(func(mux chi.Router) {
+				mux.Use(authed)
+				mux.Method(http.MethodGet, "/account/passkeys", handlePasskeysGet(rd, sess, pk))
+				mux.Method(http.MethodGet, "/account/passkeys/add", handlePasskeyAddGet(rd, sess))
+				mux.Method(http.MethodPost, "/account/passkeys/add", handlePasskeyAddPost(rd, sess, users, limits, audit))
+				mux.Method(http.MethodGet, "/account/passkeys/{id}/remove", handlePasskeyRemoveGet(rd, sess, pk))
+				mux.Method(http.MethodPost, "/account/passkeys/{id}/remove", handlePasskeyRemovePost(rd, sess, users, limits, pk, audit, mail))
+				mux.Method(http.MethodPost, "/webauthn/register/begin", handlePasskeyRegisterBegin(rd, sess, pk))
+				mux.Method(http.MethodPost, "/webauthn/register/finish", handlePasskeyRegisterFinish(rd, sess, pk, audit, mail))
+			})
+		}
+
 		// Administration: admins only; every change needs a recent password,
 		// asked on the change's confirmation page when it is older.
 		mux.Group(func(mux chi.Router) {

@@ -98,6 +98,9 @@ type Cookie struct {
 // Deps are everything the server needs. All fields are required unless
 // marked optional.
 type Deps struct {
+	// Passkeys runs the WebAuthn ceremonies and keeps the credentials
+	// (internal/passkey); nil turns passkeys off.
+	Passkeys Passkeys
 	Logger *slog.Logger
 	// SessionStore keeps session data (session.Store on Redis). It must
 	// honour session.CommitHints.
@@ -191,6 +194,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	rd.mail = d.Accounts != nil
+	rd.passkeys = d.Passkeys != nil
 	rd.limits.ResetFor = humanDuration(d.PasswordResetTTL)
 	sess := newSessions(newSessionManager(d.SessionStore, d.Cookie, d.Policy), d.SessionIndex, d.Policy, d.MaxSessionsPerUser, d.Now, d.Logger, d.Metrics)
 	audit := &auditLog{logger: d.Logger, metrics: d.Metrics}

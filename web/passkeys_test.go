@@ -1,0 +1,200 @@
+package web_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/passkey/passkeytest"
+)
+
+// The passkey tests drive the real router with a software authenticator
+// (internal/passkey/passkeytest) in place of a browser's. The app's
+// relying party is localhost (its public URL is on 127.0.0.1), so the
+// authenticator answers as a page at http://localhost:PORT would.
+
+// newAuthenticator returns an authenticator for pages of a.
+func newAuthenticator(t *testing.T, a *app) *passkeytest.Authenticator {
+	t.Helper()
+	port := a.URL[strings.LastIndex(a.URL, ":")+1:]
+	return passkeytest.New("http://localhost:" + port)
+}
+
+// begin posts to a begin endpoint and returns the options (as JSON, for
+// the authenticator) and the challenge handle.
+func begin(t *testing.T, b *browser, path, body string) (options []byte, challenge string) {
+	t.Helper()
+	r := b.postJSON(path, body)
+	wantStatus(t, r, http.StatusOK)
+	var got struct {
+		Options   json.RawMessage `json:"options"`
+		Challenge string          `json:"challenge"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &got); err != nil || got.Challenge == "" || len(got.Options) < 10 {
+		t.Fatalf("%s: got %.300s, %v; want options and a challenge", path, r.body, err)
+	}
+	return got.Options, got.Challenge
+}
+
+// finishBody is a finish endpoint's body.
+func finishBody(t *testing.T, challenge string, credential []byte, extra map[string]any) string {
+	t.Helper()
+	m := map[string]any{"challenge": challenge, "credential": json.RawMessage(credential)}
+	for k, v := range extra {
+		m[k] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// addPasskey registers a passkey named name for b's user, with a new
+// authenticator, and returns it.
+func addPasskey(t *testing.T, a *app, b *browser, name string) *passkeytest.Authenticator {
+	t.Helper()
+	auth := newAuthenticator(t, a)
+	opts, ch := begin(t, b, "/webauthn/register/begin", "")
+	cred, err := auth.Create(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := b.postJSON("/webauthn/register/finish", finishBody(t, ch, cred, map[string]any{"name": name}))
+	wantStatus(t, r, http.StatusCreated)
+	if got := jsonBody(t, r)["redirect"]; got != "/account/passkeys" {
+		t.Fatalf("register finish: got redirect %v, want /account/passkeys", got)
+	}
+	// The handle served once: the same answer again is refused.
+	r = b.postJSON("/webauthn/register/finish", finishBody(t, ch, cred, map[string]any{"name": name}))
+	wantStatus(t, r, http.StatusBadRequest)
+	if got := jsonBody(t, r)["code"]; got != "challenge_invalid" {
+		t.Fatalf("replayed registration: got code %v, want challenge_invalid", got)
+	}
+	return auth
+}
+
+func TestPasskeyManage(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{mail: true})
+	m := newMailbox(t, a)
+	b := newBrowser(t, a.URL)
+	signupWithEmail(t, a, m, b, "ada", "correct horse battery", "ada@example.com")
+
+	d := doc(t, b.get("/account/passkeys"))
+	if d.Find("#no-passkeys").Length() != 1 || d.Find(`nav a[href="/account/passkeys"][aria-current=page]`).Length() != 1 {
+		t.Fatalf("empty passkeys page: want #no-passkeys and the current nav link")
+	}
+	// Signed up just now: the add form, its button hidden until the
+	// script finds WebAuthn.
+	if btn := d.Find(`#add-form button#add-passkey[data-passkey=register]`); btn.Length() != 1 || btn.AttrOr("hidden", "x") == "x" {
+		t.Fatalf("want the hidden add button in the add form")
+	}
+
+	addPasskey(t, a, b, "Laptop")
+	if msg := m.next(); !strings.Contains(msg.Subject, "second factor was added") || !strings.Contains(msg.Text, "(passkey)") {
+		t.Fatalf("got %q, want the second-factor notice", msg.Subject)
+	}
+	d = doc(t, b.get("/account/passkeys"))
+	if got := text(d, "#passkeys tbody td.passkey-name"); got != "Laptop" {
+		t.Fatalf("listed: got %q, want Laptop", got)
+	}
+	if got := text(d, "#passkeys tbody td[data-label='Last used']"); got != "Never" {
+		t.Errorf("last used: got %q, want Never", got)
+	}
+	if got := text(d, ".flash, [role=status]"); !strings.Contains(got, "Laptop has been added") {
+		t.Errorf("flash: got %q", got)
+	}
+	remove, ok := d.Find(`#passkeys a.danger[href^="/account/passkeys/"]`).Attr("href")
+	if !ok {
+		t.Fatal("no Remove link")
+	}
+
+	// Removing: a confirmation page first, then the POST.
+	d = doc(t, b.get(remove))
+	if got := text(d, "h1"); got != "Remove the passkey Laptop?" {
+		t.Fatalf("confirm page: got %q", got)
+	}
+	wantRedirect(t, b.postForm(remove, url.Values{}), "/account/passkeys")
+	if msg := m.next(); !strings.Contains(msg.Subject, "second factor was removed") {
+		t.Fatalf("got %q, want the removal notice", msg.Subject)
+	}
+	d = doc(t, b.get("/account/passkeys"))
+	if d.Find("#no-passkeys").Length() != 1 {
+		t.Fatal("after removal: want no passkeys")
+	}
+	// Gone: its pages are 404, as are another's and a malformed id.
+	for _, p := range []string{remove, "/account/passkeys/AAAA/remove", "/account/passkeys/%25%25/remove"} {
+		wantStatus(t, b.get(p), http.StatusNotFound)
+	}
+	if !strings.Contains(a.logs.String(), "event=passkey_added") || !strings.Contains(a.logs.String(), "event=passkey_removed") {
+		t.Error("want audit lines passkey_added and passkey_removed")
+	}
+}
+
+// TestPasskeyOthersCannotRemove: a passkey's id in another user's hands
+// is not found.
+func TestPasskeyOthersCannotRemove(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{})
+	ada, bob := newBrowser(t, a.URL), newBrowser(t, a.URL)
+	wantRedirect(t, ada.signup("ada", "correct horse battery"), "/dashboard")
+	wantRedirect(t, bob.signup("bob", "correct horse battery"), "/dashboard")
+	addPasskey(t, a, ada, "Laptop")
+	remove, _ := doc(t, ada.get("/account/passkeys")).Find(`#passkeys a.danger`).Attr("href")
+	wantStatus(t, bob.get(remove), http.StatusNotFound)
+	wantStatus(t, bob.postForm(remove, url.Values{}), http.StatusNotFound)
+	if doc(t, ada.get("/account/passkeys")).Find("#passkeys tbody tr").Length() != 1 {
+		t.Fatal("ada's passkey went")
+	}
+}
+
+// TestPasskeyBadInput: every malformed request is a 4xx in JSON, never
+// a 500.
+func TestPasskeyBadInput(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{})
+	b := newBrowser(t, a.URL)
+	wantRedirect(t, b.signup("ada", "correct horse battery"), "/dashboard")
+
+	_, live := begin(t, b, "/webauthn/register/begin", "{}")
+	for _, tt := range []struct {
+		name, path, contentType, body string
+		want                          int
+	}{
+		{"not JSON", "/webauthn/register/finish", "text/plain", "x", http.StatusUnsupportedMediaType},
+		{"broken JSON", "/webauthn/register/finish", "application/json", `{"challenge":`, http.StatusBadRequest},
+		{"an array", "/webauthn/register/finish", "application/json", `[]`, http.StatusBadRequest},
+		{"unknown field", "/webauthn/register/finish", "application/json", `{"challenge":"x","credential":{},"evil":1}`, http.StatusBadRequest},
+		{"no challenge", "/webauthn/register/finish", "application/json", `{"credential":{}}`, http.StatusBadRequest},
+		{"credential not an object", "/webauthn/register/finish", "application/json", `{"challenge":"x","credential":"abc"}`, http.StatusBadRequest},
+		{"unknown challenge", "/webauthn/register/finish", "application/json", `{"challenge":"nope","name":"x","credential":{}}`, http.StatusBadRequest},
+		{"huge challenge", "/webauthn/register/finish", "application/json", `{"challenge":"` + strings.Repeat("a", 5000) + `","credential":{}}`, http.StatusBadRequest},
+		{"no name", "/webauthn/register/finish", "application/json", `{"challenge":"` + live + `","credential":{}}`, http.StatusBadRequest},
+		{"garbage credential", "/webauthn/register/finish", "application/json", `{"challenge":"` + live + `","name":"x","credential":{"id":5}}`, http.StatusUnauthorized},
+		{"used challenge", "/webauthn/register/finish", "application/json", `{"challenge":"` + live + `","name":"x","credential":{}}`, http.StatusBadRequest},
+		{"begin with junk", "/webauthn/register/begin", "application/json", `{"x":1}`, http.StatusBadRequest},
+		{"too large", "/webauthn/register/finish", "application/json", `{"challenge":"x","credential":{"a":"` + strings.Repeat("a", 70<<10) + `"}}`, http.StatusRequestEntityTooLarge},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, a.URL+tt.path, strings.NewReader(tt.body))
+		req.Header.Set("Content-Type", tt.contentType)
+		r := b.do(req)
+		if r.StatusCode != tt.want {
+			t.Errorf("%s: got %d, want %d; body %.200s", tt.name, r.StatusCode, tt.want, r.body)
+			continue
+		}
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("%s: got Content-Type %q, want JSON", tt.name, ct)
+		}
+	}
+	// Signed out: 401 in JSON, and the page leads to sign-in.
+	anon := newBrowser(t, a.URL)
+	r := anon.postJSON("/webauthn/register/begin", "{}")
+	wantStatus(t, r, http.StatusUnauthorized)
+	jsonBody(t, r)
+	if r := anon.get("/account/passkeys"); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
+		t.Errorf("anonymous passkeys page: got %d to %q, want a redirect to /login", r.StatusCode, r.Header.Get("Location"))
+	}
+}
