@@ -359,7 +359,7 @@ func handleEmailPost(rd *renderer, sess *sessions, users Users, accounts Account
 			if err := sess.reauthenticated(r, session.MethodPassword); err != nil {
 				return err
 			}
-					audit.event(r, auditReauth, me.UserID, me.SID)
+			audit.event(r, auditReauth, me.UserID, me.SID)
 		}
 		if ok, err := mailsSomeone(v); !ok {
 			return err

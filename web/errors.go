@@ -36,7 +36,7 @@ var (
 	// errSecondFactorRequired: the user's role must sign in with two
 	// factors (REQUIRE_2FA_ROLES), and this session has one.
 	errSecondFactorRequired = errors.New("second factor required")
-	errPanic            = errors.New("panic") // a 500, as any error the table does not list
+	errPanic                = errors.New("panic") // a 500, as any error the table does not list
 )
 
 // badRequest is a 400 with a message that says what to fix, such as

@@ -97,7 +97,7 @@ type view struct {
 	Confirm  *confirmView   // an action's confirmation page
 	// TwoFactor is the second-factor pages' state (mfa.go).
 	TwoFactor *twoFactorView
-	Next     string         // the login page: where to go after sign-in
+	Next      string // the login page: where to go after sign-in
 	// NeedCurrent: the password page asks for the current password (the
 	// last one entered is older than the reauthentication window).
 	NeedCurrent bool
