@@ -34,6 +34,14 @@ const (
 	auditUserDisabled           = "user_disabled"
 	auditUserEnabled            = "user_enabled"
 	auditReauth                 = "reauthenticated"
+	// Second factors.
+	auditCodeFailure           = "second_factor_failure"
+	auditCodeThrottled         = "second_factor_throttled"
+	auditSecondFactorPending   = "second_factor_required"
+	auditSecondFactorAdded     = "second_factor_added"
+	auditSecondFactorRemoved   = "second_factor_removed"
+	auditSecondFactorsReset    = "second_factors_reset"
+	auditRecoveryCodesReplaced = "recovery_codes_replaced"
 	// E-mail (email.go). A reset request names no account: whether one
 	// matches is the mail worker's business, later.
 	auditResetRequested  = "password_reset_requested"

@@ -2,8 +2,11 @@ package web
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 
+	"github.com/gatehouse/gatehouse/internal/mfa"
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
@@ -29,28 +32,59 @@ type confirmView struct {
 	// NeedPassword asks for the password on the form: the last one is
 	// older than the reauthentication window.
 	NeedPassword bool
+	// OfferCode offers a code from the authenticator app instead of the
+	// password (the user has one); OfferPasskey a passkey (with script).
+	OfferCode, OfferPasskey bool
+	// NeedCode asks for a code whatever the window: the action changes
+	// the second factor itself.
+	NeedCode bool
 }
 
 // showConfirm renders c's confirmation page with status.
 func showConfirm(w http.ResponseWriter, r *http.Request, rd *renderer, sess *sessions, c confirmView, form *formView, status int) {
 	c.NeedPassword = !sess.recentlyAuthenticated(r)
+	if c.NeedPassword && !c.NeedCode {
+		c.OfferCode, c.OfferPasskey = sess.stepUpFactors(r)
+	}
 	if form == nil {
 		form = newForm("password")
 	}
 	rd.render(w, r, status, "confirm", view{User: currentUser(r), Confirm: &c, Form: form})
 }
 
-// recentOrPassword lets a sensitive POST go ahead when the password was
-// entered within the window, or comes with the form now (checked through
-// the limits, and then counting as a fresh entry: a new token, as for any
-// privilege step). Otherwise it answers with the action's confirmation
-// page, asking for the password, and ok is false. The form must be parsed.
+// recentOrPassword lets a sensitive POST go ahead when the user
+// authenticated within the window, or does now on the form: with the
+// password, or with a code from their authenticator app (field
+// "step_code"); a passkey does it before the form is posted
+// (/webauthn/reauth). Each is checked through the limits, and then counts
+// as a fresh authentication: a new token, as for any privilege step.
+// Otherwise it answers with the action's confirmation page, and ok is
+// false. The form must be parsed.
 func recentOrPassword(w http.ResponseWriter, r *http.Request, rd *renderer, sess *sessions, users Users,
 	limits passwordLimits, audit *auditLog, c confirmView) (ok bool, err error) {
 	if sess.recentlyAuthenticated(r) {
 		return true, nil
 	}
 	form := newForm("password")
+	if code := r.PostForm.Get("step_code"); code != "" && r.PostForm.Get("password") == "" && sess.factors != nil && sess.factors.totp != nil {
+		u := currentUser(r)
+		if len(code) > maxCode {
+			code = code[:maxCode+1] // wrong by length: counted, not checked
+		}
+		m, err := checkCode(r, sess.factors.totp, limits, audit, accountOf(u), u.UserID, code)
+		if err != nil {
+			form = newForm("step_code")
+			c.NeedPassword = true
+			c.OfferCode, c.OfferPasskey = sess.stepUpFactors(r)
+			return false, rd.showForm(w, r, "confirm", view{User: u, Confirm: &c, Form: form}, err,
+				map[error]string{mfa.ErrWrongCode: "step_code"})
+		}
+		if err := sess.reauthenticated(r, m); err != nil {
+			return false, err
+		}
+		audit.event(r, auditReauth, u.UserID, u.SID, slog.String("method", m.Names()[0]))
+		return true, nil
+	}
 	if !r.PostForm.Has("password") {
 		showConfirm(w, r, rd, sess, c, form, http.StatusOK)
 		return false, nil
@@ -77,10 +111,9 @@ func recentOrPassword(w http.ResponseWriter, r *http.Request, rd *renderer, sess
 			map[error]string{user.ErrWrongPassword: "password"})
 	}
 	// A privilege step: new token, same absolute deadline.
-	if err := sess.renew(r); err != nil {
+	if err := sess.reauthenticated(r, session.MethodPassword); err != nil {
 		return false, err
 	}
-	sess.confirmPassword(r)
 	audit.event(r, auditReauth, u.UserID, u.SID)
 	return true, nil
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/session"
@@ -28,6 +29,28 @@ type dashboardView struct {
 	SessionStarted, SessionExpires time.Time // SessionExpires: the absolute end
 	IdleTimeout                    string    // for people, "30 minutes"; empty with "remember me"
 	Remember                       bool
+	// Methods says how the session was authenticated, for people
+	// ("password and authenticator app code"); AMR lists the RFC 8176
+	// values ("pwd otp") and AAL is NIST SP 800-63B's level ("aal2").
+	Methods, AMR, AAL string
+}
+
+// methodWords are the amr values as people read them.
+var methodWords = map[string]string{
+	"pwd": "password", "otp": "authenticator app code", "recovery": "recovery code", "webauthn": "passkey",
+}
+
+// methodsText says m for people: "password and authenticator app code".
+func methodsText(m session.Methods) string {
+	names := m.Names()
+	words := make([]string, len(names))
+	for i, n := range names {
+		words[i] = methodWords[n]
+	}
+	if len(words) > 1 {
+		return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+	}
+	return words[0]
 }
 
 // dashboardFor collects what the dashboard shows from the session's record;
@@ -39,6 +62,9 @@ func dashboardFor(u *session.Record, p session.Policy, idle string) dashboardVie
 		SessionStarted: u.AuthAt,
 		SessionExpires: p.AbsoluteEnd(u),
 		Remember:       u.Remember,
+		Methods:        methodsText(u.AMR),
+		AMR:            strings.Join(u.AMR.Names(), " "),
+		AAL:            u.AMR.AAL(),
 	}
 	if !u.Remember {
 		d.IdleTimeout = idle
@@ -52,14 +78,16 @@ func dashboardFor(u *session.Record, p session.Policy, idle string) dashboardVie
 // values only. The layout and partials read Page, User, Flash and Year of
 // it as they read them of view.
 type dashboardPage struct {
-	Page      string
-	Today     time.Time // dates are written relative to it: the page changes daily
-	User      session.Record
-	Flash     string
-	Year      int
-	Limits    limitsView
-	Mail      bool // e-mail is on: the navigation links the address page
-	Dashboard dashboardView
+	Page   string
+	Today  time.Time // dates are written relative to it: the page changes daily
+	User   session.Record
+	Flash  string
+	Year   int
+	Limits limitsView
+	Mail   bool // e-mail is on: the navigation links the address page
+	// PasskeysOn: the navigation links the passkeys page.
+	PasskeysOn bool
+	Dashboard  dashboardView
 }
 
 // dashboardCacheGeneration bounds the dashboard cache to twice this many
@@ -79,7 +107,7 @@ func handleDashboard(rd *renderer, sess *sessions, policy session.Policy) http.H
 		u := currentUser(r)
 		now := rd.now()
 		p := dashboardPage{Page: "dashboard", Today: day(now), User: *u, Flash: sess.popFlash(r), Year: now.Year(),
-			Limits: rd.limits, Mail: rd.mail, Dashboard: dashboardFor(u, policy, idle)}
+			Limits: rd.limits, Mail: rd.mail, PasskeysOn: rd.passkeys, Dashboard: dashboardFor(u, policy, idle)}
 		cache := p.Flash == "" && !rd.reload
 		if cache {
 			if body, ok := rd.dashboards.get(p); ok {
@@ -118,6 +146,10 @@ func handleAPIDashboard(policy session.Policy) http.Handler {
 		Message string      `json:"message"`
 		User    userJSON    `json:"user"`
 		Session sessionJSON `json:"session"`
+		// AMR and AAL: how this session was authenticated (RFC 8176)
+		// and the assurance level it reached (NIST SP 800-63B).
+		AMR []string `json:"amr"`
+		AAL string   `json:"aal"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u := currentUser(r)
@@ -126,6 +158,8 @@ func handleAPIDashboard(policy session.Policy) http.Handler {
 			Message: "Welcome " + u.Username,
 			User:    userJSON{ID: u.UserID, Username: u.Username, Role: u.Role, MemberSince: d.MemberSince},
 			Session: sessionJSON{AuthenticatedAt: d.SessionStarted, ExpiresAt: d.SessionExpires, Remember: d.Remember},
+			AMR:     u.AMR.Names(),
+			AAL:     d.AAL,
 		}
 		if !d.Remember {
 			resp.Session.IdleTimeout = policy.IdleTimeout.String()

@@ -217,7 +217,13 @@ func handleResetPost(rd *renderer, sess *sessions, accounts Accounts, index Sess
 			rd.render(w, r, http.StatusUnprocessableEntity, "reset", v)
 			return nil
 		}
-		if err := resetPassword(w, r, sess, accounts, index, devices, audit, mail, tok, next); err != nil {
+		err = resetPassword(w, r, sess, accounts, index, devices, audit, mail, tok, next)
+		if _, ok := errors.AsType[*errSecondFactor](err); ok {
+			sess.flash(r, "Your password has been changed, and any other sessions have been signed out. Finish signing in with your second factor")
+			http.Redirect(w, r, "/login/2fa", http.StatusSeeOther)
+			return nil
+		}
+		if err != nil {
 			if errors.Is(err, account.ErrLinkInvalid) {
 				showLinkInvalid(w, r, rd)
 				return nil
@@ -243,7 +249,13 @@ func handleAPIReset(rd *renderer, sess *sessions, accounts Accounts, index Sessi
 		if b.Token == "" || b.NewPassword == "" || len(b.Token) > maxToken {
 			return &badRequest{"token and new_password are required"}
 		}
-		if err := resetPassword(w, r, sess, accounts, index, devices, audit, mail, b.Token, b.NewPassword); err != nil {
+		err := resetPassword(w, r, sess, accounts, index, devices, audit, mail, b.Token, b.NewPassword)
+		if sf, ok := errors.AsType[*errSecondFactor](err); ok {
+			writeJSON(w, http.StatusOK, map[string]any{"message": "Password changed; every other session was signed out. POST /auth/login/2fa to finish signing in",
+				"second_factor": "required", "methods": sf.methods})
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"message": "Password changed; you are signed in, and every other session was signed out"})
@@ -264,11 +276,10 @@ func resetPassword(w http.ResponseWriter, r *http.Request, sess *sessions, accou
 	}
 	audit.event(r, auditPasswordReset, u.ID, "")
 	revokeAll(r, index, audit, u.ID, "", session.EndedForSecurity, slog.String("reason", "password reset"))
-	if err := startSession(w, r, sess, devices, audit, nil, u, false); err != nil {
-		return err
-	}
 	mail.notify(r, account.KindPasswordChanged, u.ID, nil)
-	return nil
+	// A reset proves the mailbox, not the second factor: a user who has
+	// one still passes it (signInOrPending's *errSecondFactor).
+	return signInOrPending(w, r, sess, devices, audit, nil, u, false)
 }
 
 // --- The address page -------------------------------------------------
@@ -345,10 +356,9 @@ func handleEmailPost(rd *renderer, sess *sessions, users Users, accounts Account
 			if err != nil {
 				return rd.showForm(w, r, "email", v, err, map[error]string{user.ErrWrongPassword: "password"})
 			}
-			if err := sess.renew(r); err != nil {
+			if err := sess.reauthenticated(r, session.MethodPassword); err != nil {
 				return err
 			}
-			sess.confirmPassword(r)
 			audit.event(r, auditReauth, me.UserID, me.SID)
 		}
 		if ok, err := mailsSomeone(v); !ok {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/passkey"
 	"github.com/gatehouse/gatehouse/internal/redis"
 	"github.com/gatehouse/gatehouse/internal/user"
@@ -33,7 +34,10 @@ var (
 	errMethodNotAllowed = errors.New("method not allowed")
 	errNotJSON          = errors.New("content type is not JSON")
 	errThrottled        = errors.New("too many requests")
-	errPanic            = errors.New("panic") // a 500, as any error the table does not list
+	// errSecondFactorRequired: the user's role must sign in with two
+	// factors (REQUIRE_2FA_ROLES), and this session has one.
+	errSecondFactorRequired = errors.New("second factor required")
+	errPanic                = errors.New("panic") // a 500, as any error the table does not list
 )
 
 // badRequest is a 400 with a message that says what to fix, such as
@@ -95,6 +99,8 @@ var problems = []struct {
 	{errNotAdmin, problem{status: http.StatusForbidden, message: "This area is for administrators. If you need access, ask one of them"}},
 	{errCrossOrigin, problem{status: http.StatusForbidden, level: slog.LevelWarn, logMsg: "cross-origin request refused"}},
 	{errReauthRequired, problem{status: http.StatusForbidden, message: "Please confirm your password first", code: "reauth_required"}},
+	{mfa.ErrWrongCode, problem{status: http.StatusUnauthorized, message: "Enter the code your authenticator app shows now, or an unused recovery code: that one is not right"}},
+	{errSecondFactorRequired, problem{status: http.StatusForbidden, message: "Set up a second factor first, at /account/2fa or /account/passkeys", code: "second_factor_required"}},
 	{errNoSuchSession, problem{status: http.StatusNotFound, message: "No such session"}},
 	{errNotFound, problem{status: http.StatusNotFound}},
 	{user.ErrNotFound, problem{status: http.StatusNotFound}},

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/redis"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
@@ -22,6 +25,7 @@ var whyText = map[string]string{
 	whyExpired:   "You were signed out because your session expired. Sign in again to go on.",
 	whySecurity:  "You were signed out for your security, because your password or role changed. Sign in again to go on.",
 	whyElsewhere: "You were signed out because your session was signed out from another device. Sign in again to go on.",
+	whyTimedOut:  "Your sign-in timed out before the second step was done. Enter your password again to go on.",
 }
 
 func handleLoginGet(rd *renderer, sess *sessions) http.Handler {
@@ -72,7 +76,16 @@ func handleLoginPost(rd *renderer, sess *sessions, users Users, limits passwordL
 			return nil
 		}
 		next := localPath(r.PostForm.Get("next"))
-		if err := logIn(w, r, sess, users, limits, audit, mail, username, password, form.Remember); err != nil {
+		err := logIn(w, r, sess, users, limits, audit, mail, username, password, form.Remember)
+		if _, ok := errors.AsType[*errSecondFactor](err); ok {
+			to := "/login/2fa"
+			if next != "" {
+				to += "?next=" + url.QueryEscape(next)
+			}
+			http.Redirect(w, r, to, http.StatusSeeOther)
+			return nil
+		}
+		if err != nil {
 			return rd.showForm(w, r, "login", view{Form: form, Next: next}, err, nil)
 		}
 		http.Redirect(w, r, sess.afterSignInVia(r, afterSignIn(next)), http.StatusSeeOther)
@@ -89,24 +102,49 @@ func handleAPILogin(rd *renderer, sess *sessions, users Users, limits passwordLi
 		if err := c.check(); err != nil {
 			return err
 		}
-		if err := logIn(w, r, sess, users, limits, audit, mail, c.Username, c.Password, c.Remember); err != nil {
+		err := logIn(w, r, sess, users, limits, audit, mail, c.Username, c.Password, c.Remember)
+		if sf, ok := errors.AsType[*errSecondFactor](err); ok {
+			// The password was right; POST /auth/login/2fa finishes.
+			writeJSON(w, http.StatusOK, map[string]any{"second_factor": "required", "methods": sf.methods})
+			return nil
+		}
+		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"message": "Welcome, " + currentUser(r).Username + "!"})
+		rec := currentUser(r)
+		writeJSON(w, http.StatusOK, map[string]any{"message": "Welcome, " + rec.Username + "!", "amr": rec.AMR.Names(), "aal": rec.AMR.AAL()})
 		return nil
 	})
 }
 
 // logIn checks a password login through the limits (authenticate) and,
-// when it is right, signs the request's session in and marks the browser
-// with a device cookie for the account. A browser without one gets the
-// account a "new device" notice by mail.
+// when it is right, signs the request's session in (signInOrPending).
 func logIn(w http.ResponseWriter, r *http.Request, sess *sessions, users Users, limits passwordLimits, audit *auditLog, mail *mailer, username, password string, remember bool) error {
 	u, err := authenticate(r, users, limits, audit, username, password)
 	if err != nil {
 		return err
 	}
-	return startSession(w, r, sess, limits.devices, audit, mail, u, remember)
+	return signInOrPending(w, r, sess, limits.devices, audit, mail, u, remember)
+}
+
+// signInOrPending follows a right password: a user with a second factor
+// gets a pending session and an *errSecondFactor, which lists the
+// factors; any other is signed in (startSession). Second factors that
+// cannot be looked up fail the sign-in: it never falls back to one
+// factor.
+func signInOrPending(w http.ResponseWriter, r *http.Request, sess *sessions, devices deviceCookies, audit *auditLog, mail *mailer, u *user.User, remember bool) error {
+	methods, err := sess.factors.methodsOf(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	if len(methods) > 0 {
+		if err := sess.beginPending(r, u, remember, session.MethodPassword); err != nil {
+			return err
+		}
+		audit.event(r, auditSecondFactorPending, u.ID, "")
+		return &errSecondFactor{methods: methods}
+	}
+	return startSession(w, r, sess, devices, audit, mail, u, remember, session.MethodPassword)
 }
 
 // startSession signs the request's session in as u, after a sign-in or a
@@ -114,9 +152,9 @@ func logIn(w http.ResponseWriter, r *http.Request, sess *sessions, users Users, 
 // ended), and the browser's device cookie for the account. With mail (nil
 // for none), a browser that had no device cookie for the account is a new
 // device: the account gets a notice.
-func startSession(w http.ResponseWriter, r *http.Request, sess *sessions, devices deviceCookies, audit *auditLog, mail *mailer, u *user.User, remember bool) error {
+func startSession(w http.ResponseWriter, r *http.Request, sess *sessions, devices deviceCookies, audit *auditLog, mail *mailer, u *user.User, remember bool, amr session.Methods) error {
 	_, known := devices.device(r, u.UsernameNorm)
-	evicted, err := sess.signIn(r, u, remember)
+	evicted, err := sess.signIn(r, u, remember, amr)
 	if err != nil {
 		return err
 	}
@@ -125,7 +163,7 @@ func startSession(w http.ResponseWriter, r *http.Request, sess *sessions, device
 		audit.event(r, auditSessionEvicted, u.ID, id, slog.String("by_session_id", sid), slog.Int("max_sessions", sess.maxPerUser))
 	}
 	devices.issue(w, r, u.UsernameNorm)
-	audit.event(r, auditLoginSuccess, u.ID, sid)
+	audit.event(r, auditLoginSuccess, u.ID, sid, slog.String("amr", strings.Join(amr.Names(), " ")))
 	if !known && mail.on() {
 		newDevice(r, mail, u, currentUser(r))
 	}
@@ -155,6 +193,7 @@ type passwordCheck int
 const (
 	signIn       passwordCheck = iota // the login form or POST /auth/login
 	withASession                      // the confirm page or a password change, by a signed-in session
+	withACode                         // a second factor's code (mfa.ErrWrongCode), at sign-in or step-up
 )
 
 // passwordLimits is the login limiter with device cookies: every password
@@ -184,7 +223,7 @@ func (l passwordLimits) check(r *http.Request, audit *auditLog, where passwordCh
 	// First a place in the hashing queue: a flood's attempts that could
 	// not be hashed in time are refused before they cost a Redis script
 	// and a MongoDB lookup.
-	if l.hashQueue != nil {
+	if l.hashQueue != nil && where != withACode {
 		release, err := l.hashQueue(r.Context())
 		if err != nil {
 			if where == signIn {
@@ -206,8 +245,11 @@ func (l passwordLimits) check(r *http.Request, audit *auditLog, where passwordCh
 	}
 	limiter := l.limiter
 	throttledEvent, failureEvent := auditLoginThrottled, auditLoginFailure
-	if where == withASession {
+	switch where {
+	case withASession:
 		throttledEvent, failureEvent = auditPasswordCheckThrottled, auditPasswordCheckFailure
+	case withACode:
+		throttledEvent, failureEvent = auditCodeThrottled, auditCodeFailure
 	}
 	if d.Blocked != redis.BlockedNone {
 		audit.event(r, throttledEvent, userID, "", slog.String("account", account),
@@ -216,7 +258,7 @@ func (l passwordLimits) check(r *http.Request, audit *auditLog, where passwordCh
 	}
 	err = check()
 	switch {
-	case errors.Is(err, user.ErrInvalidCredentials), errors.Is(err, user.ErrWrongPassword):
+	case errors.Is(err, user.ErrInvalidCredentials), errors.Is(err, user.ErrWrongPassword), errors.Is(err, mfa.ErrWrongCode):
 		// The account may not exist: the audit line has the normalised
 		// name only when it is valid, and never the password.
 		audit.event(r, failureEvent, userID, "", slog.String("account", account))

@@ -38,6 +38,7 @@ type Passkeys interface {
 	FinishLogin(ctx context.Context, handle string, body io.Reader) (*passkey.Result, error)
 	BeginVerify(ctx context.Context, purpose string, a passkey.Account) (*protocol.CredentialAssertion, string, error)
 	FinishVerify(ctx context.Context, purpose string, a passkey.Account, handle string, body io.Reader) (*passkey.Result, error)
+	DeleteAll(ctx context.Context, userID string) error // passkeyRemover: an admin's reset
 }
 
 // Audit events of passkeys.

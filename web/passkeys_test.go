@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/gatehouse/gatehouse/internal/passkey/passkeytest"
 )
 
@@ -14,6 +16,18 @@ import (
 // (internal/passkey/passkeytest) in place of a browser's. The app's
 // relying party is localhost (its public URL is on 127.0.0.1), so the
 // authenticator answers as a page at http://localhost:PORT would.
+
+// onlyStaticScripts reports whether every script element of d loads a
+// file under /static/ and carries no code of its own.
+func onlyStaticScripts(d *goquery.Document) bool {
+	ok := true
+	d.Find("script").Each(func(_ int, s *goquery.Selection) {
+		if src, _ := s.Attr("src"); !strings.HasPrefix(src, "/static/") || strings.TrimSpace(s.Text()) != "" {
+			ok = false
+		}
+	})
+	return ok
+}
 
 // newAuthenticator returns an authenticator for pages of a.
 func newAuthenticator(t *testing.T, a *app) *passkeytest.Authenticator {

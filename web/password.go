@@ -116,11 +116,10 @@ func changePassword(r *http.Request, sess *sessions, users Users, limits passwor
 	if err != nil {
 		return err
 	}
-	if err := sess.renew(r); err != nil {
+	if err := sess.reauthenticated(r, session.MethodPassword); err != nil {
 		return err
 	}
 	sess.restamp(r, fresh.SecurityStamp)
-	sess.confirmPassword(r)
 	// The new stamp ends the other sessions at their next touch; revoking
 	// them in Redis ends them now.
 	if !revokeAll(r, index, audit, u.UserID, u.SID, session.EndedForSecurity, slog.String("by_session_id", u.SID), slog.String("reason", "password changed")) {

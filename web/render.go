@@ -18,7 +18,7 @@ import (
 // pageNames are the pages in templates/pages, each parsed into its own set
 // with the layout and partials.
 var pageNames = []string{"login", "signup", "dashboard", "error", "sessions", "password", "confirm", "admin_users", "cookie_refused",
-	"forgot", "forgot_sent", "reset", "link", "email", "email_verify", "passkeys"}
+	"forgot", "forgot_sent", "reset", "link", "email", "email_verify", "login_2fa", "two_factor", "passkeys"}
 
 // renderer turns page names and view data into HTML responses, and errors
 // into error pages (errors.go). Handlers call it rd.
@@ -98,7 +98,9 @@ type view struct {
 	Sessions []session.Info // the sessions page
 	Admin    *adminView     // the admin users page
 	Confirm  *confirmView   // an action's confirmation page
-	Next     string         // the login page: where to go after sign-in
+	// TwoFactor is the second-factor pages' state (mfa.go).
+	TwoFactor *twoFactorView
+	Next      string // the login page: where to go after sign-in
 	// NeedCurrent: the password page asks for the current password (the
 	// last one entered is older than the reauthentication window).
 	NeedCurrent bool

@@ -13,6 +13,7 @@ import (
 // maker takes exactly what it uses.
 func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenGuessGuard, signups signupLimit, limits passwordLimits) (http.Handler, error) {
 	users, index, policy := d.Users, d.SessionIndex, d.Policy
+	f := sess.factors
 
 	mux := chi.NewRouter()
 	// Behind trusted proxies, the client's address comes from their
@@ -42,7 +43,7 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 	// Signing in and up is never refused for token guessing: their own
 	// limiter guards them, and a stale cookie must not keep its owner out.
 	// Nor is recovering a forgotten password.
-	session := loadSession(sess, users, guard, rd, "/login", "/signup", "/auth/login", "/auth/register",
+	session := loadSession(sess, users, guard, rd, "/login", "/signup", "/auth/login", "/auth/register", "/login/2fa", "/auth/login/2fa",
 		"/password/forgot", "/password/reset", "/api/password/forgot", "/api/password/reset")
 
 	// Error pages load the session so that the navigation shows who is
@@ -65,6 +66,8 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 	mux.Group(func(mux chi.Router) {
 		mux.Use(noStore)
 		mux.Use(session)
+		// Roles that must have two factors see nothing else until then.
+		mux.Use(require2FA(rd, f))
 
 		// HTML pages.
 		mux.Method(http.MethodGet, "/", handleHome())
@@ -74,6 +77,8 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 		mux.Method(http.MethodGet, "/signup", handleSignupGet(rd))
 		mux.Method(http.MethodPost, "/signup", handleSignupPost(rd, sess, users, accounts, signups, limits.devices, audit))
 		mux.Method(http.MethodPost, "/logout", handleLogoutPost(rd, sess, audit))
+		mux.Method(http.MethodGet, "/login/2fa", handleLogin2FAGet(rd, sess, f))
+		mux.Method(http.MethodPost, "/login/2fa", handleLogin2FAPost(rd, sess, users, f, limits, audit, mail))
 		mux.With(authed).Method(http.MethodGet, "/dashboard", handleDashboard(rd, sess, policy))
 
 		// E-mail: forgotten passwords and the pages mailed links open,
@@ -102,6 +107,16 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 			mux.Method(http.MethodPost, "/account/sessions/revoke-others", handleSessionsRevokeOthersPost(rd, sess, users, limits, index, audit, mail))
 			mux.Method(http.MethodGet, "/account/password", handlePasswordGet(rd, sess))
 			mux.Method(http.MethodPost, "/account/password", handlePasswordPost(rd, sess, users, limits, index, audit, mail))
+			// The authenticator app: enrolment, recovery codes, turning
+			// it off; every change needs recent authentication.
+			mux.Method(http.MethodGet, "/account/2fa", handleTwoFactorGet(rd, sess, f))
+			mux.Method(http.MethodPost, "/account/2fa", handleTwoFactorPost(rd, sess, users, f, limits, audit, mail))
+			mux.Method(http.MethodPost, "/account/2fa/start", handleTwoFactorStartPost(rd, sess, users, f, limits, audit))
+			mux.Method(http.MethodGet, "/account/2fa/qr.png", handleTwoFactorQR(rd, sess, f))
+			for action := range twoFactorActions {
+				mux.Method(http.MethodGet, "/account/2fa/"+action, handleTwoFactorActionGet(rd, sess, action))
+				mux.Method(http.MethodPost, "/account/2fa/"+action, handleTwoFactorActionPost(rd, sess, users, f, limits, audit, mail, action))
+			}
 			if accounts != nil {
 				mux.Method(http.MethodGet, "/account/email", handleEmailGet(rd, sess, users))
 				mux.Method(http.MethodPost, "/account/email", handleEmailPost(rd, sess, users, accounts, limits, audit))
@@ -139,6 +154,7 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 			}
 			mux.Method(http.MethodPost, "/auth/register", handleAPIRegister(rd, users, accounts, signups))
 			mux.Method(http.MethodPost, "/auth/login", handleAPILogin(rd, sess, users, limits, audit, mail))
+			mux.Method(http.MethodPost, "/auth/login/2fa", handleAPILogin2FA(rd, sess, users, f, limits, audit, mail))
 			if accounts != nil {
 				mux.Method(http.MethodPost, "/api/password/forgot", handleAPIForgot(rd, accounts, limits, audit))
 				mux.Method(http.MethodPost, "/api/password/reset", handleAPIReset(rd, sess, accounts, index, limits.devices, audit, mail))

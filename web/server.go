@@ -98,10 +98,7 @@ type Cookie struct {
 // Deps are everything the server needs. All fields are required unless
 // marked optional.
 type Deps struct {
-	// Passkeys runs the WebAuthn ceremonies and keeps the credentials
-	// (internal/passkey); nil turns passkeys off.
-	Passkeys Passkeys
-	Logger *slog.Logger
+	Logger   *slog.Logger
 	// SessionStore keeps session data (session.Store on Redis). It must
 	// honour session.CommitHints.
 	SessionStore scs.CtxStore
@@ -167,6 +164,16 @@ type Deps struct {
 	// MaxSessionsPerUser caps a user's live sessions; signing in past it
 	// ends the least recently used. Optional: 50.
 	MaxSessionsPerUser int
+
+	// SecondFactors is the authenticator-app factor (mfa.Service).
+	SecondFactors SecondFactors
+	// Passkeys runs the WebAuthn ceremonies and keeps the credentials
+	// (internal/passkey.Service); its Count tells sign-in whether a
+	// password needs a second factor. Optional: nil turns passkeys off.
+	Passkeys Passkeys
+	// Require2FARoles are the roles that must sign in with two factors
+	// (REQUIRE_2FA_ROLES). Optional.
+	Require2FARoles []string
 }
 
 // ErrMissingDependency is NewServer's answer to Deps without a required
@@ -176,7 +183,7 @@ var ErrMissingDependency = errors.New("web.NewServer: missing dependency")
 // NewServer returns the application's root handler.
 func NewServer(d Deps) (http.Handler, error) {
 	if d.Logger == nil || d.Secret == nil || d.SessionStore == nil || d.Cookie.Name == "" || d.SessionIndex == nil || d.Users == nil ||
-		d.Templates == nil || d.Static == nil || d.LoginLimiter == nil || d.TokenGuesses == nil || d.TokenGuessLimit <= 0 || d.Signups == nil || d.SignupLimit <= 0 {
+		d.Templates == nil || d.Static == nil || d.LoginLimiter == nil || d.TokenGuesses == nil || d.TokenGuessLimit <= 0 || d.Signups == nil || d.SignupLimit <= 0 || d.SecondFactors == nil {
 		return nil, ErrMissingDependency
 	}
 	if d.Now == nil {
@@ -197,6 +204,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	rd.passkeys = d.Passkeys != nil
 	rd.limits.ResetFor = humanDuration(d.PasswordResetTTL)
 	sess := newSessions(newSessionManager(d.SessionStore, d.Cookie, d.Policy), d.SessionIndex, d.Policy, d.MaxSessionsPerUser, d.Now, d.Logger, d.Metrics)
+	sess.factors = &factors{totp: d.SecondFactors, passkeys: d.Passkeys, required: d.Require2FARoles}
 	audit := &auditLog{logger: d.Logger, metrics: d.Metrics}
 	guard := newTokenGuessGuard(d.TokenGuesses, d.TokenGuessLimit, d.IPv6Prefix, d.Logger, d.Metrics)
 	limits := passwordLimits{limiter: d.LoginLimiter, devices: newDeviceCookies(d.Cookie, d.Secret, d.Now), ipv6Prefix: d.IPv6Prefix, hashQueue: d.AdmitPasswordCheck}

@@ -19,6 +19,9 @@ import (
 const (
 	keyRecord = session.RecordKey // a *session.Record
 	keyFlash  = "flash"           // a string shown once
+	// keyPending holds a sign-in waiting for its second factor
+	// (pendingLogin), in a session that is not signed in.
+	keyPending = "pending_2fa"
 )
 
 // sessions is the request's session as handlers use it: who is signed in
@@ -36,6 +39,9 @@ type sessions struct {
 	now        func() time.Time
 	logger     *slog.Logger
 	metrics    *metrics.Metrics // counts sign-ins; optional
+	// factors are the second factors: sign-in asks for them, and a step
+	// up may use them instead of the password.
+	factors *factors
 }
 
 func newSessions(sm *scs.SessionManager, index SessionIndex, p session.Policy, maxPerUser int, now func() time.Time, logger *slog.Logger, m *metrics.Metrics) *sessions {
@@ -53,6 +59,9 @@ type loaded struct {
 	// ended says why the request's session has just ended, for the
 	// person: whyExpired or whySecurity; "" when it did not.
 	ended string
+	// pending is the sign-in waiting for a second factor, nil when none:
+	// such a session is anonymous to every page but /login/2fa.
+	pending *pendingLogin
 	// touched: rec was touched in Redis (session.TouchDone) but not put
 	// in the session, so that a page view that changes nothing else
 	// saves nothing.
@@ -64,6 +73,7 @@ const (
 	whyExpired   = "expired"   // the idle or absolute timeout
 	whySecurity  = "security"  // the user's password, role or status changed
 	whyElsewhere = "elsewhere" // signed out from another of the user's sessions
+	whyTimedOut  = "timeout"   // a sign-in waited too long for its second factor
 )
 
 // whyFor is the ?why= of a session ended from elsewhere for reason r.
@@ -106,9 +116,9 @@ func (s *sessions) setRecord(ctx context.Context, rec session.Record) {
 // signIn gives the session a new token (so a token planted before login is
 // worthless: no session fixation), records the user in it and the session
 // in the user's index, and ends the user's least recently used sessions
-// past the cap: their public ids are evicted. A failure to evict is
-// logged, not fatal.
-func (s *sessions) signIn(r *http.Request, u *user.User, remember bool) (evicted []string, err error) {
+// past the cap: their public ids are evicted. amr is how the user
+// authenticated. A failure to evict is logged, not fatal.
+func (s *sessions) signIn(r *http.Request, u *user.User, remember bool, amr session.Methods) (evicted []string, err error) {
 	ctx := r.Context()
 	now := s.now().UTC()
 	if err := s.sm.RenewToken(ctx); err != nil {
@@ -121,8 +131,9 @@ func (s *sessions) signIn(r *http.Request, u *user.User, remember bool) (evicted
 	rec := session.Record{
 		UserID: u.ID, Username: u.Username, Role: string(u.Role), SID: sid,
 		MemberSince: u.CreatedAt, LastLogin: u.LastLoginAt, AuthAt: now, Seen: now, Remember: remember,
-		Stamp: u.SecurityStamp, IP: clientIP(r), Device: session.Device(r.UserAgent()),
+		Stamp: u.SecurityStamp, IP: clientIP(r), Device: session.Device(r.UserAgent()), AMR: amr,
 	}
+	s.sm.Remove(ctx, keyPending)
 	s.setRecord(ctx, rec)
 	// The cookie persists only with "remember me"; the store keeps the
 	// data until the absolute end either way (or the idle deadline).
@@ -164,10 +175,17 @@ func (s *sessions) restamp(r *http.Request, stamp string) {
 	s.setRecord(r.Context(), rec)
 }
 
-// confirmPassword records that the password was entered again just now.
-func (s *sessions) confirmPassword(r *http.Request) {
-	rec := currentUser(r).Reauthenticated(s.now())
+// reauthenticated records that the user authenticated again just now
+// with m (the password, a code or a passkey): a privilege step, so the
+// session gets a new token, keeping its absolute deadline, and m joins
+// its methods (amr), which may raise its assurance level.
+func (s *sessions) reauthenticated(r *http.Request, m session.Methods) error {
+	if err := s.renew(r); err != nil {
+		return err
+	}
+	rec := currentUser(r).Reauthenticated(s.now(), m)
 	s.setRecord(r.Context(), rec)
+	return nil
 }
 
 // signOut deletes the session's data and expires its cookie.
@@ -188,11 +206,30 @@ func (s *sessions) signOut(r *http.Request) error {
 	return nil
 }
 
-// recentlyAuthenticated reports whether the password was entered within the
-// policy's reauthentication window.
+// recentlyAuthenticated reports whether the user authenticated (with any
+// of their factors) within the policy's reauthentication window.
 func (s *sessions) recentlyAuthenticated(r *http.Request) bool {
 	u := currentUser(r)
 	return u != nil && s.policy.RecentlyAuthenticated(u, s.now())
+}
+
+// stepUpFactors says which factors other than the password the signed-in
+// user can confirm a sensitive action with: a code (an authenticator
+// app), a passkey. A store that cannot answer offers the password only.
+func (s *sessions) stepUpFactors(r *http.Request) (code, passkey bool) {
+	u := currentUser(r)
+	if u == nil {
+		return false, false
+	}
+	if s.factors == nil || s.factors.totp == nil {
+		return false, false
+	}
+	code, _ = s.factors.totp.Enrolled(r.Context(), u.UserID)
+	if s.factors.passkeys != nil {
+		n, _ := s.factors.passkeys.Count(r.Context(), u.UserID)
+		passkey = n > 0
+	}
+	return code, passkey
 }
 
 // touchWithin says for people how soon a session notices a change of its

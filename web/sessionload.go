@@ -88,6 +88,8 @@ func loadSession(sess *sessions, users Users, guard *tokenGuessGuard, rd *render
 			}
 			if rec, _ := sm.Get(ctx, keyRecord).(*session.Record); rec != nil && rec.SignedIn() {
 				l.rec = rec
+			} else if l.token != "" {
+				loadPending(ctx, sess, l)
 			}
 			r = r.WithContext(withLoaded(ctx, l))
 			if err := enforce(r, sess, users); err != nil {

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
@@ -55,7 +56,7 @@ func handleSignupPost(rd *renderer, sess *sessions, users Users, accounts Accoun
 			return rd.showForm(w, r, "signup", view{Form: form}, err, map[error]string{user.ErrUsernameTaken: "username"})
 		}
 		// Registration signs the new user in, as people expect.
-		if err := startSession(w, r, sess, devices, audit, nil, u, false); err != nil {
+		if err := startSession(w, r, sess, devices, audit, nil, u, false, session.MethodPassword); err != nil {
 			return err
 		}
 		if u.EmailPending != "" {

@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/mail"
 	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/mongo"
 	"github.com/gatehouse/gatehouse/internal/passkey"
 	"github.com/gatehouse/gatehouse/internal/password"
@@ -87,6 +88,8 @@ type App struct {
 	MailQueue *mail.Queue
 	Accounts  *account.Service
 	composer  *account.Composer
+	// SecondFactors is the authenticator-app factor.
+	SecondFactors *mfa.Service
 
 	draining atomic.Bool
 	closers  []func()
@@ -157,6 +160,11 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 		a.Users.CheckBreaches(pwned.New(cfg.PwnedPasswordsURL, pwned.DefaultTimeout), o.Logger)
 	}
 	a.Index = session.NewIndexOn(a.RedisConns, o.Now)
+	totps := mongo.NewTOTPs(a.Mongo.Database(cfg.MongoDB), cfg.MongoTimeout, o.Logger)
+	a.closers = append(a.closers, totps.Close)
+	// A code is valid for the step before, its own and the one after:
+	// its step must be remembered a little longer than that.
+	a.SecondFactors = mfa.NewService(totps, redis.NewTOTPSteps(a.RedisConns, 4*mfa.Period), "Gatehouse", o.Now)
 
 	var users web.Users = a.Users
 	if o.WrapUsers != nil {
@@ -211,6 +219,8 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 		TrustedProxies:     cfg.TrustedProxies,
 		IPv6Prefix:         cfg.LoginIPv6Prefix,
 		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+		SecondFactors:      a.SecondFactors,
+		Require2FARoles:    cfg.Require2FARoles,
 		ClientIPHeader:     cfg.ClientIPHeader,
 		Checks: []web.Check{
 			{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ready(ctx, a.RedisConns, cfg.RedisTimeout) }},

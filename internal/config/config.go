@@ -63,6 +63,10 @@ type Config struct {
 
 	CORSAllowedOrigins []string // CORS_ALLOWED_ORIGINS
 
+	// Require2FARoles must sign in with two factors: users of these roles
+	// without one are sent to enrolment after their password.
+	Require2FARoles []string // REQUIRE_2FA_ROLES
+
 	// PasswordHashConcurrency bounds argon2id hashes at once (about 19 MiB
 	// each); LoginQueueTimeout is how long a login waits for a slot
 	// before a 503.
@@ -191,6 +195,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.CookieName = p.str("SESSION_COOKIE_NAME", defName)
 	c.CORSAllowedOrigins = p.list("CORS_ALLOWED_ORIGINS")
+	c.Require2FARoles = p.list("REQUIRE_2FA_ROLES")
 	// Half the Go scheduler's processors: argon2id takes a whole one per
 	// hash, and page views must keep the rest under a login flood.
 	c.PasswordHashConcurrency = p.integer("PASSWORD_HASH_CONCURRENCY", max(1, runtime.GOMAXPROCS(0)/2), 1, 1024)
@@ -328,6 +333,11 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if strings.HasPrefix(c.CookieName, "__Host-") && !c.CookieSecure {
 		p.fail("SESSION_COOKIE_NAME", c.CookieName, "a __Host- cookie needs COOKIE_SECURE=true")
+	}
+	for _, role := range c.Require2FARoles {
+		if role != "user" && role != "admin" {
+			p.fail("REQUIRE_2FA_ROLES", role, "each role must be user or admin")
+		}
 	}
 	for _, o := range c.CORSAllowedOrigins {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {

@@ -193,6 +193,16 @@ func (r *Passkeys) Delete(ctx context.Context, userID string, id []byte) error {
 	return nil
 }
 
+// DeleteAll removes every passkey of the user.
+func (r *Passkeys) DeleteAll(ctx context.Context, userID string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	if _, err := r.coll.DeleteMany(ctx, bson.D{{Key: "user_id", Value: userID}}); err != nil {
+		return unavailable("delete passkeys", err)
+	}
+	return nil
+}
+
 // Count counts the user's passkeys.
 func (r *Passkeys) Count(ctx context.Context, userID string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)

@@ -95,4 +95,17 @@ func TestPasskeysRepository(t *testing.T) {
 	if err := r.Used(ctx, a); !errors.Is(err, passkey.ErrNotFound) {
 		t.Errorf("Used after Delete: got %v, want ErrNotFound", err)
 	}
+	other := &passkey.Credential{ID: []byte{9}, UserID: "u2", Name: "Key", CreatedAt: now, Record: webauthn.Credential{ID: []byte{9}}}
+	if err := r.Create(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.DeleteAll(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := r.Count(ctx, "u1"); n != 0 {
+		t.Errorf("Count after DeleteAll: got %d, want 0", n)
+	}
+	if n, _ := r.Count(ctx, "u2"); n != 1 {
+		t.Errorf("another user's after DeleteAll: got %d, want 1", n)
+	}
 }

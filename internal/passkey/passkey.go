@@ -106,6 +106,8 @@ type Repository interface {
 	Delete(ctx context.Context, userID string, id []byte) error
 	// Count counts the user's credentials.
 	Count(ctx context.Context, userID string) (int, error)
+	// DeleteAll removes every credential of the user.
+	DeleteAll(ctx context.Context, userID string) error
 }
 
 // Challenges keeps ceremony states for ChallengeTTL, each usable once.
@@ -511,6 +513,12 @@ func (s *Service) Remove(ctx context.Context, userID, id string) (*Credential, e
 		return nil, err
 	}
 	return c, nil
+}
+
+// DeleteAll removes every passkey of the user: an admin's reset of the
+// user's second factors.
+func (s *Service) DeleteAll(ctx context.Context, userID string) error {
+	return s.repo.DeleteAll(ctx, userID)
 }
 
 // Get returns the user's passkey id (base64url), or ErrNotFound.

@@ -81,6 +81,19 @@ func (m *memRepo) Delete(_ context.Context, userID string, id []byte) error {
 	return passkey.ErrNotFound
 }
 
+func (m *memRepo) DeleteAll(_ context.Context, userID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	kept := m.creds[:0]
+	for _, x := range m.creds {
+		if x.UserID != userID {
+			kept = append(kept, x)
+		}
+	}
+	m.creds = kept
+	return nil
+}
+
 func (m *memRepo) Count(ctx context.Context, userID string) (int, error) {
 	l, err := m.ByUser(ctx, userID)
 	return len(l), err

@@ -22,9 +22,9 @@ import (
 // seconds, and "last seen" at a fixed offset so that the touch can rewrite
 // it in place (Index.Touch). Other sessions, and records the compact format
 // cannot hold (a zero sign-in time, say), are written in the general
-// format, version 3:
+// format, version 4:
 //
-//	'G' (magic), 3 (version)
+//	'G' (magic), 4 (version)
 //	the deadline: varint Unix seconds, uvarint nanoseconds
 //	the number of values: uvarint
 //	each value, keys in sorted order so that equal sessions encode equally:
@@ -37,9 +37,10 @@ import (
 //	    'R' *Record: UserID, Username, Role and SID as strings; MemberSince,
 //	      LastLogin, AuthAt, ReauthAt and Seen each as 'z' or 'T' and a
 //	      time; Remember as 't' or 'f'; Stamp as a string, from version 2
-//	      on; IP and Device as strings, from version 3 on (record.go)
+//	      on; IP and Device as strings, from version 3 on; AMR as a byte,
+//	      from version 4 on (record.go)
 //
-// Decode reads both formats, the general one's versions 1 to 3, and data
+// Decode reads both formats, the general one's versions 1 to 4, and data
 // that starts with neither magic byte with GobCodec, so that sessions
 // stored before stay valid.
 type Codec struct{}
@@ -47,8 +48,9 @@ type Codec struct{}
 const (
 	codecMagic = 'G'
 	// generalVersion is the general format's version Encode writes.
-	// Version 2 added the Record's stamp, version 3 its IP and device.
-	generalVersion = 3
+	// Version 2 added the Record's stamp, version 3 its IP and device,
+	// version 4 its methods (AMR).
+	generalVersion = 4
 
 	tagString = 's'
 	tagTrue   = 't'

@@ -139,22 +139,23 @@ func FuzzCodecDecode(f *testing.F) {
 }
 
 // TestCodecReadsVersion1Records: sessions stored before records had a
-// stamp, or an IP and device, still decode, with those empty.
+// stamp, an IP and device, or methods (AMR), still decode, with those
+// empty.
 func TestCodecReadsVersion1Records(t *testing.T) {
 	t.Parallel()
 	rec := &Record{UserID: "u", Username: "ada", Role: "user", SID: "sid", AuthAt: time.Unix(1700000000, 0).UTC(), Seen: time.Unix(1700000060, 0).UTC()}
-	v3, err := encodeGeneral(time.Unix(1700086400, 0), map[string]any{"signed_in": rec})
+	v4, err := encodeGeneral(time.Unix(1700086400, 0), map[string]any{"signed_in": rec})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Version 2 is version 3 without the IP and device, and version 1
-	// also without the stamp: here empty strings (a zero byte each) at
-	// the very end.
-	if v3[1] != 3 || !bytes.HasSuffix(v3, []byte{0, 0, 0}) {
-		t.Fatalf("unexpected version 3 layout: % x", v3)
+	// Version 3 is version 4 without the methods byte, version 2 also
+	// without the IP and device, and version 1 also without the stamp:
+	// here a zero byte each, at the very end.
+	if v4[1] != 4 || !bytes.HasSuffix(v4, []byte{0, 0, 0, 0}) {
+		t.Fatalf("unexpected version 4 layout: % x", v4)
 	}
-	for version, cut := range map[byte]int{1: 3, 2: 2} {
-		old := append([]byte{v3[0], version}, v3[2:len(v3)-cut]...)
+	for version, cut := range map[byte]int{1: 4, 2: 3, 3: 1} {
+		old := append([]byte{v4[0], version}, v4[2:len(v4)-cut]...)
 		_, got, err := Codec{}.Decode(old)
 		if err != nil {
 			t.Fatal(err)
@@ -164,10 +165,10 @@ func TestCodecReadsVersion1Records(t *testing.T) {
 		}
 	}
 	stamped := *rec
-	stamped.Stamp, stamped.IP, stamped.Device = "s1", "192.0.2.1", "curl"
+	stamped.Stamp, stamped.IP, stamped.Device, stamped.AMR = "s1", "192.0.2.1", "curl", MethodPassword|MethodOTP
 	b, _ := Codec{}.Encode(time.Unix(1700086400, 0), map[string]any{"signed_in": &stamped})
 	if _, got, err := (Codec{}).Decode(b); err != nil || *got["signed_in"].(*Record) != stamped {
-		t.Fatalf("version 3 round trip: got %v, %v", got, err)
+		t.Fatalf("version 4 round trip: got %v, %v", got, err)
 	}
 }
 
@@ -181,9 +182,9 @@ func TestCompactRecord(t *testing.T) {
 	stamp := "q2wTQ0HkL8Yb7x5e0sZc1w"
 	base := Record{UserID: "6b091785de5046d2494114b2", Username: "margaret_h", Role: "user", SID: sid,
 		MemberSince: now.AddDate(-1, 0, 0), LastLogin: now.Add(-26 * time.Hour), AuthAt: now, Seen: now.Add(90 * time.Second),
-		Stamp: stamp, IP: "203.0.113.42", Device: "Firefox on Linux"}
+		Stamp: stamp, IP: "203.0.113.42", Device: "Firefox on Linux", AMR: MethodPassword}
 	admin := base
-	admin.Role, admin.Remember, admin.ReauthAt, admin.IP, admin.Device = "admin", true, now.Add(time.Hour), "2001:db8::1", "Lynx on Plan 9"
+	admin.Role, admin.Remember, admin.ReauthAt, admin.IP, admin.Device, admin.AMR = "admin", true, now.Add(time.Hour), "2001:db8::1", "Lynx on Plan 9", MethodPassword|MethodWebAuthn|MethodUserVerified
 	odd := base
 	odd.UserID, odd.SID, odd.Stamp, odd.Role, odd.IP, odd.LastLogin = "u1", "sid", "", "auditor", "", time.Time{}
 	for name, tt := range map[string]struct {

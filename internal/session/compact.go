@@ -39,6 +39,7 @@ const RecordKey = "signed_in"
 //	IP: a byte 4 or 16 and the address, or 0x80+n and a string of n bytes
 //	Device: a byte, its index in devices plus one; 0xff and a string;
 //	       0 for none
+//	AMR: only with flagAMR, a byte (Methods)
 //	with flagMore: the other values, as the general format writes them
 //	       (a uvarint count, then key, tag and value each)
 const (
@@ -51,6 +52,7 @@ const (
 	flagReauth     = 1 << 4
 	flagCompactIDs = 1 << 5
 	flagMore       = 1 << 6
+	flagAMR        = 1 << 7
 
 	// seenOffset and seenSize place Seen in the compact format.
 	seenOffset = 6
@@ -107,6 +109,9 @@ func encodeCompact(deadline time.Time, r *Record, values map[string]any) ([]byte
 	if len(values) > 1 {
 		flags |= flagMore
 	}
+	if r.AMR != 0 {
+		flags |= flagAMR
+	}
 	b := make([]byte, 0, 80)
 	b = append(b, compactMagic, flags)
 	b = binary.BigEndian.AppendUint32(b, uint32(auth))
@@ -154,6 +159,9 @@ func encodeCompact(deadline time.Time, r *Record, values map[string]any) ([]byte
 	default:
 		b = appendString(append(b, 0xff), r.Device)
 	}
+	if flags&flagAMR != 0 {
+		b = append(b, byte(r.AMR))
+	}
 	if flags&flagMore != 0 {
 		keys := make([]string, 0, len(values)-1)
 		for k := range values {
@@ -179,9 +187,6 @@ func decodeCompact(b []byte) (time.Time, map[string]any, error) {
 		return time.Time{}, nil, ErrCorrupt
 	}
 	flags := b[1]
-	if flags&^(flagMore<<1-1) != 0 {
-		return time.Time{}, nil, ErrCorrupt
-	}
 	auth := int64(binary.BigEndian.Uint32(b[2:6]))
 	seen := int64(b[6])<<16 | int64(b[7])<<8 | int64(b[8])
 	d := decoder{b: b[seenOffset+seenSize:], s: string(b[seenOffset+seenSize:])}
@@ -241,6 +246,9 @@ func decodeCompact(b []byte) (time.Time, map[string]any, error) {
 		r.Device = devices[n-1]
 	default:
 		d.err = ErrCorrupt
+	}
+	if flags&flagAMR != 0 {
+		r.AMR = Methods(d.byte())
 	}
 	values := map[string]any{RecordKey: r}
 	if flags&flagMore != 0 {

@@ -90,8 +90,8 @@ func TestPolicyRecentlyAuthenticated(t *testing.T) {
 	}{
 		{"right after sign-in", *r, 9 * time.Minute, true},
 		{"window over", *r, 10 * time.Minute, false},
-		{"confirmed again", r.Reauthenticated(signIn.Add(time.Hour)), time.Hour + 5*time.Minute, true},
-		{"confirmation too old", r.Reauthenticated(signIn.Add(time.Hour)), time.Hour + 11*time.Minute, false},
+		{"confirmed again", r.Reauthenticated(signIn.Add(time.Hour), MethodPassword), time.Hour + 5*time.Minute, true},
+		{"confirmation too old", r.Reauthenticated(signIn.Add(time.Hour), MethodPassword), time.Hour + 11*time.Minute, false},
 	} {
 		if got := testPolicy.RecentlyAuthenticated(&tt.rec, signIn.Add(tt.now)); got != tt.want {
 			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)

@@ -32,6 +32,10 @@ type Record struct {
 	// sessions page lists them: the client IP and session.Device's
 	// description of its User-Agent.
 	IP, Device string
+	// AMR is how the session was authenticated, as signing in and every
+	// step up since left it (RFC 8176); zero in records stored before
+	// it was kept, which were password sign-ins (Methods.Names).
+	AMR Methods
 }
 
 // SameStamp reports whether stamp, the user's current security stamp, is
@@ -64,18 +68,23 @@ func (r *Record) Touched(now time.Time) Record {
 	return t
 }
 
-// Reauthenticated returns a copy of r whose password was confirmed again
-// at now (in UTC).
-func (r *Record) Reauthenticated(now time.Time) Record {
+// Reauthenticated returns a copy of r whose user authenticated again at
+// now (in UTC) with m: the password, a code or a passkey. A step up adds
+// m to the session's methods.
+func (r *Record) Reauthenticated(now time.Time, m Methods) Record {
 	t := *r
 	t.ReauthAt = now.UTC()
+	if t.AMR == 0 {
+		t.AMR = MethodPassword
+	}
+	t.AMR |= m
 	return t
 }
 
 // appendRecord writes r's fields in declaration order for the general
 // format: the four strings, the five times (zero times included), Remember
 // as one byte, then the stamp (version 2), the IP and the device (version
-// 3).
+// 3), and the methods as one byte (version 4).
 func appendRecord(b []byte, r Record) []byte {
 	for _, s := range [...]string{r.UserID, r.Username, r.Role, r.SID} {
 		b = appendString(b, s)
@@ -90,11 +99,13 @@ func appendRecord(b []byte, r Record) []byte {
 	}
 	b = appendString(b, r.Stamp)
 	b = appendString(b, r.IP)
-	return appendString(b, r.Device)
+	b = appendString(b, r.Device)
+	return append(b, byte(r.AMR))
 }
 
 // record reads a Record of the given version of the general format:
-// version 1 records have no stamp, versions 1 and 2 no IP or device.
+// version 1 records have no stamp, versions 1 and 2 no IP or device,
+// versions 1 to 3 no methods.
 func (d *decoder) record(version byte) Record {
 	var r Record
 	for _, s := range [...]*string{&r.UserID, &r.Username, &r.Role, &r.SID} {
@@ -116,6 +127,9 @@ func (d *decoder) record(version byte) Record {
 	if version >= 3 {
 		r.IP = d.string()
 		r.Device = d.string()
+	}
+	if version >= 4 {
+		r.AMR = Methods(d.byte())
 	}
 	return r
 }
