@@ -98,7 +98,7 @@ type Cookie struct {
 // Deps are everything the server needs. All fields are required unless
 // marked optional.
 type Deps struct {
-	Logger   *slog.Logger
+	Logger *slog.Logger
 	// SessionStore keeps session data (session.Store on Redis). It must
 	// honour session.CommitHints.
 	SessionStore scs.CtxStore
