@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -210,5 +212,186 @@ func TestPasskeyBadInput(t *testing.T) {
 	jsonBody(t, r)
 	if r := anon.get("/account/passkeys"); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
 		t.Errorf("anonymous passkeys page: got %d to %q, want a redirect to /login", r.StatusCode, r.Header.Get("Location"))
+	}
+}
+
+// amrOf returns the session's amr and aal from /api/dashboard.
+func amrOf(t *testing.T, b *browser) (amr []string, aal string) {
+	t.Helper()
+	r := b.get("/api/dashboard")
+	wantStatus(t, r, http.StatusOK)
+	var d struct {
+		AMR []string `json:"amr"`
+		AAL string   `json:"aal"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &d); err != nil {
+		t.Fatal(err)
+	}
+	return d.AMR, d.AAL
+}
+
+// assertWith answers a begin endpoint with auth, and returns the finish
+// body.
+func assertWith(t *testing.T, b *browser, auth *passkeytest.Authenticator, prefix string, extra map[string]any) string {
+	t.Helper()
+	opts, ch := begin(t, b, prefix+"/begin", "")
+	cred, err := auth.Get(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return finishBody(t, ch, cred, extra)
+}
+
+func TestPasskeySignIn(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{})
+	ada := newBrowser(t, a.URL)
+	wantRedirect(t, ada.signup("ada", "correct horse battery"), "/dashboard")
+	auth := addPasskey(t, a, ada, "Laptop")
+
+	// A new browser, no username: the passkey says who.
+	b := newBrowser(t, a.URL)
+	body := assertWith(t, b, auth, "/webauthn/login", map[string]any{"next": "/account/sessions"})
+	r := b.postJSON("/webauthn/login/finish", body)
+	wantStatus(t, r, http.StatusOK)
+	if got := jsonBody(t, r)["redirect"]; got != "/account/sessions" {
+		t.Errorf("redirect: got %v, want /account/sessions", got)
+	}
+	amr, aal := amrOf(t, b)
+	if strings.Join(amr, " ") != "webauthn" || aal != "aal2" {
+		t.Errorf("amr %v, aal %q: want [webauthn] and aal2 (a verified passkey)", amr, aal)
+	}
+	// The passkey page says when it was last used.
+	if got := text(doc(t, b.get("/account/passkeys")), "#passkeys td[data-label='Last used']"); got == "Never" || got == "" {
+		t.Errorf("last used: got %q, want a time", got)
+	}
+
+	// The same answer again: its challenge is gone.
+	anon := newBrowser(t, a.URL)
+	r = anon.postJSON("/webauthn/login/finish", body)
+	wantStatus(t, r, http.StatusBadRequest)
+	if got := jsonBody(t, r)["code"]; got != "challenge_invalid" {
+		t.Errorf("replay: got code %v, want challenge_invalid", got)
+	}
+	wantStatus(t, anon.get("/api/dashboard"), http.StatusUnauthorized) // the replay signed no one in
+
+	// A counter that went backwards: a copied key. Refused and audited.
+	auth.Counter = 0
+	r = anon.postJSON("/webauthn/login/finish", assertWith(t, anon, auth, "/webauthn/login", nil))
+	wantStatus(t, r, http.StatusUnauthorized)
+	if !strings.Contains(a.logs.String(), "event=passkey_cloned") {
+		t.Error("want a passkey_cloned audit line")
+	}
+	if r := anon.get("/api/dashboard"); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("after a refused passkey: /api/dashboard got %d, want 401", r.StatusCode)
+	}
+}
+
+func TestPasskeyAsSecondFactor(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{})
+	ada := newBrowser(t, a.URL)
+	wantRedirect(t, ada.signup("ada", "correct horse battery"), "/dashboard")
+	auth := addPasskey(t, a, ada, "Laptop")
+
+	b := newBrowser(t, a.URL)
+	r := b.login("ada", "correct horse battery")
+	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/login/2fa") {
+		t.Fatalf("password of a user with a passkey: got %d to %q, want /login/2fa", r.StatusCode, r.Header.Get("Location"))
+	}
+	d := doc(t, b.get("/login/2fa"))
+	if d.Find(`button[data-passkey=second-factor][hidden]`).Length() != 1 {
+		t.Fatal("/login/2fa: want the hidden passkey button")
+	}
+	// Nothing is open yet.
+	wantStatus(t, b.get("/api/dashboard"), http.StatusUnauthorized)
+
+	// Someone else's passkey does not do: not one of ada's.
+	eve := newBrowser(t, a.URL)
+	wantRedirect(t, eve.signup("eve", "correct horse battery"), "/dashboard")
+	eveKey := addPasskey(t, a, eve, "Eve's")
+	opts, ch := begin(t, b, "/webauthn/2fa/begin", "")
+	eveKey.UserHandle = auth.UserHandle // even claiming ada's handle
+	cred, err := eveKey.Get(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, b.postJSON("/webauthn/2fa/finish", finishBody(t, ch, cred, nil)), http.StatusUnauthorized)
+	wantStatus(t, b.get("/api/dashboard"), http.StatusUnauthorized)
+
+	r = b.postJSON("/webauthn/2fa/finish", assertWith(t, b, auth, "/webauthn/2fa", nil))
+	wantStatus(t, r, http.StatusOK)
+	if got := jsonBody(t, r)["redirect"]; got != "/dashboard" {
+		t.Errorf("redirect: got %v, want /dashboard", got)
+	}
+	amr, aal := amrOf(t, b)
+	if strings.Join(amr, " ") != "pwd webauthn" || aal != "aal2" {
+		t.Errorf("amr %v, aal %q: want [pwd webauthn], aal2", amr, aal)
+	}
+	// Without a pending sign-in, the endpoints refuse.
+	anon := newBrowser(t, a.URL)
+	wantStatus(t, anon.postJSON("/webauthn/2fa/begin", ""), http.StatusUnauthorized)
+}
+
+func TestPasskeyReauthentication(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	a := newApp(t, newBackends(t), options{now: clock.now})
+	b := newBrowser(t, a.URL)
+	wantRedirect(t, b.signup("ada", "correct horse battery"), "/dashboard")
+	auth := addPasskey(t, a, b, "Laptop")
+	other := newBrowser(t, a.URL)
+	wantStatus(t, other.postJSON("/auth/login", `{"username":"ada","password":"correct horse battery"}`), http.StatusOK)
+
+	// A begun ceremony outlives its 5 minutes only as a refusal.
+	opts, ch := begin(t, b, "/webauthn/reauth/begin", "")
+	clock.advance(11 * time.Minute) // past the challenge and the reauthentication window
+	cred, err := auth.Get(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := b.postJSON("/webauthn/reauth/finish", finishBody(t, ch, cred, nil))
+	wantStatus(t, r, http.StatusBadRequest)
+	if got := jsonBody(t, r)["code"]; got != "challenge_invalid" {
+		t.Errorf("expired challenge: got code %v, want challenge_invalid", got)
+	}
+
+	// Not recent: adding a passkey is refused, and the confirm page
+	// offers a passkey.
+	r = b.postJSON("/webauthn/register/begin", "")
+	wantStatus(t, r, http.StatusForbidden)
+	d := doc(t, b.get("/account/sessions/revoke-others"))
+	if d.Find(`#password`).Length() != 1 || d.Find(`button[data-passkey=reauth][hidden]`).Length() != 1 {
+		t.Fatal("confirm page: want the password field and the hidden passkey button")
+	}
+	wantStatus(t, b.postJSON("/webauthn/reauth/finish", assertWith(t, b, auth, "/webauthn/reauth", nil)), http.StatusOK)
+	// The form, posted without a password, now goes through.
+	wantRedirect(t, b.postForm("/account/sessions/revoke-others", url.Values{"password": {""}}), "/account/sessions")
+	wantStatus(t, other.get("/api/dashboard"), http.StatusUnauthorized)
+	amr, _ := amrOf(t, b)
+	if !slices.Contains(amr, "webauthn") {
+		t.Errorf("amr after a passkey step-up: got %v, want webauthn among them", amr)
+	}
+}
+
+// TestPasskeyFailuresThrottled: failed passkey sign-ins count per IP.
+func TestPasskeyFailuresThrottled(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{maxPerIP: 3, maxPerAccount: 3})
+	b := newBrowser(t, a.URL)
+	var last int
+	for range 6 {
+		_, ch := begin(t, b, "/webauthn/login/begin", "")
+		r := b.postJSON("/webauthn/login/finish", `{"challenge":"`+ch+`","credential":{"id":"AAAA","type":"public-key"}}`)
+		last = r.StatusCode
+		if last != http.StatusUnauthorized && last != http.StatusTooManyRequests {
+			t.Fatalf("garbage answer: got %d, want 401 or 429", last)
+		}
+	}
+	if last != http.StatusTooManyRequests {
+		t.Fatalf("after 6 failures from one IP: got %d, want 429", last)
+	}
+	if !strings.Contains(a.logs.String(), "event=passkey_failure") {
+		t.Error("want passkey_failure audit lines")
 	}
 }

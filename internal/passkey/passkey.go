@@ -252,10 +252,9 @@ func (s *Service) take(ctx context.Context, handle, kind, userID string) (*webau
 		return nil, ErrChallenge
 	}
 	var p pending
+	// The store expires the handle after ChallengeTTL; go-webauthn
+	// checks the session's own expiry again, by the wall clock.
 	if err := json.Unmarshal(b, &p); err != nil || p.Kind != kind || p.UserID != userID {
-		return nil, ErrChallenge
-	}
-	if !p.Session.Expires.IsZero() && !s.now().Before(p.Session.Expires) {
 		return nil, ErrChallenge
 	}
 	return &p.Session, nil

@@ -116,8 +116,8 @@
       });
       window.location.assign(done.redirect || "/account/passkeys");
     },
-    "second-factor": async function () {
-      var done = await getAssertion("/webauthn/2fa", {}, {});
+    "second-factor": async function (button) {
+      var done = await getAssertion("/webauthn/2fa", {}, { next: nextOf(button) });
       window.location.assign(done.redirect || "/dashboard");
     },
     reauth: async function (button) {
