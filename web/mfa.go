@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -241,7 +242,7 @@ func handleLogin2FAGet(rd *renderer, sess *sessions, f *factors) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		p := pendingFrom(r)
 		if p == nil {
-			http.Redirect(w, r, loginURL(r), http.StatusSeeOther)
+			http.Redirect(w, r, loginAgain(r), http.StatusSeeOther)
 			return nil
 		}
 		methods, err := f.methodsOf(r.Context(), p.UserID)
@@ -255,6 +256,15 @@ func handleLogin2FAGet(rd *renderer, sess *sessions, f *factors) http.Handler {
 	})
 }
 
+// loginAgain is the login page for a second step without a pending
+// sign-in: saying why when it timed out.
+func loginAgain(r *http.Request) string {
+	if l := loadedFrom(r.Context()); l != nil && l.ended != "" {
+		return "/login?why=" + url.QueryEscape(l.ended)
+	}
+	return "/login"
+}
+
 // maxCode bounds a code as posted.
 const maxCode = mfa.MaxCodeLen
 
@@ -266,7 +276,7 @@ func handleLogin2FAPost(rd *renderer, sess *sessions, users Users, f *factors, l
 		p := pendingFrom(r)
 		next := localPath(r.PostForm.Get("next"))
 		if p == nil {
-			http.Redirect(w, r, loginURL(r), http.StatusSeeOther)
+			http.Redirect(w, r, loginAgain(r), http.StatusSeeOther)
 			return nil
 		}
 		methods, err := f.methodsOf(r.Context(), p.UserID)
@@ -384,17 +394,35 @@ func handleTwoFactorGet(rd *renderer, sess *sessions, f *factors) http.Handler {
 		case err == nil:
 			tv.Enrolled, tv.RecoveryLeft = true, left
 		case errors.Is(err, mfa.ErrNotEnrolled):
-			if !sess.recentlyAuthenticated(r) {
-				tv.Secret = ""
-				break
-			}
-			if tv.Secret, err = setupSecret(r, sess, f.totp); err != nil {
-				return err
-			}
 		default:
 			return err
 		}
 		rd.render(w, r, http.StatusOK, "two_factor", view{User: u, Flash: sess.popFlash(r), TwoFactor: tv, Form: newForm("code")})
+		return nil
+	})
+}
+
+// handleTwoFactorSetupGet shows the QR code and the secret to enrol, to a
+// session that authenticated recently; others start at /account/2fa.
+func handleTwoFactorSetupGet(rd *renderer, sess *sessions, f *factors) http.Handler {
+	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
+		u := currentUser(r)
+		if !sess.recentlyAuthenticated(r) {
+			http.Redirect(w, r, "/account/2fa", http.StatusSeeOther)
+			return nil
+		}
+		if ok, err := f.totp.Enrolled(r.Context(), u.UserID); err != nil || ok {
+			if ok {
+				http.Redirect(w, r, "/account/2fa", http.StatusSeeOther)
+			}
+			return err
+		}
+		secret, err := setupSecret(r, sess, f.totp)
+		if err != nil {
+			return err
+		}
+		rd.render(w, r, http.StatusOK, "two_factor", view{User: u, Form: newForm("code"),
+			TwoFactor: &twoFactorView{Secret: secret, Passkeys: f.passkeys != nil, Required: f.mustHaveAAL2(u)}})
 		return nil
 	})
 }
@@ -409,7 +437,7 @@ func handleTwoFactorStartPost(rd *renderer, sess *sessions, users Users, f *fact
 		if ok, err := recentOrPassword(w, r, rd, sess, users, limits, audit, twoFactorStart()); !ok {
 			return err
 		}
-		http.Redirect(w, r, "/account/2fa", http.StatusSeeOther)
+		http.Redirect(w, r, "/account/2fa/setup", http.StatusSeeOther)
 		return nil
 	})
 }
