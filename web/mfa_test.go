@@ -424,3 +424,52 @@ func TestRequire2FARoles(t *testing.T) {
 	enrolTOTP(t, b, clock)
 	wantStatus(t, b.get("/dashboard"), http.StatusOK)
 }
+
+// TestAdminResetsSecondFactors: an admin's reset, after its confirmation
+// page, removes the user's authenticator app, with an audit line; the
+// user then signs in with the password alone.
+func TestAdminResetsSecondFactors(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	a := newApp(t, newBackends(t), options{now: clock.now})
+	admin := newAdmin(t, a, "resetter")
+	lost := newBrowser(t, a.URL)
+	wantRedirect(t, lost.signup("lostphone", "password-1"), "/dashboard")
+	enrolTOTP(t, lost, clock)
+	wantStatus(t, lost.postForm("/logout", nil), http.StatusSeeOther)
+	wantRedirect(t, lost.login("lostphone", "password-1"), "/login/2fa")
+
+	_, _, _, id := adminRow(t, admin, "lost", "lostphone")
+	r := admin.get("/admin/users/" + id + "/reset-2fa")
+	wantStatus(t, r, http.StatusOK)
+	if h := text(doc(t, r), "h1"); !strings.Contains(h, "lostphone") {
+		t.Fatalf("confirmation page heading %q does not name the user", h)
+	}
+	wantRedirect(t, admin.postForm("/admin/users/"+id+"/reset-2fa", nil), "/admin/users")
+	if !strings.Contains(a.logs.String(), "event=second_factors_reset") {
+		t.Fatal("no audit line for the reset")
+	}
+	fresh := newBrowser(t, a.URL)
+	wantRedirect(t, fresh.login("lostphone", "password-1"), "/dashboard")
+}
+
+// TestSessionsPageShowsAMR: the sessions page says how this session was
+// signed in.
+func TestSessionsPageShowsAMR(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	a := newApp(t, newBackends(t), options{now: clock.now})
+	b := newBrowser(t, a.URL)
+	wantRedirect(t, b.signup("listed", "password-1"), "/dashboard")
+	d := doc(t, b.get("/account/sessions"))
+	if amr, _ := d.Find("#this-session-amr").Attr("data-amr"); amr != "pwd" {
+		t.Fatalf("got amr %q, want pwd", amr)
+	}
+	enrolTOTP(t, b, clock)
+	d = doc(t, b.get("/account/sessions"))
+	amr, _ := d.Find("#this-session-amr").Attr("data-amr")
+	aal, _ := d.Find("#this-session-amr").Attr("data-aal")
+	if amr != "pwd otp" || aal != "aal2" || !strings.Contains(text(d, "#this-session-amr"), "password and authenticator app code") {
+		t.Fatalf("got %q %q %q", amr, aal, text(d, "#this-session-amr"))
+	}
+}
