@@ -115,9 +115,16 @@ func TestTOTPEnrolAndSignIn(t *testing.T) {
 
 	// A new sign-in: the password leads to the second step.
 	wantStatus(t, b.postForm("/logout", nil), http.StatusSeeOther)
-	wantRedirect(t, b.login("twostep", "password-1"), "/login/2fa")
+	r = b.login("twostep", "password-1")
+	wantRedirect(t, r, "/login/2fa")
+	pending := setCookie(r, "gatehouse_session")
 	clock.advance(30 * time.Second)
-	wantRedirect(t, b.postForm("/login/2fa", url.Values{"code": {codeAt(t, secret, clock.now())}}), "/dashboard")
+	r = b.postForm("/login/2fa", url.Values{"code": {codeAt(t, secret, clock.now())}})
+	wantRedirect(t, r, "/dashboard")
+	// Each step renews the token.
+	if done := setCookie(r, "gatehouse_session"); pending == nil || done == nil || done.Value == pending.Value || done.Value == "" {
+		t.Fatalf("the second step did not renew the token: %v then %v", pending, done)
+	}
 	r = b.get("/dashboard")
 	wantStatus(t, r, http.StatusOK)
 	if got, _ := doc(t, r).Find("#amr").Attr("data-amr"); got != "pwd otp" {
@@ -472,4 +479,22 @@ func TestSessionsPageShowsAMR(t *testing.T) {
 	if amr != "pwd otp" || aal != "aal2" || !strings.Contains(text(d, "#this-session-amr"), "password and authenticator app code") {
 		t.Fatalf("got %q %q %q", amr, aal, text(d, "#this-session-amr"))
 	}
+}
+
+// TestPendingVoidedByPasswordChange: a sign-in waiting for its code
+// cannot finish once the password changed meanwhile, even with the
+// right code: the person starts again, told why.
+func TestPendingVoidedByPasswordChange(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	a := newApp(t, newBackends(t), options{now: clock.now})
+	owner := newBrowser(t, a.URL)
+	wantRedirect(t, owner.signup("changes", "password-1"), "/dashboard")
+	secret, _ := enrolTOTP(t, owner, clock)
+	thief := newBrowser(t, a.URL)
+	wantRedirect(t, thief.login("changes", "password-1"), "/login/2fa")
+	wantStatus(t, owner.postJSON("/api/password", `{"current_password":"password-1","new_password":"password-2-new"}`), http.StatusOK)
+	clock.advance(30 * time.Second)
+	wantRedirect(t, thief.postForm("/login/2fa", url.Values{"code": {codeAt(t, secret, clock.now())}}), "/login?why=security")
+	wantStatus(t, thief.get("/api/dashboard"), http.StatusUnauthorized)
 }
