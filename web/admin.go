@@ -92,6 +92,8 @@ var adminActions = map[string]struct {
 		"make %s an admin", "Make %s an admin", false},
 	"demote": {"Make %s a user?", "%s loses access to the Users page, and is signed out everywhere now.",
 		"make %s a user", "Make %s a user", false},
+	"reset-2fa": {"Reset the two-step sign-in of %s?", "The authenticator app, the recovery codes and the passkeys of %s are removed, and %s is told by mail. %s then signs in with the password alone, and can set up new ones. Do this only once you are sure it is %s who asks, for example when their phone is lost.",
+		"reset the two-step sign-in of %s", "Reset two-step sign-in", true},
 	"revoke-sessions": {"Sign %s out everywhere?", "Every session of %s, on every device, ends at once. %s can sign in again.",
 		"sign %s out everywhere", "Sign %s out everywhere", true},
 }
@@ -172,6 +174,14 @@ func handleAdminUserPost(rd *renderer, sess *sessions, users Users, limits passw
 			attrs = []slog.Attr{slog.String("role", string(role))}
 		case "revoke-sessions":
 			target, err = users.SignOutEverywhere(ctx, id)
+		case "reset-2fa":
+			if target, err = users.ByID(ctx, id); err == nil {
+				err = resetFactors(ctx, sess.factors, id)
+			}
+			changed, event, revoke = "had their two-step sign-in reset", auditSecondFactorsReset, false
+			if err == nil {
+				mail.notifyFactor(r, id, "removed", "authenticator app and passkeys, reset by an administrator")
+			}
 		default:
 			return errNotFound
 		}

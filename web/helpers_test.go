@@ -68,6 +68,8 @@ type options struct {
 	// and the mail worker running; resetTTL shortens PASSWORD_RESET_TTL.
 	mail     bool
 	resetTTL time.Duration
+	// require2FA is REQUIRE_2FA_ROLES.
+	require2FA []string
 }
 
 // app is one running instance of the real router on real backends, built
@@ -100,6 +102,7 @@ func newApp(t *testing.T, b backends, o options) *app {
 		cfg.Env, cfg.CookieName, cfg.CookieSecure = config.Production, "__Host-gatehouse_session", true
 	}
 	cfg.CORSAllowedOrigins = o.cors
+	cfg.Require2FARoles = o.require2FA
 	if o.maxSessions != 0 {
 		cfg.MaxSessionsPerUser = o.maxSessions
 	}

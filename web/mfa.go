@@ -3,9 +3,11 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image/png"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,21 +103,25 @@ type pendingLogin struct {
 	Remember bool
 	AMR      session.Methods // the methods so far
 	Until    time.Time
+	// Stamp is the user's security stamp at the first step: a password
+	// change or a disable in between voids the sign-in.
+	Stamp string
 }
 
-// encode writes p as the session keeps it: "uid|remember|amr|until|name".
+// encode writes p as the session keeps it:
+// "uid|remember|amr|until|stamp|name".
 func (p *pendingLogin) encode() string {
 	rem := "0"
 	if p.Remember {
 		rem = "1"
 	}
-	return p.UserID + "|" + rem + "|" + strconv.Itoa(int(p.AMR)) + "|" + strconv.FormatInt(p.Until.Unix(), 10) + "|" + p.Username
+	return p.UserID + "|" + rem + "|" + strconv.Itoa(int(p.AMR)) + "|" + strconv.FormatInt(p.Until.Unix(), 10) + "|" + p.Stamp + "|" + p.Username
 }
 
 // parsePending reads what encode wrote, or nil.
 func parsePending(s string) *pendingLogin {
-	f := strings.SplitN(s, "|", 5)
-	if len(f) != 5 || f[0] == "" {
+	f := strings.SplitN(s, "|", 6)
+	if len(f) != 6 || f[0] == "" {
 		return nil
 	}
 	amr, err1 := strconv.Atoi(f[2])
@@ -123,7 +129,7 @@ func parsePending(s string) *pendingLogin {
 	if err1 != nil || err2 != nil || amr < 0 || amr > 255 {
 		return nil
 	}
-	return &pendingLogin{UserID: f[0], Remember: f[1] == "1", AMR: session.Methods(amr), Until: time.Unix(until, 0), Username: f[4]}
+	return &pendingLogin{UserID: f[0], Remember: f[1] == "1", AMR: session.Methods(amr), Until: time.Unix(until, 0), Stamp: f[4], Username: f[5]}
 }
 
 // pendingFrom returns the request's sign-in waiting for a second factor,
@@ -159,7 +165,7 @@ func (s *sessions) beginPending(r *http.Request, u *user.User, remember bool, am
 	if err := s.sm.RenewToken(ctx); err != nil {
 		return err
 	}
-	p := &pendingLogin{UserID: u.ID, Username: u.Username, Remember: remember, AMR: amr, Until: s.now().Add(pendingTTL)}
+	p := &pendingLogin{UserID: u.ID, Username: u.Username, Remember: remember, AMR: amr, Until: s.now().Add(pendingTTL), Stamp: u.SecurityStamp}
 	s.sm.Put(ctx, keyPending, p.encode())
 	// Redis keeps it a minute longer, so that the page can say it timed
 	// out (loadPending) rather than not know it.
@@ -177,19 +183,25 @@ type errSecondFactor struct{ methods []string }
 func (e *errSecondFactor) Error() string { return "second factor required" }
 
 // finishSecondFactor completes the pending sign-in p with method m: the
-// user is read afresh (one disabled meanwhile cannot finish), and the
-// session signs in with a new token and both methods.
+// user is read afresh (one disabled, or whose password changed, since
+// the first step cannot finish), and the session signs in with a new
+// token and both methods.
 func finishSecondFactor(w http.ResponseWriter, r *http.Request, sess *sessions, users Users, limits passwordLimits, audit *auditLog, mail *mailer, p *pendingLogin, m session.Methods) error {
 	u, err := users.ByID(r.Context(), p.UserID)
-	if errors.Is(err, user.ErrNotFound) || err == nil && u.Disabled {
+	if errors.Is(err, user.ErrNotFound) || err == nil && (u.Disabled || u.SecurityStamp != p.Stamp) {
 		sess.sm.Remove(r.Context(), keyPending)
-		return user.ErrInvalidCredentials
+		return errPendingVoid
 	}
 	if err != nil {
 		return err
 	}
 	return startSession(w, r, sess, limits.devices, audit, mail, u, p.Remember, p.AMR|m)
 }
+
+// errPendingVoid is a pending sign-in whose account changed (deleted,
+// disabled, a new password) since its first step: the person starts
+// again, and hears why (whySecurity). The API answers 401.
+var errPendingVoid = fmt.Errorf("pending sign-in void: %w", errUnauthorized)
 
 // methodOf maps the code mfa accepted to its amr.
 func methodOf(m mfa.Method) session.Methods {
@@ -241,7 +253,7 @@ func handleLogin2FAGet(rd *renderer, sess *sessions, f *factors) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		p := pendingFrom(r)
 		if p == nil {
-			http.Redirect(w, r, loginURL(r), http.StatusSeeOther)
+			http.Redirect(w, r, loginAgain(r), http.StatusSeeOther)
 			return nil
 		}
 		methods, err := f.methodsOf(r.Context(), p.UserID)
@@ -255,6 +267,15 @@ func handleLogin2FAGet(rd *renderer, sess *sessions, f *factors) http.Handler {
 	})
 }
 
+// loginAgain is the login page for a second step without a pending
+// sign-in: saying why when it timed out.
+func loginAgain(r *http.Request) string {
+	if l := loadedFrom(r.Context()); l != nil && l.ended != "" {
+		return "/login?why=" + url.QueryEscape(l.ended)
+	}
+	return "/login"
+}
+
 // maxCode bounds a code as posted.
 const maxCode = mfa.MaxCodeLen
 
@@ -266,7 +287,7 @@ func handleLogin2FAPost(rd *renderer, sess *sessions, users Users, f *factors, l
 		p := pendingFrom(r)
 		next := localPath(r.PostForm.Get("next"))
 		if p == nil {
-			http.Redirect(w, r, loginURL(r), http.StatusSeeOther)
+			http.Redirect(w, r, loginAgain(r), http.StatusSeeOther)
 			return nil
 		}
 		methods, err := f.methodsOf(r.Context(), p.UserID)
@@ -290,7 +311,12 @@ func handleLogin2FAPost(rd *renderer, sess *sessions, users Users, f *factors, l
 		if err != nil {
 			return rd.showForm(w, r, "login_2fa", view{Next: next, TwoFactor: tv, Form: form}, err, map[error]string{mfa.ErrWrongCode: "code"})
 		}
-		if err := finishSecondFactor(w, r, sess, users, limits, audit, mail, p, m); err != nil {
+		err = finishSecondFactor(w, r, sess, users, limits, audit, mail, p, m)
+		if errors.Is(err, errPendingVoid) {
+			http.Redirect(w, r, "/login?why="+whySecurity, http.StatusSeeOther)
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 		http.Redirect(w, r, sess.afterSignInVia(r, afterSignIn(next)), http.StatusSeeOther)
@@ -384,17 +410,35 @@ func handleTwoFactorGet(rd *renderer, sess *sessions, f *factors) http.Handler {
 		case err == nil:
 			tv.Enrolled, tv.RecoveryLeft = true, left
 		case errors.Is(err, mfa.ErrNotEnrolled):
-			if !sess.recentlyAuthenticated(r) {
-				tv.Secret = ""
-				break
-			}
-			if tv.Secret, err = setupSecret(r, sess, f.totp); err != nil {
-				return err
-			}
 		default:
 			return err
 		}
 		rd.render(w, r, http.StatusOK, "two_factor", view{User: u, Flash: sess.popFlash(r), TwoFactor: tv, Form: newForm("code")})
+		return nil
+	})
+}
+
+// handleTwoFactorSetupGet shows the QR code and the secret to enrol, to a
+// session that authenticated recently; others start at /account/2fa.
+func handleTwoFactorSetupGet(rd *renderer, sess *sessions, f *factors) http.Handler {
+	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
+		u := currentUser(r)
+		if !sess.recentlyAuthenticated(r) {
+			http.Redirect(w, r, "/account/2fa", http.StatusSeeOther)
+			return nil
+		}
+		if ok, err := f.totp.Enrolled(r.Context(), u.UserID); err != nil || ok {
+			if ok {
+				http.Redirect(w, r, "/account/2fa", http.StatusSeeOther)
+			}
+			return err
+		}
+		secret, err := setupSecret(r, sess, f.totp)
+		if err != nil {
+			return err
+		}
+		rd.render(w, r, http.StatusOK, "two_factor", view{User: u, Form: newForm("code"),
+			TwoFactor: &twoFactorView{Secret: secret, Passkeys: f.passkeys != nil, Required: f.mustHaveAAL2(u)}})
 		return nil
 	})
 }
@@ -409,7 +453,7 @@ func handleTwoFactorStartPost(rd *renderer, sess *sessions, users Users, f *fact
 		if ok, err := recentOrPassword(w, r, rd, sess, users, limits, audit, twoFactorStart()); !ok {
 			return err
 		}
-		http.Redirect(w, r, "/account/2fa", http.StatusSeeOther)
+		http.Redirect(w, r, "/account/2fa/setup", http.StatusSeeOther)
 		return nil
 	})
 }

@@ -215,21 +215,6 @@ func TestPasskeyBadInput(t *testing.T) {
 	}
 }
 
-// amrOf returns the session's amr and aal from /api/dashboard.
-func amrOf(t *testing.T, b *browser) (amr []string, aal string) {
-	t.Helper()
-	r := b.get("/api/dashboard")
-	wantStatus(t, r, http.StatusOK)
-	var d struct {
-		AMR []string `json:"amr"`
-		AAL string   `json:"aal"`
-	}
-	if err := json.Unmarshal([]byte(r.body), &d); err != nil {
-		t.Fatal(err)
-	}
-	return d.AMR, d.AAL
-}
-
 // assertWith answers a begin endpoint with auth, and returns the finish
 // body.
 func assertWith(t *testing.T, b *browser, auth *passkeytest.Authenticator, prefix string, extra map[string]any) string {

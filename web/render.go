@@ -58,7 +58,9 @@ func newRenderer(fsys fs.FS, reload bool, logger *slog.Logger, now func() time.T
 
 // funcs are the helpers templates may call.
 var funcs = template.FuncMap{
-	"when":    when,
+	"when": when,
+	// methods says how a session was authenticated, for people.
+	"methods": methodsText,
 	"timeTag": timeTag,
 	// field bundles the arguments of the "field" partial.
 	"field": func(v view, name, label, typ, autocomplete, hint string, autofocus bool) fieldView {

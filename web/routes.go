@@ -113,6 +113,7 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 			mux.Method(http.MethodGet, "/account/2fa", handleTwoFactorGet(rd, sess, f))
 			mux.Method(http.MethodPost, "/account/2fa", handleTwoFactorPost(rd, sess, users, f, limits, audit, mail))
 			mux.Method(http.MethodPost, "/account/2fa/start", handleTwoFactorStartPost(rd, sess, users, f, limits, audit))
+			mux.Method(http.MethodGet, "/account/2fa/setup", handleTwoFactorSetupGet(rd, sess, f))
 			mux.Method(http.MethodGet, "/account/2fa/qr.png", handleTwoFactorQR(rd, sess, f))
 			for action := range twoFactorActions {
 				mux.Method(http.MethodGet, "/account/2fa/"+action, handleTwoFactorActionGet(rd, sess, action))

@@ -124,7 +124,7 @@ func newPopulation(users, perUser int) []benchSession {
 				token: hex.EncodeToString(tok[:])[:43],
 				rec: session.Record{UserID: hex.EncodeToString(id[:]), Username: fmt.Sprintf("user%05d", u), Role: "user", SID: sid,
 					MemberSince: now.AddDate(-1, 0, 0), LastLogin: at.Add(-26 * time.Hour), AuthAt: at, Seen: at, Stamp: stamp,
-					IP: "203.0.113." + strconv.Itoa(1+(u+j)%250), Device: devices[(u+j)%len(devices)]},
+					IP: "203.0.113." + strconv.Itoa(1+(u+j)%250), Device: devices[(u+j)%len(devices)], AMR: session.MethodPassword},
 				ttl: 30 * time.Minute,
 			})
 		}

@@ -32,6 +32,8 @@ Commands:
                                           (at once, or within SESSION_TOUCH_INTERVAL if Redis is away)
   disable NAME                            disable NAME's account; signs NAME out everywhere
   enable NAME                             enable NAME's account again
+  reset-2fa NAME                          remove NAME's authenticator app, recovery codes and passkeys,
+                                          for someone who lost them; NAME is told by mail when mail is on
   list [-q PREFIX]                        list users
 
 They use the same settings as the server (REDIS_URL, MONGO_URI, ...), and print
@@ -40,11 +42,12 @@ only their result; LOG_LEVEL=debug adds their audit lines on stderr.
 
 // Each command's usage line, for its usage errors.
 var userCommandUsage = map[string]string{
-	"add":      "usage: gatehouse user add -username NAME [-role user|admin]",
-	"set-role": "usage: gatehouse user set-role NAME user|admin",
-	"disable":  "usage: gatehouse user disable NAME",
-	"enable":   "usage: gatehouse user enable NAME",
-	"list":     "usage: gatehouse user list [-q PREFIX]",
+	"add":       "usage: gatehouse user add -username NAME [-role user|admin]",
+	"set-role":  "usage: gatehouse user set-role NAME user|admin",
+	"disable":   "usage: gatehouse user disable NAME",
+	"enable":    "usage: gatehouse user enable NAME",
+	"list":      "usage: gatehouse user list [-q PREFIX]",
+	"reset-2fa": "usage: gatehouse user reset-2fa NAME",
 }
 
 // runUser is `gatehouse user ...`: account administration from the
@@ -59,13 +62,13 @@ var userCommandUsage = map[string]string{
 // whole output. LOG_LEVEL=debug shows them, for a script that keeps them.
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return badUsage("usage: gatehouse user add|set-role|disable|enable|list ... (try: gatehouse user help)")
+		return badUsage("usage: gatehouse user add|set-role|disable|enable|reset-2fa|list ... (try: gatehouse user help)")
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "help", "-h", "-help", "--help":
 		return printUsage(stdout)
-	case "add", "set-role", "disable", "enable", "list":
+	case "add", "set-role", "disable", "enable", "list", "reset-2fa":
 	default:
 		return badUsage("unknown user command: %s (try: gatehouse user help)", cmd)
 	}
@@ -103,6 +106,22 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			}
 			logger.Info("audit", "event", "user_created", "user_id", u.ID, "role", string(u.Role), "session_id", "cli", "ip", "local", "request_id", "")
 			fmt.Fprintf(stdout, "created %s (role %s)\n", u.Username, u.Role)
+			return nil
+		})
+	case "reset-2fa":
+		if len(rest) != 1 {
+			return badUsage("%s", userCommandUsage[cmd])
+		}
+		return withApp(ctx, cfg, logger, "user "+cmd, func(a *app.App) error {
+			u, err := a.Users.ByUsername(ctx, rest[0])
+			if err != nil {
+				return describe(err, rest[0], "")
+			}
+			if err := a.ResetSecondFactors(ctx, u.ID); err != nil {
+				return err
+			}
+			logger.Info("audit", "event", "second_factors_reset", "user_id", u.ID, "session_id", "cli", "ip", "local", "request_id", "")
+			fmt.Fprintf(stdout, "%s: second factors removed; they sign in with their password alone until they set up new ones\n", u.Username)
 			return nil
 		})
 	case "set-role", "disable", "enable":

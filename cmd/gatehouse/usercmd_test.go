@@ -77,7 +77,7 @@ func TestUserCommandOutput(t *testing.T) {
 		{"short\n", []string{"user", "add", "-username", "cyd"}, "enter a password of at least 8 characters"},
 		{"", []string{"user", "add", "-username", "cyd"}, "no password on stdin"},
 		{"", []string{"user", "frob"}, "unknown user command: frob (try: gatehouse user help)"},
-		{"", []string{"user"}, "usage: gatehouse user add|set-role|disable|enable|list ... (try: gatehouse user help)"},
+		{"", []string{"user"}, "usage: gatehouse user add|set-role|disable|enable|reset-2fa|list ... (try: gatehouse user help)"},
 		{"", []string{"user", "add"}, "usage: gatehouse user add -username NAME [-role user|admin]"},
 		{"", []string{"user", "add", "-x"}, "usage: gatehouse user add -username NAME [-role user|admin] (flag provided but not defined: -x)"},
 		{"", []string{"user", "disable"}, "usage: gatehouse user disable NAME"},
@@ -154,6 +154,18 @@ func TestUserCommands(t *testing.T) {
 	}
 	if _, err := runCLI(t, env, "", "user", "enable", "worker"); err != nil {
 		t.Fatal(err)
+	}
+	// reset-2fa: for a user with no second factor it is a no-op that
+	// says what it did; for an unknown user, an error.
+	out, err = runCLI(t, env, "", "user", "reset-2fa", "worker")
+	if err != nil || out != "worker: second factors removed; they sign in with their password alone until they set up new ones\n" {
+		t.Fatalf("reset-2fa: got %q, %v", out, err)
+	}
+	if _, err := runCLI(t, env, "", "user", "reset-2fa", "nobody"); err == nil || !strings.Contains(err.Error(), "nobody") {
+		t.Fatalf("reset-2fa of an unknown user: got %v", err)
+	}
+	if _, err := runCLI(t, env, "", "user", "reset-2fa"); err == nil || !strings.Contains(err.Error(), "usage") {
+		t.Fatalf("reset-2fa without a name: got %v", err)
 	}
 
 	// Roles, and the last admin.

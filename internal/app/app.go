@@ -90,6 +90,9 @@ type App struct {
 	composer  *account.Composer
 	// SecondFactors is the authenticator-app factor.
 	SecondFactors *mfa.Service
+	// factorResets remove one kind of second factor of a user each
+	// (ResetSecondFactors).
+	factorResets []func(ctx context.Context, userID string) error
 
 	draining atomic.Bool
 	closers  []func()
@@ -165,6 +168,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 	// A code is valid for the step before, its own and the one after:
 	// its step must be remembered a little longer than that.
 	a.SecondFactors = mfa.NewService(totps, redis.NewTOTPSteps(a.RedisConns, 4*mfa.Period), "Gatehouse", o.Now)
+	a.factorResets = append(a.factorResets, a.SecondFactors.Disable)
 
 	var users web.Users = a.Users
 	if o.WrapUsers != nil {
@@ -237,6 +241,21 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 		return nil, err
 	}
 	return a, nil
+}
+
+// ResetSecondFactors removes every second factor of userID, for
+// `gatehouse user reset-2fa`, and mails the user a notice when mail is on.
+func (a *App) ResetSecondFactors(ctx context.Context, userID string) error {
+	for _, reset := range a.factorResets {
+		if err := reset(ctx, userID); err != nil {
+			return err
+		}
+	}
+	if a.Accounts != nil {
+		return a.Accounts.Notify(ctx, account.KindSecondFactor, userID, map[string]string{
+			"change": "removed", "method": "authenticator app and passkeys, reset by an administrator", "ip": "local"})
+	}
+	return nil
 }
 
 // newMail builds the e-mail parts: the queue on Redis Streams, the

@@ -14,10 +14,12 @@ import (
 
 // TOTPs is mfa.Store over the totp collection: one document per enrolled
 // user, whose _id is the user's id (so a second enrolment is a duplicate
-// key). Only features MongoDB and FerretDB share: plain documents, $set,
-// and $pull of one array element.
+// key), and totp_used, a marker per recovery code used. Only features
+// MongoDB and FerretDB share: plain documents, unique _id, $set and
+// $pull.
 type TOTPs struct {
 	coll    *mongo.Collection
+	used    *mongo.Collection // one marker per recovery code used (UseRecovery)
 	timeout time.Duration
 	guard   *breaker
 }
@@ -34,7 +36,7 @@ type totpDoc struct {
 func NewTOTPs(db *mongo.Database, timeout time.Duration, logger *slog.Logger) *TOTPs {
 	client := db.Client()
 	ping := func(ctx context.Context) error { return client.Ping(ctx, nil) }
-	return &TOTPs{coll: db.Collection("totp"), timeout: timeout, guard: newBreaker(ping, timeout, logger)}
+	return &TOTPs{coll: db.Collection("totp"), used: db.Collection("totp_used"), timeout: timeout, guard: newBreaker(ping, timeout, logger)}
 }
 
 // Close stops the breaker's background ping.
@@ -92,16 +94,34 @@ func (s *TOTPs) Create(ctx context.Context, t *mfa.TOTP) error {
 	})
 }
 
-// UseRecovery implements mfa.Store: the filter names the hash, so of two
-// requests with one code only one matches.
+// UseRecovery implements mfa.Store. A filtered $pull alone is atomic on
+// MongoDB but not on FerretDB 1.24, which reads and writes the document
+// apart: of 16 concurrent uses of one code, 6 succeeded in
+// TestTOTPStore. So a use first inserts a marker whose _id names the
+// user and the code into totp_used: the unique _id, which both enforce
+// atomically, lets exactly one use through; then the code is pulled.
 func (s *TOTPs) UseRecovery(ctx context.Context, userID, hash string) (used bool, err error) {
 	err = s.run(ctx, "use recovery code", func(ctx context.Context) error {
-		res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}, {Key: "recovery", Value: hash}},
-			bson.D{{Key: "$pull", Value: bson.D{{Key: "recovery", Value: hash}}}})
+		n, err := s.coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: userID}, {Key: "recovery", Value: hash}})
 		if err != nil {
 			return unavailable("use recovery code", err)
 		}
-		used = res.ModifiedCount == 1
+		if n == 0 {
+			return nil
+		}
+		_, err = s.used.InsertOne(ctx, bson.D{{Key: "_id", Value: userID + "/" + hash}, {Key: "at", Value: time.Now().UTC()}})
+		if isDuplicate(err) {
+			return nil
+		}
+		if err != nil {
+			return unavailable("use recovery code", err)
+		}
+		if _, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}},
+			bson.D{{Key: "$pull", Value: bson.D{{Key: "recovery", Value: hash}}}}); err != nil {
+			// The marker stands: the code is used up either way.
+			return unavailable("use recovery code", err)
+		}
+		used = true
 		return nil
 	})
 	return used, err
