@@ -71,13 +71,28 @@ func verifyPasskey(r *http.Request, limits passwordLimits, audit *auditLog, cere
 	return res, nil
 }
 
-func handlePasskeyLoginBegin(rd *renderer, pk Passkeys) http.Handler {
+// maxPasskeyBegins bounds the sign-in ceremonies one IP begins in a
+// window of Deps.PasskeyBegins: anyone may begin one, and each keeps a
+// challenge in Redis for 5 minutes. Every login page view of a browser
+// with conditional mediation begins one, so the bound is generous.
+const maxPasskeyBegins = 120
+
+func handlePasskeyLoginBegin(rd *renderer, pk Passkeys, begins WindowCounter, ipv6Prefix int) http.Handler {
 	return rd.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var in struct {
 			Conditional bool `json:"conditional"`
 		}
 		if err := readBegin(r, &in); err != nil {
 			return err
+		}
+		if begins != nil {
+			n, err := begins.Incr(r.Context(), clientKey(r, ipv6Prefix))
+			if err != nil {
+				return err
+			}
+			if n > maxPasskeyBegins {
+				return &throttledError{retryAfter: begins.Window(), message: "Too many passkey requests came from your network: wait a minute, then try again"}
+			}
 		}
 		opts, h, err := pk.BeginLogin(r.Context(), in.Conditional)
 		if err != nil {

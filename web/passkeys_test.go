@@ -380,3 +380,26 @@ func TestPasskeyFailuresThrottled(t *testing.T) {
 		t.Error("want passkey_failure audit lines")
 	}
 }
+
+// TestPasskeyBeginsBounded: anyone may begin a sign-in, and each keeps a
+// challenge in Redis, so one IP's begins are counted and bounded.
+func TestPasskeyBeginsBounded(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{})
+	b := newBrowser(t, a.URL)
+	var r response
+	ok := 0
+	for range 200 {
+		if r = b.postJSON("/webauthn/login/begin", `{"conditional":true}`); r.StatusCode != http.StatusOK {
+			break
+		}
+		ok++
+	}
+	wantStatus(t, r, http.StatusTooManyRequests)
+	if ok != 120 {
+		t.Errorf("begun before the 429: got %d, want 120", ok)
+	}
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+}

@@ -127,7 +127,7 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 
 		// Passkeys: the page, and the WebAuthn ceremonies' JSON (passkeys.go).
 		if pk := d.Passkeys; pk != nil {
-			mux.Method(http.MethodPost, "/webauthn/login/begin", handlePasskeyLoginBegin(rd, pk))
+			mux.Method(http.MethodPost, "/webauthn/login/begin", handlePasskeyLoginBegin(rd, pk, d.PasskeyBegins, d.IPv6Prefix))
 			mux.Method(http.MethodPost, "/webauthn/login/finish", handlePasskeyLoginFinish(rd, sess, users, pk, limits, audit, mail))
 			mux.Method(http.MethodPost, "/webauthn/2fa/begin", handlePasskey2FABegin(rd, pk))
 			mux.Method(http.MethodPost, "/webauthn/2fa/finish", handlePasskey2FAFinish(rd, sess, users, pk, limits, audit, mail))

@@ -171,6 +171,10 @@ type Deps struct {
 	// (internal/passkey.Service); its Count tells sign-in whether a
 	// password needs a second factor. Optional: nil turns passkeys off.
 	Passkeys Passkeys
+	// PasskeyBegins counts the sign-in ceremonies begun per IP, each a
+	// challenge kept in Redis for 5 minutes; past maxPasskeyBegins in a
+	// window they are refused. Optional: nil counts nothing.
+	PasskeyBegins WindowCounter
 	// Require2FARoles are the roles that must sign in with two factors
 	// (REQUIRE_2FA_ROLES). Optional.
 	Require2FARoles []string

@@ -200,6 +200,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 		Users:              users,
 		Accounts:           accounts,
 		Passkeys:           passkeys,
+		PasskeyBegins:      redis.NewWindowCounter(a.RedisConns, "gatehouse:webauthn:begin:", time.Minute),
 		PasswordResetTTL:   cfg.PasswordResetTTL,
 		DevMailbox:         o.DevMailbox,
 		Templates:          o.Templates,
@@ -301,7 +302,7 @@ func newPasskeys(ctx context.Context, cfg config.Config, client *mongodriver.Cli
 	if err := repo.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
-	challenges := redis.NewChallenges(conns, "gatehouse:webauthn:", o.Now)
+	challenges := redis.NewChallenges(conns, "gatehouse:webauthn:challenge:", o.Now)
 	svc, err := passkey.New(public, "Gatehouse", repo, challenges, o.Now)
 	if err != nil {
 		// Such as an IP address other than loopback, which mails can
