@@ -70,3 +70,32 @@ func TestPasskeyChallengesExpire(t *testing.T) {
 		t.Fatalf("got %q, %v, want nil, nil", v, err)
 	}
 }
+
+// TestPasskeyChallengesOnCluster: each challenge is one key, so many
+// handles spread over the slots of a Redis Cluster all work, once.
+func TestPasskeyChallengesOnCluster(t *testing.T) {
+	t.Parallel()
+	set := testenv.RedisCluster(t)
+	cl, err := redis.NewCluster(set.Addrs[:1], "", redis.Options{Timeout: time.Second, MaxActive: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Close() })
+	c := redis.NewChallenges(cl, "gatehouse:webauthn:challenge:", nil)
+	ctx := context.Background()
+	handles := make([]string, 20)
+	for i := range handles {
+		if handles[i], err = c.Put(ctx, []byte{byte(i)}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, h := range handles {
+		v, err := c.Take(ctx, h)
+		if err != nil || len(v) != 1 || v[0] != byte(i) {
+			t.Fatalf("Take %d: got %v, %v", i, v, err)
+		}
+		if v, err := c.Take(ctx, h); v != nil || err != nil {
+			t.Fatalf("Take %d again: got %v, %v, want nil, nil", i, v, err)
+		}
+	}
+}
