@@ -125,9 +125,13 @@ const (
 	kindRegister = "register"
 	kindLogin    = "login"   // discoverable: no user known yet
 	kindVerify   = "verify:" // + purpose: a known user proves it
-	maxBody      = 64 << 10  // the browser's answer, at most
-	maxHandle    = 128       // a challenge handle, at most
-	userIDMaxLen = 64        // WebAuthn's user handle limit
+)
+
+// Bounds on what comes in.
+const (
+	maxBody      = 64 << 10 // the browser's answer
+	maxHandle    = 128      // a challenge handle
+	userIDMaxLen = 64       // WebAuthn's user handle
 )
 
 // Purposes of Verify ceremonies.

@@ -44,10 +44,10 @@
     var id = button.id ? button.id + "-status" : "";
     var el = button.nextElementSibling;
     if (!el || !el.hasAttribute("data-passkey-status")) {
-      el = document.createElement("p");
+      el = document.createElement("span");
       el.setAttribute("data-passkey-status", "");
       el.setAttribute("role", "status");
-      el.className = "hint";
+      el.className = "hint passkey-status";
       if (id) { el.id = id; }
       button.insertAdjacentElement("afterend", el);
     }
@@ -66,7 +66,8 @@
   }
 
   // getAssertion runs a ceremony that proves a passkey: begin at
-  // prefix/begin, ask the browser, finish at prefix/finish with extra.
+  // prefix/begin, ask the browser, finish at prefix/finish with extra
+  // (an object, or a function that makes it when the passkey answered).
   async function getAssertion(prefix, begin, extra, request) {
     var started = await post(prefix + "/begin", begin);
     var options = { publicKey: PKC.parseRequestOptionsFromJSON(started.options.publicKey) };
@@ -75,7 +76,8 @@
     }
     var cred = await navigator.credentials.get(options);
     var body = { challenge: started.challenge, credential: cred.toJSON() };
-    for (var j in extra || {}) { body[j] = extra[j]; }
+    var more = typeof extra === "function" ? extra() : (extra || {});
+    for (var j in more) { body[j] = more[j]; }
     return post(prefix + "/finish", body);
   }
 
@@ -166,7 +168,7 @@
       conditional = new AbortController();
       var signal = conditional.signal;
       return getAssertion("/webauthn/login", { conditional: true },
-        { remember: false, next: nextOf(field) },
+        function () { return { remember: remembered(field), next: nextOf(field) }; },
         { mediation: "conditional", signal: signal }).then(function (done) {
         window.location.assign(done.redirect || "/dashboard");
       });
