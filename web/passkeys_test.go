@@ -403,3 +403,50 @@ func TestPasskeyBeginsBounded(t *testing.T) {
 		t.Error("429 without Retry-After")
 	}
 }
+
+// TestPasskeyMarkup: without script, the pages work and show no passkey
+// button; the script unhides them (cmd/gatehouse's Chromium test).
+func TestPasskeyMarkup(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	a := newApp(t, newBackends(t), options{now: clock.now})
+	b := newBrowser(t, a.URL)
+	d := doc(t, b.get("/login"))
+	if d.Find(`button#passkey-login[data-passkey=login][type=button][hidden]`).Length() != 1 {
+		t.Error("/login: want the hidden passkey button")
+	}
+	if got, _ := d.Find("#username").Attr("autocomplete"); got != "username webauthn" {
+		t.Errorf("/login: username autocomplete %q, want \"username webauthn\"", got)
+	}
+	if !onlyStaticScripts(d) || d.Find(`script[src="/static/js/passkey.js"][defer]`).Length() != 1 {
+		t.Error("/login: want exactly the app's deferred script file")
+	}
+	r := b.get("/static/js/passkey.js")
+	wantStatus(t, r, http.StatusOK)
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
+		t.Errorf("passkey.js: Content-Type %q, want text/javascript", ct)
+	}
+
+	// Not recently authenticated: the page links to the confirmation
+	// page instead of showing the add form; the password there leads
+	// back to the form.
+	wantRedirect(t, b.signup("ada", "correct horse battery"), "/dashboard")
+	clock.advance(11 * time.Minute)
+	d = doc(t, b.get("/account/passkeys"))
+	if d.Find("#add-form").Length() != 0 || d.Find(`a#add-passkey-confirm[href="/account/passkeys/add"]`).Length() != 1 {
+		t.Fatal("not recent: want the confirm link and no add form")
+	}
+	d = doc(t, b.get("/account/passkeys/add"))
+	if d.Find("#password").Length() != 1 {
+		t.Fatal("/account/passkeys/add: want the password field")
+	}
+	r = b.postForm("/account/passkeys/add", url.Values{"password": {"wrong horse battery"}})
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if fieldError(doc(t, r), "password") == "" {
+		t.Error("wrong password: want an error on the field")
+	}
+	wantRedirect(t, b.postForm("/account/passkeys/add", url.Values{"password": {"correct horse battery"}}), "/account/passkeys#add")
+	if doc(t, b.get("/account/passkeys")).Find("#add-form").Length() != 1 {
+		t.Fatal("after confirming: want the add form")
+	}
+}
