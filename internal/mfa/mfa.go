@@ -163,6 +163,13 @@ func (s *Service) Enroll(ctx context.Context, userID, secret, code string) ([]st
 	if !ValidSecret(secret) {
 		return nil, ErrWrongCode
 	}
+	// Enrolled already: say so before the code's step is used up.
+	if _, err := s.store.Get(ctx, userID); !errors.Is(err, ErrNotEnrolled) {
+		if err == nil {
+			err = ErrEnrolled
+		}
+		return nil, err
+	}
 	step, ok := matchStep(secret, code, s.now())
 	if !ok {
 		return nil, ErrWrongCode
