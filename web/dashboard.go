@@ -78,16 +78,17 @@ func dashboardFor(u *session.Record, p session.Policy, idle string) dashboardVie
 // values only. The layout and partials read Page, User, Flash and Year of
 // it as they read them of view.
 type dashboardPage struct {
-	Page   string
-	Today  time.Time // dates are written relative to it: the page changes daily
-	User   session.Record
-	Flash  string
-	Year   int
-	Limits limitsView
-	Mail   bool // e-mail is on: the navigation links the address page
-	// PasskeysOn: the navigation links the passkeys page.
+	Page      string
+	Today     time.Time // dates are written relative to it: the page changes daily
+	User      session.Record
+	Flash     string
+	Year      int
+	Limits    limitsView
+	Mail      bool // e-mail is on: the navigation links the address page
+	Dashboard dashboardView
+
+	// PasskeysOn: passkeys are on, so the navigation links their page.
 	PasskeysOn bool
-	Dashboard  dashboardView
 }
 
 // dashboardCacheGeneration bounds the dashboard cache to twice this many
