@@ -51,7 +51,7 @@ test/short: tools
 ## screenshots: retake the README's screenshots (static/screenshots) in Chromium
 .PHONY: screenshots
 screenshots:
-	UPDATE_SCREENSHOTS=1 go test -tags dev -count=1 -run '^TestBrowserScreenshots$$' ./cmd/gatehouse
+	UPDATE_SCREENSHOTS=1 go test -tags dev -count=1 -run '^(TestBrowserScreenshots|TestBrowserPasskey)$$' ./cmd/gatehouse
 
 ## bench: load-test the production binary (table on stdout, JSON in bin/bench.json), then the Go benchmarks
 .PHONY: bench

@@ -1,9 +1,9 @@
-// Package static embeds the stylesheet and images served under /static/.
+// Package static embeds the stylesheet, images and script served under /static/.
 package static
 
 import "embed"
 
-// FS holds css/ and img/ only, so this file is not downloadable.
+// FS holds css/, img/ and js/ only, so this file is not downloadable.
 //
-//go:embed css img
+//go:embed css img js
 var FS embed.FS

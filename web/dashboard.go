@@ -86,6 +86,9 @@ type dashboardPage struct {
 	Limits    limitsView
 	Mail      bool // e-mail is on: the navigation links the address page
 	Dashboard dashboardView
+
+	// PasskeysOn: passkeys are on, so the navigation links their page.
+	PasskeysOn bool
 }
 
 // dashboardCacheGeneration bounds the dashboard cache to twice this many
@@ -105,7 +108,7 @@ func handleDashboard(rd *renderer, sess *sessions, policy session.Policy) http.H
 		u := currentUser(r)
 		now := rd.now()
 		p := dashboardPage{Page: "dashboard", Today: day(now), User: *u, Flash: sess.popFlash(r), Year: now.Year(),
-			Limits: rd.limits, Mail: rd.mail, Dashboard: dashboardFor(u, policy, idle)}
+			Limits: rd.limits, Mail: rd.mail, PasskeysOn: rd.passkeys, Dashboard: dashboardFor(u, policy, idle)}
 		cache := p.Flash == "" && !rd.reload
 		if cache {
 			if body, ok := rd.dashboards.get(p); ok {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/mfa"
+	"github.com/gatehouse/gatehouse/internal/passkey"
 	"github.com/gatehouse/gatehouse/internal/redis"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
@@ -81,6 +82,7 @@ const (
 	msgBadCredentials = "Check your username and password: they do not match an account"
 	msgBusy           = "Gatehouse is handling a great many sign-ins right now. Please try again in a few seconds"
 	msgLinkInvalid    = "That link has expired or has already been used: ask for a new one"
+	msgPasskeyFailed  = "That passkey could not be verified: try again, or use your password"
 )
 
 // problems maps each sentinel error, as errors.Is finds it, to its
@@ -108,6 +110,14 @@ var problems = []struct {
 	{user.ErrEmailTaken, problem{status: http.StatusConflict, message: "Use a different email address: that one belongs to another account"}},
 	{user.ErrEmailLookalike, problem{status: http.StatusConflict, message: "Use a different email address: that one looks too much like another account's"}},
 	{account.ErrLinkInvalid, problem{status: http.StatusBadRequest, message: msgLinkInvalid, code: "link_invalid"}},
+	// Passkeys (passkeys.go).
+	{passkey.ErrChallenge, problem{status: http.StatusBadRequest, message: "That passkey request has expired or was already used: try again", code: "challenge_invalid"}},
+	{passkey.ErrFailed, problem{status: http.StatusUnauthorized, message: msgPasskeyFailed, code: "passkey_failed"}},
+	{passkey.ErrCloned, problem{status: http.StatusUnauthorized, message: msgPasskeyFailed, code: "passkey_failed"}},
+	{passkey.ErrName, problem{status: http.StatusBadRequest, message: "Enter a name for the passkey, at most 64 characters, such as the device it is on"}},
+	{passkey.ErrExists, problem{status: http.StatusConflict, message: "That passkey is already registered"}},
+	{passkey.ErrTooMany, problem{status: http.StatusConflict, message: "You have as many passkeys as an account may hold: remove one first"}},
+	{passkey.ErrNotFound, problem{status: http.StatusNotFound, message: "No such passkey"}},
 	{errThrottled, problem{status: http.StatusTooManyRequests}},
 	{redis.ErrUnavailable, problem{status: http.StatusServiceUnavailable, retryAfter: 5 * time.Second,
 		level: slog.LevelError, logMsg: "dependency unavailable", dependency: "redis"}},

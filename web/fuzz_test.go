@@ -199,7 +199,7 @@ func FuzzSignupForm(f *testing.F) {
 		default:
 			t.Fatalf("form %q: got %d", body, rec.Code)
 		}
-		if strings.Contains(strings.ToLower(rec.Body.String()), "<script") {
+		if strings.Contains(strings.ToLower(withoutOwnScript(rec.Body.String())), "<script") {
 			t.Fatalf("form %q: a script tag reached the page", body)
 		}
 	})
@@ -283,7 +283,7 @@ func FuzzForms(f *testing.F) {
 		default:
 			t.Fatalf("POST %s %q: got %d", target.path, body, rec.Code)
 		}
-		if strings.Contains(strings.ToLower(rec.Body.String()), "<script") {
+		if strings.Contains(strings.ToLower(withoutOwnScript(rec.Body.String())), "<script") {
 			t.Fatalf("POST %s %q: a script tag reached the page", target.path, body)
 		}
 	})

@@ -147,9 +147,11 @@ func recoverPanics(rd *renderer) func(http.Handler) http.Handler {
 	}
 }
 
-// contentSecurityPolicy allows this origin's stylesheet and images and
-// nothing else: no script at all, no inline style, no framing.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+// contentSecurityPolicy allows this origin's stylesheet, images and one
+// script file (static/js/passkey.js, which calls this origin's /webauthn
+// endpoints: connect-src) and nothing else: no inline script or style,
+// no framing.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
 // baseHeaders are the OWASP-recommended response headers, built once. A

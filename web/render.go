@@ -18,7 +18,7 @@ import (
 // pageNames are the pages in templates/pages, each parsed into its own set
 // with the layout and partials.
 var pageNames = []string{"login", "signup", "dashboard", "error", "sessions", "password", "confirm", "admin_users", "cookie_refused",
-	"forgot", "forgot_sent", "reset", "link", "email", "email_verify", "login_2fa", "two_factor"}
+	"forgot", "forgot_sent", "reset", "link", "email", "email_verify", "login_2fa", "two_factor", "passkeys"}
 
 // renderer turns page names and view data into HTML responses, and errors
 // into error pages (errors.go). Handlers call it rd.
@@ -30,9 +30,12 @@ type renderer struct {
 	limits limitsView
 	// mail: e-mail is on (Deps.Accounts), so pages offer its links
 	// and fields.
-	mail  bool
-	pages map[string]*template.Template
-	bufs  sync.Pool
+	mail bool
+	// passkeys: passkeys are on (Deps.Passkeys); the navigation links
+	// to their page.
+	passkeys bool
+	pages    map[string]*template.Template
+	bufs     sync.Pool
 	// dashboards keeps rendered dashboards (dashboard.go).
 	dashboards *pageCache[dashboardPage]
 }
@@ -112,6 +115,10 @@ type view struct {
 	Link  *linkView
 	// DevMail is /dev/mail's (dev builds only).
 	DevMail any
+	// Passkeys is the passkeys page's state (passkeys.go); PasskeysOn:
+	// passkeys are on, so the navigation links to that page.
+	Passkeys   *passkeysView
+	PasskeysOn bool
 }
 
 // limitsView gives templates the limits the code enforces, so that the
@@ -142,6 +149,7 @@ func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, p
 	v.Page = page
 	v.Limits = rd.limits
 	v.Mail = rd.mail
+	v.PasskeysOn = rd.passkeys
 	v.Today = day(rd.now())
 	if v.Year == 0 {
 		v.Year = rd.now().Year()

@@ -44,6 +44,7 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 	// limiter guards them, and a stale cookie must not keep its owner out.
 	// Nor is recovering a forgotten password.
 	session := loadSession(sess, users, guard, rd, "/login", "/signup", "/auth/login", "/auth/register", "/login/2fa", "/auth/login/2fa",
+		"/webauthn/login/begin", "/webauthn/login/finish", "/webauthn/2fa/begin", "/webauthn/2fa/finish",
 		"/password/forgot", "/password/reset", "/api/password/forgot", "/api/password/reset")
 
 	// Error pages load the session so that the navigation shows who is
@@ -124,6 +125,26 @@ func routes(d Deps, rd *renderer, sess *sessions, audit *auditLog, guard *tokenG
 			}
 		})
 
+		// Passkeys: the page, and the WebAuthn ceremonies' JSON (passkeys.go).
+		if pk := d.Passkeys; pk != nil {
+			mux.Method(http.MethodPost, "/webauthn/login/begin", handlePasskeyLoginBegin(rd, pk, d.PasskeyBegins, d.IPv6Prefix))
+			mux.Method(http.MethodPost, "/webauthn/login/finish", handlePasskeyLoginFinish(rd, sess, users, pk, limits, audit, mail))
+			mux.Method(http.MethodPost, "/webauthn/2fa/begin", handlePasskey2FABegin(rd, pk))
+			mux.Method(http.MethodPost, "/webauthn/2fa/finish", handlePasskey2FAFinish(rd, sess, users, pk, limits, audit, mail))
+			mux.Group(func(mux chi.Router) {
+				mux.Use(authed)
+				mux.Method(http.MethodGet, "/account/passkeys", handlePasskeysGet(rd, sess, pk))
+				mux.Method(http.MethodGet, "/account/passkeys/add", handlePasskeyAddGet(rd, sess))
+				mux.Method(http.MethodPost, "/account/passkeys/add", handlePasskeyAddPost(rd, sess, users, limits, audit))
+				mux.Method(http.MethodGet, "/account/passkeys/{id}/remove", handlePasskeyRemoveGet(rd, sess, pk))
+				mux.Method(http.MethodPost, "/account/passkeys/{id}/remove", handlePasskeyRemovePost(rd, sess, users, limits, pk, audit, mail))
+				mux.Method(http.MethodPost, "/webauthn/register/begin", handlePasskeyRegisterBegin(rd, sess, pk))
+				mux.Method(http.MethodPost, "/webauthn/register/finish", handlePasskeyRegisterFinish(rd, sess, pk, audit, mail))
+				mux.Method(http.MethodPost, "/webauthn/reauth/begin", handlePasskeyReauthBegin(rd, pk))
+				mux.Method(http.MethodPost, "/webauthn/reauth/finish", handlePasskeyReauthFinish(rd, sess, pk, limits, audit))
+			})
+		}
+
 		// Administration: admins only; every change needs a recent password,
 		// asked on the change's confirmation page when it is older.
 		mux.Group(func(mux chi.Router) {
@@ -182,5 +203,6 @@ func setAllow(w http.ResponseWriter, r *http.Request) {
 // wantsJSON tells API requests, answered in JSON, from page requests.
 func wantsJSON(r *http.Request) bool {
 	p := r.URL.Path
-	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/auth/") || p == "/api" || p == "/auth"
+	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/auth/") || p == "/api" || p == "/auth" ||
+		strings.HasPrefix(p, "/webauthn/")
 }

@@ -216,8 +216,8 @@ func TestAttackHTMLInjectionInUsername(t *testing.T) {
 		t.Fatal("username echoed unescaped")
 	}
 	d := doc(t, r)
-	if d.Find("script").Length() != 0 {
-		t.Fatal("a script element reached the page")
+	if !onlyStaticScripts(d) {
+		t.Fatal("a script element other than the app's own file reached the page")
 	}
 	if v, _ := d.Find("#username").Attr("value"); v != evil {
 		t.Fatalf("got value %q, want the text as typed", v)
@@ -437,8 +437,10 @@ func TestAttackClickjackingAndXSSHeaders(t *testing.T) {
 					t.Errorf("%s: CSP %q lacks %q", path, csp, want)
 				}
 			}
-			if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "script-src") {
-				t.Errorf("%s: CSP %q allows scripts or inline code", path, csp)
+			// One script file of this origin (static/js/passkey.js), and
+			// no inline code.
+			if strings.Contains(csp, "unsafe-") || !strings.Contains(csp, "script-src 'self';") {
+				t.Errorf("%s: CSP %q allows inline code or scripts from elsewhere", path, csp)
 			}
 			if got := h.Get("X-Content-Type-Options"); got != "nosniff" {
 				t.Errorf("%s: nosniff: got %q", path, got)

@@ -167,9 +167,14 @@ type Deps struct {
 
 	// SecondFactors is the authenticator-app factor (mfa.Service).
 	SecondFactors SecondFactors
-	// Passkeys counts each user's passkeys. Optional: nil turns
-	// passkeys off.
-	Passkeys PasskeyCounter
+	// Passkeys runs the WebAuthn ceremonies and keeps the credentials
+	// (internal/passkey.Service); its Count tells sign-in whether a
+	// password needs a second factor. Optional: nil turns passkeys off.
+	Passkeys Passkeys
+	// PasskeyBegins counts the sign-in ceremonies begun per IP, each a
+	// challenge kept in Redis for 5 minutes; past maxPasskeyBegins in a
+	// window they are refused. Optional: nil counts nothing.
+	PasskeyBegins WindowCounter
 	// Require2FARoles are the roles that must sign in with two factors
 	// (REQUIRE_2FA_ROLES). Optional.
 	Require2FARoles []string
@@ -200,6 +205,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	rd.mail = d.Accounts != nil
+	rd.passkeys = d.Passkeys != nil
 	rd.limits.ResetFor = humanDuration(d.PasswordResetTTL)
 	sess := newSessions(newSessionManager(d.SessionStore, d.Cookie, d.Policy), d.SessionIndex, d.Policy, d.MaxSessionsPerUser, d.Now, d.Logger, d.Metrics)
 	sess.factors = &factors{totp: d.SecondFactors, passkeys: d.Passkeys, required: d.Require2FARoles}

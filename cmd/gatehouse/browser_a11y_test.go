@@ -24,8 +24,8 @@ type axeViolation struct {
 }
 
 // axeRun runs axe-core on the page and returns its violations. The page's
-// CSP allows no script; Runtime.evaluate, which runs this, is not subject
-// to it.
+// CSP allows no script but the app's own file; Runtime.evaluate, which
+// runs this, is not subject to it.
 const axeRun = `axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations.map(v => ({
 	id: v.id, impact: v.impact || "", help: v.help, helpUrl: v.helpUrl,
 	targets: v.nodes.map(n => n.target.join(" ")),

@@ -13,6 +13,7 @@ package app
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -29,6 +30,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/mongo"
+	"github.com/gatehouse/gatehouse/internal/passkey"
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/pwned"
 	"github.com/gatehouse/gatehouse/internal/redis"
@@ -172,6 +174,10 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 	if o.WrapUsers != nil {
 		users = o.WrapUsers(users)
 	}
+	passkeys, err := newPasskeys(ctx, cfg, a.Mongo, a.RedisConns, o)
+	if err != nil {
+		return nil, err
+	}
 	var accounts web.Accounts
 	if cfg.MailEnabled && cfg.SMTPURL != "" {
 		if err := a.newMail(cfg, o); err != nil {
@@ -193,6 +199,8 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 		},
 		Users:              users,
 		Accounts:           accounts,
+		Passkeys:           passkeys,
+		PasskeyBegins:      redis.NewWindowCounter(a.RedisConns, "gatehouse:webauthn:begin:", time.Minute),
 		PasswordResetTTL:   cfg.PasswordResetTTL,
 		DevMailbox:         o.DevMailbox,
 		Templates:          o.Templates,
@@ -272,6 +280,37 @@ func (a *App) newMail(cfg config.Config, o Options) error {
 	base := cfg.PublicURL
 	a.composer, err = account.NewComposer(o.Templates, a.Users, tokens, sender, func() string { return base }, cfg.PasswordResetTTL)
 	return err
+}
+
+// newPasskeys builds the passkey service: credentials in MongoDB's
+// passkeys collection, ceremony challenges in Redis (single-key commands,
+// so a Redis Cluster serves them too), the relying party from PUBLIC_URL.
+// Without PUBLIC_URL (a development server that did not fill it in from
+// its listen address), it is http://localhost:PORT; with PORT=0 as well
+// there is no origin to name, and passkeys are off (nil), as they are
+// when PUBLIC_URL's host is an IP address other than loopback.
+func newPasskeys(ctx context.Context, cfg config.Config, client *mongodriver.Client, conns redis.Conns, o Options) (web.Passkeys, error) {
+	public := cfg.PublicURL
+	if public == "" {
+		if cfg.Port == 0 {
+			o.Logger.Info("passkeys are off: no PUBLIC_URL, and PORT=0 names no origin")
+			return nil, nil
+		}
+		public = fmt.Sprintf("http://localhost:%d", cfg.Port)
+	}
+	repo := mongo.NewPasskeys(client.Database(cfg.MongoDB), cfg.MongoTimeout)
+	if err := repo.EnsureIndexes(ctx); err != nil {
+		return nil, err
+	}
+	challenges := redis.NewChallenges(conns, "gatehouse:webauthn:challenge:", o.Now)
+	svc, err := passkey.New(public, "Gatehouse", repo, challenges, o.Now)
+	if err != nil {
+		// Such as an IP address other than loopback, which mails can
+		// use but a WebAuthn relying party id cannot.
+		o.Logger.Warn("passkeys are off: PUBLIC_URL names no relying party", "err", err)
+		return nil, nil
+	}
+	return svc, nil
 }
 
 // StartMail runs the mail worker until stop is called: it sends what any

@@ -115,7 +115,8 @@ type Config struct {
 	MailEnabled bool   // MAIL_ENABLED
 	SMTPURL     string // SMTP_URL: smtp://user:pass@host:587 (STARTTLS required), smtps://..., ?starttls=opportunistic
 	MailFrom    string // MAIL_FROM: the sender, an RFC 5322 mailbox
-	// PublicURL is the external base URL of links in mails; empty in
+	// PublicURL is the external base URL of links in mails, and its host
+	// the passkeys' relying party id (internal/passkey); empty in
 	// development: the listen address.
 	PublicURL        string        // PUBLIC_URL
 	MailMaxAttempts  int           // MAIL_MAX_ATTEMPTS: failed sends before the dead-letter stream
