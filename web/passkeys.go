@@ -264,6 +264,16 @@ func handlePasskeyRegisterFinish(rd *renderer, sess *sessions, pk Passkeys, audi
 			}
 			return err
 		}
+		// Making the passkey proved this session holds it (and, with
+		// the UV flag, its user's PIN or biometric): it counts as used,
+		// as the code that confirms an authenticator app does.
+		m := session.MethodWebAuthn
+		if c.Record.Flags.UserVerified {
+			m |= session.MethodUserVerified
+		}
+		if err := sess.reauthenticated(r, m); err != nil {
+			return err
+		}
 		audit.event(r, auditPasskeyAdded, u.UserID, u.SID, slog.String("passkey", c.Name))
 		passkeyNotice(r, mail, u.UserID, "added")
 		sess.flash(r, "The passkey "+c.Name+" has been added.")

@@ -450,3 +450,20 @@ func TestPasskeyMarkup(t *testing.T) {
 		t.Fatal("after confirming: want the add form")
 	}
 }
+
+// TestRequire2FAPasskey: a role in REQUIRE_2FA_ROLES may meet the rule
+// with a passkey: adding one counts as using it, which raises the session
+// to aal2 and lifts the rule.
+func TestRequire2FAPasskey(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, newBackends(t), options{require2FA: []string{"user"}})
+	b := newBrowser(t, a.URL)
+	wantRedirect(t, b.signup("keyholder", "password-1"), "/dashboard")
+	wantRedirect(t, b.get("/dashboard"), "/account/2fa")
+	wantStatus(t, b.get("/account/passkeys"), http.StatusOK)
+	addPasskey(t, a, b, "Laptop")
+	wantStatus(t, b.get("/dashboard"), http.StatusOK)
+	if amr, aal := amrOf(t, b); !slices.Contains(amr, "webauthn") || aal != "aal2" {
+		t.Fatalf("got amr %v %s, want webauthn and aal2", amr, aal)
+	}
+}
