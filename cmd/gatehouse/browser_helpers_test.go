@@ -308,6 +308,12 @@ func (b *browser) text(css string) string {
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+	// Right after a navigation the node found may belong to a document
+	// being replaced (CDP error -32000, "No node with given id found";
+	// TestBrowserCrossSiteLogout met it once): ask again.
+	for tries := 0; err != nil && strings.Contains(err.Error(), "-32000") && tries < 3; tries++ {
+		s, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+	}
 	if err != nil {
 		b.t.Fatalf("%s is not shown on %s: %v", css, b.path(), err)
 	}
