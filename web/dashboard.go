@@ -29,10 +29,6 @@ type dashboardView struct {
 	SessionStarted, SessionExpires time.Time // SessionExpires: the absolute end
 	IdleTimeout                    string    // for people, "30 minutes"; empty with "remember me"
 	Remember                       bool
-	// Methods says how the session was authenticated, for people
-	// ("password and authenticator app code"); AMR lists the RFC 8176
-	// values ("pwd otp") and AAL is NIST SP 800-63B's level ("aal2").
-	Methods, AMR, AAL string
 }
 
 // methodWords are the amr values as people read them.
@@ -62,9 +58,6 @@ func dashboardFor(u *session.Record, p session.Policy, idle string) dashboardVie
 		SessionStarted: u.AuthAt,
 		SessionExpires: p.AbsoluteEnd(u),
 		Remember:       u.Remember,
-		Methods:        methodsText(u.AMR),
-		AMR:            strings.Join(u.AMR.Names(), " "),
-		AAL:            u.AMR.AAL(),
 	}
 	if !u.Remember {
 		d.IdleTimeout = idle
@@ -160,7 +153,7 @@ func handleAPIDashboard(policy session.Policy) http.Handler {
 			User:    userJSON{ID: u.UserID, Username: u.Username, Role: u.Role, MemberSince: d.MemberSince},
 			Session: sessionJSON{AuthenticatedAt: d.SessionStarted, ExpiresAt: d.SessionExpires, Remember: d.Remember},
 			AMR:     u.AMR.Names(),
-			AAL:     d.AAL,
+			AAL:     u.AMR.AAL(),
 		}
 		if !d.Remember {
 			resp.Session.IdleTimeout = policy.IdleTimeout.String()
