@@ -256,16 +256,43 @@ func handleLogin2FAGet(rd *renderer, sess *sessions, f *factors) http.Handler {
 			http.Redirect(w, r, loginAgain(r), http.StatusSeeOther)
 			return nil
 		}
-		methods, err := f.methodsOf(r.Context(), p.UserID)
+		tv, err := secondStepView(r.Context(), f, p)
 		if err != nil {
 			return err
 		}
 		rd.render(w, r, http.StatusOK, "login_2fa", view{Next: localPath(r.URL.Query().Get("next")), Flash: sess.popFlash(r),
-			TwoFactor: &twoFactorView{HasOTP: slices.Contains(methods, "otp"), Passkey: slices.Contains(methods, "webauthn")},
-			Form:      newForm("code")})
+			TwoFactor: tv, Form: newForm("code")})
 		return nil
 	})
 }
+
+// secondStepView is what /login/2fa offers the pending sign-in p: a
+// code field when the user has an authenticator app, a passkey button
+// when they have a passkey.
+func secondStepView(ctx context.Context, f *factors, p *pendingLogin) (*twoFactorView, error) {
+	methods, err := f.methodsOf(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return &twoFactorView{HasOTP: slices.Contains(methods, "otp"), Passkey: slices.Contains(methods, "webauthn")}, nil
+}
+
+// postedCode reads the posted field "code" into a form: it must be there
+// and at most maxCode bytes; missing says what to enter when it is not.
+func postedCode(r *http.Request, missing string) (string, *formView) {
+	form := newForm("code")
+	code := r.PostForm.Get("code")
+	switch {
+	case strings.TrimSpace(code) == "":
+		form.invalid("code", missing)
+	case len(code) > maxCode:
+		form.invalid("code", missing+": that is too long")
+	}
+	return code, form
+}
+
+// msgEnterCode asks for either kind of code.
+const msgEnterCode = "Enter the 6-digit code from your authenticator app, or a recovery code"
 
 // loginAgain is the login page for a second step without a pending
 // sign-in: saying why when it timed out.
@@ -290,26 +317,27 @@ func handleLogin2FAPost(rd *renderer, sess *sessions, users Users, f *factors, l
 			http.Redirect(w, r, loginAgain(r), http.StatusSeeOther)
 			return nil
 		}
-		methods, err := f.methodsOf(r.Context(), p.UserID)
-		if err != nil {
-			return err
+		// The page is drawn again only for a refused code: what it
+		// offers is looked up then, not on every attempt.
+		again := func(form *formView, cause error) error {
+			tv, err := secondStepView(r.Context(), f, p)
+			if err != nil {
+				return err
+			}
+			v := view{Next: next, TwoFactor: tv, Form: form}
+			if cause == nil {
+				rd.render(w, r, http.StatusUnprocessableEntity, "login_2fa", v)
+				return nil
+			}
+			return rd.showForm(w, r, "login_2fa", v, cause, map[error]string{mfa.ErrWrongCode: "code"})
 		}
-		tv := &twoFactorView{HasOTP: slices.Contains(methods, "otp"), Passkey: slices.Contains(methods, "webauthn")}
-		form := newForm("code")
-		code := r.PostForm.Get("code")
-		switch {
-		case strings.TrimSpace(code) == "":
-			form.invalid("code", "Enter the 6-digit code from your authenticator app, or a recovery code")
-		case len(code) > maxCode:
-			form.invalid("code", "Enter the 6-digit code from your authenticator app, or a recovery code: that is too long")
-		}
+		code, form := postedCode(r, msgEnterCode)
 		if !form.ok() {
-			rd.render(w, r, http.StatusUnprocessableEntity, "login_2fa", view{Next: next, TwoFactor: tv, Form: form})
-			return nil
+			return again(form, nil)
 		}
 		m, err := checkCode(r, f.totp, limits, audit, accountName(p.Username, p.UserID), p.UserID, code)
 		if err != nil {
-			return rd.showForm(w, r, "login_2fa", view{Next: next, TwoFactor: tv, Form: form}, err, map[error]string{mfa.ErrWrongCode: "code"})
+			return again(form, err)
 		}
 		err = finishSecondFactor(w, r, sess, users, limits, audit, mail, p, m)
 		if errors.Is(err, errPendingVoid) {
@@ -476,14 +504,7 @@ func handleTwoFactorPost(rd *renderer, sess *sessions, users Users, f *factors, 
 			return nil
 		}
 		tv := &twoFactorView{Secret: secret, Passkeys: f.passkeys != nil, Required: f.mustHaveAAL2(u)}
-		form := newForm("code")
-		code := r.PostForm.Get("code")
-		switch {
-		case strings.TrimSpace(code) == "":
-			form.invalid("code", "Enter the 6-digit code your authenticator app shows")
-		case len(code) > maxCode:
-			form.invalid("code", "Enter the 6-digit code your authenticator app shows: that is too long")
-		}
+		code, form := postedCode(r, "Enter the 6-digit code your authenticator app shows")
 		if !form.ok() {
 			rd.render(w, r, http.StatusUnprocessableEntity, "two_factor", view{User: u, TwoFactor: tv, Form: form})
 			return nil
@@ -537,10 +558,8 @@ func handleTwoFactorActionPost(rd *renderer, sess *sessions, users Users, f *fac
 		if ok, err := recentOrPassword(w, r, rd, sess, users, limits, audit, c); !ok {
 			return err
 		}
-		form := newForm("code")
-		code := r.PostForm.Get("code")
-		if strings.TrimSpace(code) == "" || len(code) > maxCode {
-			form.invalid("code", "Enter the 6-digit code from your authenticator app, or a recovery code")
+		code, form := postedCode(r, msgEnterCode)
+		if !form.ok() {
 			showConfirm(w, r, rd, sess, c, form, http.StatusUnprocessableEntity)
 			return nil
 		}

@@ -501,18 +501,11 @@ func (s *Service) Count(ctx context.Context, userID string) (int, error) {
 // Remove deletes the user's passkey id (base64url) and returns it as it
 // was, for the notice; ErrNotFound when the user has no such passkey.
 func (s *Service) Remove(ctx context.Context, userID, id string) (*Credential, error) {
-	raw, err := ParseID(id)
+	c, err := s.Get(ctx, userID, id)
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.repo.ByID(ctx, raw)
-	if err != nil {
-		return nil, err
-	}
-	if c.UserID != userID {
-		return nil, ErrNotFound
-	}
-	if err := s.repo.Delete(ctx, userID, raw); err != nil {
+	if err := s.repo.Delete(ctx, userID, c.ID); err != nil {
 		return nil, err
 	}
 	return c, nil
