@@ -63,7 +63,7 @@ var funcs = template.FuncMap{
 	// methods says how a session was authenticated, for people.
 	"methods": methodsText,
 	// amr lists a session's RFC 8176 values: "pwd otp".
-	"amr": func(m session.Methods) string { return strings.Join(m.Names(), " ") },
+	"amr":     func(m session.Methods) string { return strings.Join(m.Names(), " ") },
 	"timeTag": timeTag,
 	// field bundles the arguments of the "field" partial.
 	"field": func(v view, name, label, typ, autocomplete, hint string, autofocus bool) fieldView {
