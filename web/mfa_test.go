@@ -47,6 +47,18 @@ func enrolTOTP(t *testing.T, b *browser, clock *fakeClock) (secret string, codes
 	return secret, codes
 }
 
+// newEnrolled starts an app with o (and a fake clock), and signs up
+// name in a browser, recently authenticated.
+func newEnrolled(t *testing.T, name string, o options) (*app, *browser, *fakeClock) {
+	t.Helper()
+	clock := newClock()
+	o.now = clock.now
+	a := newApp(t, newBackends(t), o)
+	b := newBrowser(t, a.URL)
+	wantRedirect(t, b.signup(name, "password-1"), "/dashboard")
+	return a, b, clock
+}
+
 // amrOf reads the dashboard's amr and aal.
 func amrOf(t *testing.T, b *browser) (amr []string, aal string) {
 	t.Helper()
@@ -137,10 +149,7 @@ func TestTOTPEnrolAndSignIn(t *testing.T) {
 // another browser, within its time window.
 func TestTOTPReplay(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	a := newApp(t, newBackends(t), options{now: clock.now})
-	b := newBrowser(t, a.URL)
-	wantRedirect(t, b.signup("replayed", "password-1"), "/dashboard")
+	a, b, clock := newEnrolled(t, "replayed", options{})
 	secret, _ := enrolTOTP(t, b, clock)
 	used := codeAt(t, secret, clock.now())
 
@@ -179,10 +188,7 @@ func TestTOTPWindow(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newClock()
-			a := newApp(t, newBackends(t), options{now: clock.now})
-			b := newBrowser(t, a.URL)
-			wantRedirect(t, b.signup("windowed", "password-1"), "/dashboard")
+			_, b, clock := newEnrolled(t, "windowed", options{})
 			secret, _ := enrolTOTP(t, b, clock)
 			clock.advance(5 * time.Minute) // past the enrolment's step
 			wantStatus(t, b.postForm("/logout", nil), http.StatusSeeOther)
@@ -201,10 +207,7 @@ func TestTOTPWindow(t *testing.T) {
 // or without its hyphen; the count left goes down; a used one is refused.
 func TestRecoveryCodes(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	a := newApp(t, newBackends(t), options{now: clock.now})
-	b := newBrowser(t, a.URL)
-	wantRedirect(t, b.signup("recovers", "password-1"), "/dashboard")
+	_, b, clock := newEnrolled(t, "recovers", options{})
 	_, codes := enrolTOTP(t, b, clock)
 	wantStatus(t, b.postForm("/logout", nil), http.StatusSeeOther)
 
@@ -228,10 +231,7 @@ func TestRecoveryCodes(t *testing.T) {
 // says 401. It lasts 5 minutes; then the person is told it timed out.
 func TestPendingStateOpensOnlyTheSecondStep(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	a := newApp(t, newBackends(t), options{now: clock.now})
-	b := newBrowser(t, a.URL)
-	wantRedirect(t, b.signup("pending", "password-1"), "/dashboard")
+	_, b, clock := newEnrolled(t, "pending", options{})
 	secret, _ := enrolTOTP(t, b, clock)
 	wantStatus(t, b.postForm("/logout", nil), http.StatusSeeOther)
 
@@ -275,10 +275,7 @@ func TestPendingStateOpensOnlyTheSecondStep(t *testing.T) {
 // even for the right code.
 func TestWrongCodesAreThrottled(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	a := newApp(t, newBackends(t), options{now: clock.now, maxPerAccount: 3})
-	b := newBrowser(t, a.URL)
-	wantRedirect(t, b.signup("guessed", "password-1"), "/dashboard")
+	a, b, clock := newEnrolled(t, "guessed", options{maxPerAccount: 3})
 	secret, _ := enrolTOTP(t, b, clock)
 	clock.advance(time.Minute)
 	wantStatus(t, b.postForm("/logout", nil), http.StatusSeeOther)
@@ -301,10 +298,7 @@ func TestWrongCodesAreThrottled(t *testing.T) {
 // required, and /api/dashboard stays 401 until POST /auth/login/2fa.
 func TestAPISecondFactor(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	a := newApp(t, newBackends(t), options{now: clock.now})
-	b := newBrowser(t, a.URL)
-	wantRedirect(t, b.signup("apiuser", "password-1"), "/dashboard")
+	a, b, clock := newEnrolled(t, "apiuser", options{})
 	secret, _ := enrolTOTP(t, b, clock)
 	clock.advance(time.Minute)
 
@@ -339,10 +333,7 @@ func toStrings(v any) []string {
 // codes, each need a code on their confirmation page; each works then.
 func TestTurnOffNeedsACode(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	a := newApp(t, newBackends(t), options{now: clock.now})
-	b := newBrowser(t, a.URL)
-	wantRedirect(t, b.signup("turnsoff", "password-1"), "/dashboard")
+	_, b, clock := newEnrolled(t, "turnsoff", options{})
 	secret, codes := enrolTOTP(t, b, clock)
 	clock.advance(30 * time.Second)
 
@@ -379,10 +370,7 @@ func TestTurnOffNeedsACode(t *testing.T) {
 // the password.
 func TestStepUpWithACode(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	a := newApp(t, newBackends(t), options{now: clock.now})
-	b := newBrowser(t, a.URL)
-	wantRedirect(t, b.signup("stepper", "password-1"), "/dashboard")
+	a, b, clock := newEnrolled(t, "stepper", options{})
 	secret, _ := enrolTOTP(t, b, clock)
 	other := newBrowser(t, a.URL)
 	wantRedirect(t, other.login("stepper", "password-1"), "/login/2fa")
